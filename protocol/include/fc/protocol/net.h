@@ -1,0 +1,32 @@
+// Blocking socket helpers for fc-client, the tools and the tests: connect with a
+// timeout, and full reads/writes that retry EINTR and turn timeouts and a closed
+// peer into a Status naming the host. The worker's nonblocking I/O lives in worker/.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "fc/protocol/status.h"
+#include "fc/protocol/unique_fd.h"
+
+namespace fc::net {
+
+// Connects to host:port (name or address). Reads and writes on the returned
+// socket time out after `timeout_ms` (SO_RCVTIMEO/SO_SNDTIMEO).
+Result<UniqueFd> ConnectTcp(const std::string& host, uint16_t port, int timeout_ms);
+
+// Writes all `length` bytes. `peer` names the other end in error messages.
+Status WriteAll(int fd, const void* data, size_t length, const std::string& peer);
+// Reads exactly `length` bytes; a clean EOF before that is an error.
+Status ReadFull(int fd, void* data, size_t length, const std::string& peer);
+// Reads up to `length` bytes; returns 0 at EOF.
+Result<size_t> ReadSome(int fd, void* data, size_t length, const std::string& peer);
+
+// Parses "123", "64K", "64M", "1G" (powers of 1024; an optional trailing "B" or
+// "iB" is accepted). Returns an error naming `what` on anything else.
+Result<uint64_t> ParseByteSize(const std::string& text, const std::string& what);
+// Parses a TCP port 0..65535.
+Result<uint16_t> ParsePort(const std::string& text);
+
+}  // namespace fc::net

@@ -1,0 +1,236 @@
+// ShmCache: fc's file cache in ONE Boost.Interprocess managed shared-memory
+// segment, shared by every worker process.
+//
+// The segment holds the name -> entry index, the file bytes as fixed-size
+// packets from a pool, the eviction order and a pin table (per worker slot,
+// per entry) from which every entry's reader count is derived. One robust,
+// process-shared mutex guards all of it; a process killed while holding it
+// leaves the next locker to rebuild the derived state (ARCHITECTURE.md).
+//
+// Who calls it: fc-master creates and removes the segment and reclaims the
+// slot of a worker it reaped; workers attach to a slot and serve from it;
+// fc-shmdump and the tests read snapshots. An object is safe to use from many
+// threads of one process at once. Boost exceptions never leave this API.
+#pragma once
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fc/protocol/status.h"
+#include "fc/protocol/wire.h"
+
+namespace fc::shm_cache {
+
+enum class Policy : uint32_t { kLru = 0, kFifo = 1 };
+const char* PolicyName(Policy policy);
+Result<Policy> ParsePolicy(const std::string& text);
+
+constexpr uint32_t kDefaultPacketSize = 1024;
+constexpr uint64_t kDefaultSegmentSize = 64ull << 20;
+constexpr uint32_t kMaxWorkerSlots = 256;
+
+struct CacheOptions {
+  std::string shm_name;
+  uint64_t segment_size = kDefaultSegmentSize;  // the whole segment, metadata included
+  uint32_t packet_size = kDefaultPacketSize;
+  uint32_t worker_slots = 4;
+  Policy policy = Policy::kLru;
+};
+
+// What makes a cached copy fresh: it is served only while all of these match.
+struct FileIdentity {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t ino = 0;
+  uint64_t dev = 0;
+  bool operator==(const FileIdentity& o) const {
+    return size == o.size && mtime_ns == o.mtime_ns && ino == o.ino && dev == o.dev;
+  }
+};
+
+class ShmCache;
+
+// A reader's pin on a ready entry: while it lives the entry is never evicted and
+// its packets never change, so they can be read without the lock. Move-only;
+// unpins (taking the lock briefly) when destroyed.
+class PinnedEntry {
+ public:
+  PinnedEntry() = default;
+  ~PinnedEntry() { Release(); }
+  PinnedEntry(PinnedEntry&& o) noexcept { *this = std::move(o); }
+  PinnedEntry& operator=(PinnedEntry&& o) noexcept;
+  PinnedEntry(const PinnedEntry&) = delete;
+  PinnedEntry& operator=(const PinnedEntry&) = delete;
+
+  bool valid() const { return cache_ != nullptr; }
+  uint64_t size() const { return size_; }
+  uint64_t checksum() const { return checksum_; }
+  void Release();
+
+ private:
+  friend class ShmCache;
+  friend class PacketReader;
+  ShmCache* cache_ = nullptr;
+  uint32_t entry_ = 0;
+  uint32_t first_packet_ = 0;
+  uint32_t name_length_ = 0;
+  uint64_t size_ = 0;
+  uint64_t checksum_ = 0;
+};
+
+// Streams a pinned entry's bytes as iovecs pointing into the segment (no copy).
+// Not thread-safe; one per transfer. The PinnedEntry must outlive it.
+class PacketReader {
+ public:
+  // Positions at byte `offset` of the file. REQUIRES: offset <= pin.size().
+  PacketReader(const ShmCache& cache, const PinnedEntry& pin, uint64_t offset);
+  uint64_t remaining() const { return remaining_; }
+  // Fills up to `max_iov` iovecs covering at most `max_bytes`, merging packets
+  // that lie next to each other. Returns how many were filled.
+  int Fill(iovec* iov, int max_iov, size_t max_bytes) const;
+  // Moves forward by `bytes` (what the socket took). REQUIRES: bytes <= remaining().
+  void Advance(uint64_t bytes);
+
+ private:
+  const ShmCache* cache_;
+  uint32_t packet_;
+  uint32_t offset_in_packet_;
+  uint64_t remaining_;
+};
+
+// A LOADING entry owned by this process: its packets are writable without the
+// lock, and nobody else can see it. Publish() or drop it (destruction aborts).
+class Reservation {
+ public:
+  Reservation() = default;
+  ~Reservation() { Abort(); }
+  Reservation(Reservation&& o) noexcept { *this = std::move(o); }
+  Reservation& operator=(Reservation&& o) noexcept;
+  Reservation(const Reservation&) = delete;
+  Reservation& operator=(const Reservation&) = delete;
+
+  bool valid() const { return cache_ != nullptr; }
+  // The writable spans for file bytes [offset, offset+length), at most max_iov of them.
+  int Spans(uint64_t offset, uint64_t length, iovec* iov, int max_iov) const;
+  void Abort();
+
+ private:
+  friend class ShmCache;
+  ShmCache* cache_ = nullptr;
+  uint32_t entry_ = 0;
+  uint32_t first_packet_ = 0;
+  uint32_t name_length_ = 0;
+  uint64_t size_ = 0;
+};
+
+// The outcome of Admit(): the cache either already has the file (a pin), has
+// reserved room for it (a reservation), or cannot hold it right now.
+struct Admission {
+  enum class Kind { kHit, kReserved, kTooLarge, kNoRoom };
+  Kind kind = Kind::kNoRoom;
+  PinnedEntry pin;          // kHit
+  Reservation reservation;  // kReserved
+};
+
+struct EntryInfo {
+  std::string name;
+  uint64_t size = 0;
+  std::string state;  // "ready", "loading", "orphan"
+  uint32_t readers = 0;
+  uint64_t hits = 0;
+  uint32_t packets = 0;
+  double age_seconds = 0;
+  int32_t loader_pid = 0;  // for "loading"
+};
+
+struct WorkerInfo {
+  uint32_t slot = 0;
+  int32_t pid = 0;
+  bool alive = false;
+  uint64_t pins = 0;
+  uint64_t epoch = 0;
+};
+
+struct Snapshot {
+  bool locked = false;  // false: taken without the lock (it was busy); may be torn
+  uint64_t segment_size = 0;
+  uint64_t capacity = 0;  // data bytes: packet_count * packet_size
+  uint64_t used = 0;
+  uint64_t free = 0;
+  uint32_t packet_size = 0;
+  uint32_t packet_count = 0;
+  uint32_t entry_capacity = 0;
+  uint64_t generation = 0;
+  std::string policy;
+  int32_t master_pid = 0;
+  uint64_t hits = 0, misses = 0, loads = 0, evictions = 0, stale_drops = 0, repairs = 0,
+           reclaimed_pins = 0;
+  std::vector<EntryInfo> entries;  // oldest first in eviction order, then the rest
+  std::vector<WorkerInfo> workers;
+};
+
+class ShmCache {
+ public:
+  // Creates the segment `options.shm_name`; fails if it exists.
+  static Result<std::unique_ptr<ShmCache>> Create(const CacheOptions& options);
+  // Opens an existing segment read-write.
+  static Result<std::unique_ptr<ShmCache>> Open(const std::string& shm_name);
+  // Removes the segment's name (mappings stay valid). Missing is not an error.
+  static Status Remove(const std::string& shm_name);
+  // The pid of the master that created an existing segment, or an error.
+  static Result<int32_t> CreatorPid(const std::string& shm_name);
+
+  ~ShmCache();
+  ShmCache(const ShmCache&) = delete;
+  ShmCache& operator=(const ShmCache&) = delete;
+
+  uint32_t packet_size() const;
+  uint32_t packet_count() const;
+  // Bytes of file data (names included) the cache can hold at most.
+  uint64_t data_capacity() const;
+  uint32_t worker_slots() const;
+  Policy policy() const;
+
+  // Binds this process to `slot`, first reclaiming anything a previous occupant
+  // left (pins, half-loaded entries). Pins taken from now on are recorded there.
+  Status AttachWorker(uint32_t slot);
+  // For the master, after reaping `pid`: releases the pins and LOADING entries of
+  // `slot` if `pid` still occupies it. Waits at most timeout_ms for the lock.
+  Status ReclaimWorker(uint32_t slot, int32_t pid, int timeout_ms);
+
+  // Pins `name` if cached and fresh. A stale copy is dropped from the index.
+  // REQUIRES: AttachWorker() was called.
+  PinnedEntry Lookup(std::string_view name, const FileIdentity& identity);
+  // Lookup, and on a miss makes room (evicting unpinned entries in policy order,
+  // one bounded pass) and reserves a LOADING entry for the caller to fill.
+  Admission Admit(std::string_view name, const FileIdentity& identity);
+  // Makes a filled reservation visible and returns a pin on it.
+  PinnedEntry Publish(Reservation reservation, uint64_t checksum);
+
+  std::vector<protocol::ListItem> List();
+  Snapshot TakeSnapshot(int timeout_ms);
+  // Consistency check (free + used = total, readers = live pins, index agrees,
+  // no LOADING entry of a dead worker). Empty when consistent.
+  std::vector<std::string> Check(int timeout_ms);
+
+ private:
+  friend class PinnedEntry;
+  friend class PacketReader;
+  friend class Reservation;
+  struct Impl;
+  explicit ShmCache(std::unique_ptr<Impl> impl);
+  bool LookupLocked(std::string_view name, uint64_t hash, const FileIdentity& identity,
+                    PinnedEntry* pin);
+  void FillPin(uint32_t entry, PinnedEntry* pin);
+  void Unpin(uint32_t entry);
+  void AbortReservation(uint32_t entry);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fc::shm_cache

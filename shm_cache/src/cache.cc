@@ -1,0 +1,400 @@
+// The request-path operations of the shared cache: lookup and pin, admission
+// with eviction, publish, unpin, and worker-slot reclaim. Every function takes
+// the segment mutex for a bounded number of steps and makes no system call
+// while holding it (clock_gettime is a vDSO read).
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "cache_impl.h"
+#include "robust_mutex.h"
+
+namespace fc::shm_cache {
+
+// ---- index ----------------------------------------------------------------------
+
+uint32_t ShmCache::Impl::FindLocked(std::string_view name, uint64_t hash) const {
+  for (uint32_t e = buckets[hash & (header->bucket_count - 1)]; e != kNil;
+       e = entries[e].hash_next) {
+    const Entry& entry = entries[e];
+    if (entry.name_hash != hash || entry.name_length != name.size()) continue;
+    // The name sits at the start of the chain; compare packet by packet.
+    const uint32_t ps = header->packet_size;
+    uint32_t packet = entry.first_packet;
+    size_t done = 0;
+    bool equal = true;
+    while (equal && done < name.size()) {
+      const size_t n = std::min<size_t>(ps, name.size() - done);
+      equal = std::memcmp(Packet(packet), name.data() + done, n) == 0;
+      done += n;
+      packet = links[packet];
+    }
+    if (equal) return e;
+  }
+  return kNil;
+}
+
+void ShmCache::Impl::IndexInsertLocked(uint32_t e) {
+  uint32_t& head = buckets[entries[e].name_hash & (header->bucket_count - 1)];
+  entries[e].hash_next = head;
+  head = e;
+}
+
+void ShmCache::Impl::IndexRemoveLocked(uint32_t e) {
+  uint32_t* link = &buckets[entries[e].name_hash & (header->bucket_count - 1)];
+  while (*link != kNil && *link != e) link = &entries[*link].hash_next;
+  if (*link == e) *link = entries[e].hash_next;
+  entries[e].hash_next = kNil;
+}
+
+// ---- eviction order -------------------------------------------------------------
+// One doubly linked list, oldest first. LRU moves an entry to the tail on every
+// hit; FIFO never does, so the list stays in insertion order.
+
+void ShmCache::Impl::ListAppendLocked(uint32_t e) {
+  Entry& entry = entries[e];
+  entry.list_next = kNil;
+  entry.list_prev = header->list_tail;
+  if (header->list_tail != kNil) {
+    entries[header->list_tail].list_next = e;
+  } else {
+    header->list_head = e;
+  }
+  header->list_tail = e;
+}
+
+void ShmCache::Impl::ListRemoveLocked(uint32_t e) {
+  Entry& entry = entries[e];
+  if (entry.list_prev != kNil) {
+    entries[entry.list_prev].list_next = entry.list_next;
+  } else if (header->list_head == e) {
+    header->list_head = entry.list_next;
+  }
+  if (entry.list_next != kNil) {
+    entries[entry.list_next].list_prev = entry.list_prev;
+  } else if (header->list_tail == e) {
+    header->list_tail = entry.list_prev;
+  }
+  entry.list_prev = entry.list_next = kNil;
+}
+
+void ShmCache::Impl::TouchLocked(uint32_t e) {
+  entries[e].access_seq = ++header->seq;
+  if (static_cast<Policy>(header->policy) == Policy::kLru && header->list_tail != e) {
+    ListRemoveLocked(e);
+    ListAppendLocked(e);
+  }
+}
+
+// ---- entries --------------------------------------------------------------------
+// Free entries are chained through hash_next from header->free_entry_head.
+
+uint32_t ShmCache::Impl::AllocEntryLocked() {
+  const uint32_t e = header->free_entry_head;
+  if (e == kNil) return kNil;
+  header->free_entry_head = entries[e].hash_next;
+  entries[e].hash_next = kNil;
+  ++header->used_entries;
+  return e;
+}
+
+void ShmCache::Impl::FreeEntryLocked(uint32_t e) {
+  Entry& entry = entries[e];
+  const uint32_t first = entry.first_packet;
+  const uint32_t count = entry.packet_count;
+  // Commit first: from here on the entry is free whatever else happens, and a
+  // rebuild would return its packets to the pool.
+  entry.state.store(kFree, std::memory_order_release);
+  FreeChainLocked(first, count);
+  entry.readers = 0;
+  entry.hash_next = header->free_entry_head;
+  header->free_entry_head = e;
+  --header->used_entries;
+}
+
+void ShmCache::Impl::DropLocked(uint32_t e) {
+  IndexRemoveLocked(e);
+  ListRemoveLocked(e);
+  if (entries[e].readers == 0) {
+    FreeEntryLocked(e);
+  } else {
+    entries[e].state.store(kOrphan, std::memory_order_release);
+  }
+}
+
+bool ShmCache::Impl::MakeRoomLocked(uint32_t needed) {
+  const auto enough = [&](uint64_t freed, uint32_t entries_freed) {
+    return header->packet_count - header->used_packets + freed >= needed &&
+           header->entry_capacity - header->used_entries + entries_freed >= 1;
+  };
+  // Pass 1 (read only): can unpinned entries, taken oldest first, free enough?
+  uint64_t freeable = 0;
+  uint32_t entries_freeable = 0;
+  for (uint32_t e = header->list_head; !enough(freeable, entries_freeable) && e != kNil;
+       e = entries[e].list_next) {
+    if (entries[e].readers != 0) continue;  // pinned: step over it
+    freeable += entries[e].packet_count;
+    ++entries_freeable;
+  }
+  if (!enough(freeable, entries_freeable)) return false;
+  // Pass 2: evict exactly those.
+  uint32_t e = header->list_head;
+  while (!enough(0, 0) && e != kNil) {
+    const uint32_t next = entries[e].list_next;
+    if (entries[e].readers == 0) {
+      DropLocked(e);
+      ++header->stats.evictions;
+    }
+    e = next;
+  }
+  return enough(0, 0);
+}
+
+bool ShmCache::Impl::SlotAlive(uint32_t s) const {
+  const int32_t pid = slots[s].pid.load();
+  if (slots[s].state.load() != kSlotAttached || pid <= 0) return false;
+  return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
+void ShmCache::Impl::ReclaimSlotLocked(uint32_t s) {
+  for (uint32_t e = 0; e < header->entry_capacity; ++e) {
+    Entry& entry = entries[e];
+    uint32_t& pins_here = PinCount(s, e);
+    if (pins_here != 0) {
+      header->stats.reclaimed_pins += pins_here;
+      entry.readers = entry.readers >= pins_here ? entry.readers - pins_here : 0;
+      pins_here = 0;
+      if (entry.state.load() == kOrphan && entry.readers == 0) FreeEntryLocked(e);
+    }
+    if (entry.state.load() == kLoading && entry.owner_slot == s) FreeEntryLocked(e);
+  }
+  slots[s].state.store(kSlotEmpty);
+  slots[s].pid.store(0);
+}
+
+// ---- public operations ----------------------------------------------------------
+
+Status ShmCache::AttachWorker(uint32_t slot) {
+  Impl& m = *impl_;
+  if (slot >= m.header->slot_count) {
+    return Status::Error("worker slot " + std::to_string(slot) + " out of range");
+  }
+  RobustLock lock(&m.header->mutex, m.Repairer());
+  const int32_t me = static_cast<int32_t>(::getpid());
+  const int32_t previous = m.slots[slot].pid.load();
+  if (previous != 0 && previous != me) m.ReclaimSlotLocked(slot);
+  m.slots[slot].epoch.fetch_add(1);
+  m.slots[slot].attached_at_ns = NowRealtimeNs();
+  m.slots[slot].pid.store(me);
+  m.slots[slot].state.store(kSlotAttached);
+  m.slot = slot;
+  return Status::Ok();
+}
+
+Status ShmCache::ReclaimWorker(uint32_t slot, int32_t pid, int timeout_ms) {
+  Impl& m = *impl_;
+  if (slot >= m.header->slot_count) return Status::Error("worker slot out of range");
+  RobustLock lock(&m.header->mutex, m.Repairer(), timeout_ms);
+  if (!lock.owns()) {
+    return Status::Error("shared cache lock busy for " + std::to_string(timeout_ms) +
+                         " ms; will retry reclaiming worker slot " + std::to_string(slot));
+  }
+  if (m.slots[slot].pid.load() == pid) m.ReclaimSlotLocked(slot);
+  return Status::Ok();
+}
+
+// REQUIRES: the mutex. Pins a fresh cached copy of `name` into *pin, dropping a
+// stale one. Returns false on a miss.
+bool ShmCache::LookupLocked(std::string_view name, uint64_t hash, const FileIdentity& identity,
+                            PinnedEntry* pin) {
+  Impl& m = *impl_;
+  const uint32_t e = m.FindLocked(name, hash);
+  if (e != kNil) {
+    Entry& entry = m.entries[e];
+    const FileIdentity cached{entry.size, entry.mtime_ns, entry.ino, entry.dev};
+    if (cached == identity) {
+      ++m.PinCount(m.slot, e);
+      ++entry.readers;
+      ++entry.hits;
+      ++m.header->stats.hits;
+      m.TouchLocked(e);
+      FillPin(e, pin);
+      return true;
+    }
+    m.DropLocked(e);  // stale: the file changed on disk
+    ++m.header->stats.stale_drops;
+  }
+  ++m.header->stats.misses;
+  return false;
+}
+
+void ShmCache::FillPin(uint32_t e, PinnedEntry* pin) {
+  const Entry& entry = impl_->entries[e];
+  pin->cache_ = this;
+  pin->entry_ = e;
+  pin->first_packet_ = entry.first_packet;
+  pin->name_length_ = entry.name_length;
+  pin->size_ = entry.size;
+  pin->checksum_ = entry.checksum;
+}
+
+PinnedEntry ShmCache::Lookup(std::string_view name, const FileIdentity& identity) {
+  Impl& m = *impl_;
+  const uint64_t hash = NameHash(name);
+  PinnedEntry pin;
+  RobustLock lock(&m.header->mutex, m.Repairer());
+  LookupLocked(name, hash, identity, &pin);
+  return pin;
+}
+
+Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
+  Impl& m = *impl_;
+  Admission result;
+  const uint64_t needed_bytes = name.size() + identity.size;
+  const uint64_t hash = NameHash(name);
+  RobustLock lock(&m.header->mutex, m.Repairer());
+  if (LookupLocked(name, hash, identity, &result.pin)) {
+    result.kind = Admission::Kind::kHit;
+    return result;
+  }
+  if (needed_bytes > data_capacity()) {
+    result.kind = Admission::Kind::kTooLarge;
+    return result;
+  }
+  const uint32_t needed = m.PacketsFor(needed_bytes);
+  if (!m.MakeRoomLocked(needed)) {
+    result.kind = Admission::Kind::kNoRoom;  // what is in the way is pinned
+    return result;
+  }
+  const uint32_t e = m.AllocEntryLocked();
+  uint32_t first = kNil;
+  m.AllocChainLocked(needed, &first);  // MakeRoomLocked guaranteed both
+  Entry& entry = m.entries[e];
+  entry.owner_slot = m.slot;
+  entry.owner_epoch = m.slots[m.slot].epoch.load();
+  entry.name_hash = hash;
+  entry.name_length = static_cast<uint32_t>(name.size());
+  entry.first_packet = first;
+  entry.packet_count = needed;
+  entry.readers = 0;
+  entry.size = identity.size;
+  entry.mtime_ns = identity.mtime_ns;
+  entry.ino = identity.ino;
+  entry.dev = identity.dev;
+  entry.checksum = 0;
+  entry.hits = 0;
+  entry.hash_next = entry.list_prev = entry.list_next = kNil;
+  m.WriteChain(first, 0, name.data(), name.size());
+  entry.state.store(kLoading, std::memory_order_release);  // commit
+  ++m.header->stats.loads;
+  result.kind = Admission::Kind::kReserved;
+  result.reservation.cache_ = this;
+  result.reservation.entry_ = e;
+  result.reservation.first_packet_ = first;
+  result.reservation.name_length_ = entry.name_length;
+  result.reservation.size_ = identity.size;
+  return result;
+}
+
+PinnedEntry ShmCache::Publish(Reservation reservation, uint64_t checksum) {
+  Impl& m = *impl_;
+  PinnedEntry pin;
+  const uint32_t e = reservation.entry_;
+  reservation.cache_ = nullptr;  // ownership moves into the index
+  RobustLock lock(&m.header->mutex, m.Repairer());
+  Entry& entry = m.entries[e];
+  if (entry.state.load() != kLoading || entry.owner_slot != m.slot) return pin;  // reclaimed
+  // Loads are serialised by lock files, but a copy may still have been published
+  // meanwhile (e.g. by a caller that skipped them); the newest copy wins.
+  std::string name_copy = m.EntryName(e);
+  const uint32_t older = m.FindLocked(name_copy, entry.name_hash);
+  if (older != kNil) m.DropLocked(older);
+  entry.checksum = checksum;
+  entry.loaded_at_ns = NowRealtimeNs();
+  entry.inserted_seq = entry.access_seq = ++m.header->seq;
+  ++m.PinCount(m.slot, e);
+  ++entry.readers;
+  entry.state.store(kReady, std::memory_order_release);  // commit: visible from here
+  m.IndexInsertLocked(e);
+  m.ListAppendLocked(e);
+  FillPin(e, &pin);
+  return pin;
+}
+
+void ShmCache::AbortReservation(uint32_t e) {
+  Impl& m = *impl_;
+  RobustLock lock(&m.header->mutex, m.Repairer());
+  if (m.entries[e].state.load() == kLoading && m.entries[e].owner_slot == m.slot) {
+    m.FreeEntryLocked(e);
+  }
+}
+
+void ShmCache::Unpin(uint32_t e) {
+  Impl& m = *impl_;
+  RobustLock lock(&m.header->mutex, m.Repairer());
+  uint32_t& mine = m.PinCount(m.slot, e);
+  if (mine == 0) return;  // already reclaimed
+  --mine;
+  Entry& entry = m.entries[e];
+  if (entry.readers > 0) --entry.readers;
+  if (entry.readers == 0 && entry.state.load() == kOrphan) m.FreeEntryLocked(e);
+}
+
+std::vector<protocol::ListItem> ShmCache::List() {
+  Impl& m = *impl_;
+  std::vector<protocol::ListItem> items;
+  RobustLock lock(&m.header->mutex, m.Repairer());
+  items.reserve(m.header->used_entries);
+  for (uint32_t e = m.header->list_head; e != kNil; e = m.entries[e].list_next) {
+    const Entry& entry = m.entries[e];
+    items.push_back({m.EntryName(e), entry.size, entry.readers, entry.hits});
+  }
+  return items;
+}
+
+// ---- handles --------------------------------------------------------------------
+
+PinnedEntry& PinnedEntry::operator=(PinnedEntry&& o) noexcept {
+  if (this != &o) {
+    Release();
+    cache_ = o.cache_;
+    entry_ = o.entry_;
+    first_packet_ = o.first_packet_;
+    name_length_ = o.name_length_;
+    size_ = o.size_;
+    checksum_ = o.checksum_;
+    o.cache_ = nullptr;
+  }
+  return *this;
+}
+
+void PinnedEntry::Release() {
+  if (cache_ != nullptr) {
+    cache_->Unpin(entry_);
+    cache_ = nullptr;
+  }
+}
+
+Reservation& Reservation::operator=(Reservation&& o) noexcept {
+  if (this != &o) {
+    Abort();
+    cache_ = o.cache_;
+    entry_ = o.entry_;
+    first_packet_ = o.first_packet_;
+    name_length_ = o.name_length_;
+    size_ = o.size_;
+    o.cache_ = nullptr;
+  }
+  return *this;
+}
+
+void Reservation::Abort() {
+  if (cache_ != nullptr) {
+    cache_->AbortReservation(entry_);
+    cache_ = nullptr;
+  }
+}
+
+}  // namespace fc::shm_cache

@@ -1,0 +1,93 @@
+// Internal header: ShmCache::Impl, the process-local view of the segment, and the
+// helpers that operate on it. A name ending in Locked() requires the segment mutex.
+#pragma once
+
+#include <boost/interprocess/indexes/iset_index.hpp>
+#include <boost/interprocess/managed_shared_memory.hpp>
+#include <boost/interprocess/mem_algo/rbtree_best_fit.hpp>
+#include <boost/interprocess/sync/mutex_family.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fc/shm_cache/cache.h"
+#include "layout.h"
+
+namespace fc::shm_cache {
+
+// The segment's own allocator runs under null_mutex_family: it has no hidden
+// lock a crash could leave held. It is only used while the segment is created.
+using Segment = boost::interprocess::basic_managed_shared_memory<
+    char, boost::interprocess::rbtree_best_fit<boost::interprocess::null_mutex_family>,
+    boost::interprocess::iset_index>;
+
+constexpr const char* kHeaderObjectName = "fc.header";
+
+struct ShmCache::Impl {
+  std::unique_ptr<Segment> segment;
+  Header* header = nullptr;
+  Entry* entries = nullptr;
+  uint32_t* buckets = nullptr;
+  uint32_t* links = nullptr;
+  uint64_t* bitmap = nullptr;
+  WorkerSlot* slots = nullptr;
+  uint32_t* pins = nullptr;
+  char* packets = nullptr;
+
+  uint32_t slot = kNil;  // this process's worker slot, once attached
+
+  // Wires the pointers above from the header's offsets.
+  void Bind(Header* h);
+  std::function<void()> Repairer() {
+    return [this] { RebuildLocked(); };
+  }
+
+  char* Packet(uint32_t index) const {
+    return packets + static_cast<uint64_t>(index) * header->packet_size;
+  }
+  uint32_t& PinCount(uint32_t slot_index, uint32_t entry) const {
+    return pins[static_cast<uint64_t>(slot_index) * header->entry_capacity + entry];
+  }
+  uint32_t PacketsFor(uint64_t bytes) const {
+    return static_cast<uint32_t>((bytes + header->packet_size - 1) / header->packet_size);
+  }
+
+  // chain.cc: the packet pool and chain walking.
+  bool AllocChainLocked(uint32_t count, uint32_t* first);
+  void FreeChainLocked(uint32_t first, uint32_t count);
+  // Copies `length` bytes from byte `offset` of a chain; bounds-checked, so it is
+  // safe on a torn (unlocked) view. Returns false if the chain is broken.
+  bool ReadChain(uint32_t first, uint64_t offset, uint64_t length, char* out) const;
+  bool WriteChain(uint32_t first, uint64_t offset, const char* data, uint64_t length);
+  std::string EntryName(uint32_t entry) const;
+
+  // cache.cc: index, eviction order, pins.
+  uint32_t FindLocked(std::string_view name, uint64_t hash) const;
+  void IndexInsertLocked(uint32_t entry);
+  void IndexRemoveLocked(uint32_t entry);
+  void ListAppendLocked(uint32_t entry);
+  void ListRemoveLocked(uint32_t entry);
+  void TouchLocked(uint32_t entry);
+  uint32_t AllocEntryLocked();
+  void FreeEntryLocked(uint32_t entry);
+  void DropLocked(uint32_t entry);  // out of index and list; freed now or at last unpin
+  bool MakeRoomLocked(uint32_t packets_needed);
+  void ReclaimSlotLocked(uint32_t slot_index);
+  bool SlotAlive(uint32_t slot_index) const;
+
+  // repair.cc
+  // Walks an entry's chain into `out`; false if it leaves the pool, loops, has
+  // the wrong length, or touches a packet already claimed in `claimed`.
+  bool CollectChain(const Entry& entry, const std::vector<bool>& claimed,
+                    std::vector<uint32_t>* out) const;
+  void RebuildLocked();
+  std::vector<std::string> CheckLocked() const;
+};
+
+uint64_t NameHash(std::string_view name);
+int64_t NowRealtimeNs();
+
+}  // namespace fc::shm_cache

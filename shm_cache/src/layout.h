@@ -1,0 +1,112 @@
+// Internal header: the structures that live inside the shared segment.
+//
+// Everything here is position-independent: indices instead of pointers, fixed
+// arrays sized once when the segment is created, so nothing is allocated from
+// the segment after creation. Fields are split in two kinds:
+//   canonical - the truth; each change is committed by one aligned store
+//               (Entry::state, a pin counter, a packet link of a LOADING entry);
+//   derived   - indexes and counters that RebuildLocked() recomputes from the
+//               canonical fields after a process died holding the lock.
+// See ARCHITECTURE.md, "Crash recovery".
+#pragma once
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace fc::shm_cache {
+
+constexpr uint64_t kMagic = 0x6663'6361'6368'6531ULL;  // "fccache1"
+constexpr uint32_t kLayoutVersion = 1;
+constexpr uint32_t kNil = UINT32_MAX;
+
+enum EntryState : uint32_t {
+  kFree = 0,
+  kLoading = 1,  // reserved by a loader; invisible to readers
+  kReady = 2,    // published, in the index
+  kOrphan = 3,   // dropped from the index while pinned; freed by the last unpin
+};
+
+struct Entry {
+  // Canonical.
+  std::atomic<uint32_t> state;  // the commit point of every transition
+  uint32_t owner_slot;          // kLoading: the worker slot loading it
+  uint64_t owner_epoch;         // kLoading: that slot's epoch
+  uint64_t name_hash;
+  uint32_t name_length;
+  uint32_t first_packet;  // chain head; the name bytes come first, then the file
+  uint32_t packet_count;
+  uint32_t readers;  // derived: sum of pins over all worker slots
+  uint64_t size;
+  int64_t mtime_ns;
+  uint64_t ino;
+  uint64_t dev;
+  uint64_t checksum;
+  uint64_t hits;
+  uint64_t inserted_seq;  // FIFO order
+  uint64_t access_seq;    // LRU order
+  int64_t loaded_at_ns;   // CLOCK_REALTIME, for "age"
+  // Derived.
+  uint32_t hash_next;
+  uint32_t list_prev;
+  uint32_t list_next;
+};
+
+enum SlotState : uint32_t { kSlotEmpty = 0, kSlotAttached = 1 };
+
+struct WorkerSlot {
+  std::atomic<int32_t> pid;
+  std::atomic<uint32_t> state;
+  std::atomic<uint64_t> epoch;  // bumped on every attach, against pid reuse
+  int64_t attached_at_ns;
+};
+
+struct Stats {
+  uint64_t hits;
+  uint64_t misses;
+  uint64_t loads;
+  uint64_t evictions;
+  uint64_t stale_drops;
+  uint64_t repairs;
+  uint64_t reclaimed_pins;
+};
+
+struct Header {
+  uint64_t magic;
+  uint32_t layout_version;
+  uint32_t policy;
+  uint64_t generation;
+  uint64_t segment_size;
+  uint32_t packet_size;
+  uint32_t packet_count;
+  uint32_t entry_capacity;
+  uint32_t bucket_count;  // power of two
+  uint32_t slot_count;
+  int32_t master_pid;
+  int64_t created_at_ns;
+  // Offsets (from the segment base) of the arrays below.
+  uint64_t entries_offset;     // Entry[entry_capacity]
+  uint64_t buckets_offset;     // uint32_t[bucket_count]        (derived)
+  uint64_t links_offset;       // uint32_t[packet_count]        packet -> next packet
+  uint64_t bitmap_offset;      // uint64_t[(packet_count+63)/64] 1 = in use (derived)
+  uint64_t slots_offset;       // WorkerSlot[slot_count]
+  uint64_t pins_offset;        // uint32_t[slot_count * entry_capacity]
+  uint64_t packets_offset;     // char[packet_count * packet_size], page aligned
+
+  // The one lock. Robust and process-shared. Everything below it is guarded by it.
+  pthread_mutex_t mutex;
+  std::atomic<int32_t> holder_pid;  // diagnostics only
+
+  uint64_t seq;             // ordering clock for inserted_seq / access_seq
+  uint32_t used_packets;    // derived
+  uint32_t used_entries;    // derived
+  uint32_t alloc_cursor;    // derived: next-fit position in the bitmap
+  uint32_t free_entry_head; // derived: free entries, chained through hash_next
+  uint32_t list_head;       // derived: eviction order, oldest first
+  uint32_t list_tail;       // derived
+  Stats stats;
+};
+
+}  // namespace fc::shm_cache

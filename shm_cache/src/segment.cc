@@ -1,0 +1,207 @@
+// Creating, opening and removing the segment, and carving it into the fixed
+// arrays of layout.h. This is the only code that uses the segment's allocator.
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <cstring>
+
+#include "cache_impl.h"
+#include "fc/protocol/checksum.h"
+#include "robust_mutex.h"
+
+namespace bip = boost::interprocess;
+
+namespace fc::shm_cache {
+namespace {
+
+constexpr uint64_t kFixedReserve = 64 * 1024;  // Boost's own bookkeeping, header, alignment
+constexpr uint32_t kPacketsPerEntry = 4;      // entry table = packets / 4
+
+uint32_t NextPowerOfTwo(uint32_t v) {
+  uint32_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+// Allocates every array for `packet_count` packets, or returns false (having
+// freed what it took) if they do not fit in the segment.
+bool Carve(Segment& segment, Header* h, uint32_t packet_count) {
+  h->packet_count = packet_count;
+  h->entry_capacity = std::max<uint32_t>(16, packet_count / kPacketsPerEntry);
+  h->bucket_count = NextPowerOfTwo(h->entry_capacity);
+  const uint64_t words = (packet_count + 63) / 64;
+  struct Block {
+    uint64_t bytes;
+    uint64_t align;
+    uint64_t* offset;
+  } blocks[] = {
+      {uint64_t{h->packet_size} * packet_count, 4096, &h->packets_offset},
+      {sizeof(Entry) * uint64_t{h->entry_capacity}, 64, &h->entries_offset},
+      {sizeof(uint32_t) * uint64_t{h->bucket_count}, 64, &h->buckets_offset},
+      {sizeof(uint32_t) * uint64_t{packet_count}, 64, &h->links_offset},
+      {sizeof(uint64_t) * words, 64, &h->bitmap_offset},
+      {sizeof(WorkerSlot) * uint64_t{h->slot_count}, 64, &h->slots_offset},
+      {sizeof(uint32_t) * uint64_t{h->slot_count} * h->entry_capacity, 64, &h->pins_offset},
+  };
+  std::vector<void*> taken;
+  for (const Block& b : blocks) {
+    void* p = segment.allocate_aligned(b.bytes, b.align, std::nothrow);
+    if (p == nullptr) {
+      for (void* q : taken) segment.deallocate(q);
+      return false;
+    }
+    std::memset(p, 0, b.bytes);
+    taken.push_back(p);
+    *b.offset = static_cast<uint64_t>(static_cast<char*>(p) -
+                                      static_cast<char*>(segment.get_address()));
+  }
+  return true;
+}
+
+}  // namespace
+
+int64_t NowRealtimeNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+uint64_t NameHash(std::string_view name) { return Checksum64::Of(name.data(), name.size()); }
+
+const char* PolicyName(Policy policy) { return policy == Policy::kFifo ? "fifo" : "lru"; }
+
+Result<Policy> ParsePolicy(const std::string& text) {
+  if (text == "lru") return Policy::kLru;
+  if (text == "fifo") return Policy::kFifo;
+  return Status::Error("unknown eviction policy \"" + text + "\": expected lru or fifo");
+}
+
+void ShmCache::Impl::Bind(Header* h) {
+  header = h;
+  char* base = static_cast<char*>(segment->get_address());
+  entries = reinterpret_cast<Entry*>(base + h->entries_offset);
+  buckets = reinterpret_cast<uint32_t*>(base + h->buckets_offset);
+  links = reinterpret_cast<uint32_t*>(base + h->links_offset);
+  bitmap = reinterpret_cast<uint64_t*>(base + h->bitmap_offset);
+  slots = reinterpret_cast<WorkerSlot*>(base + h->slots_offset);
+  pins = reinterpret_cast<uint32_t*>(base + h->pins_offset);
+  packets = base + h->packets_offset;
+}
+
+ShmCache::ShmCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ShmCache::~ShmCache() = default;
+
+Result<std::unique_ptr<ShmCache>> ShmCache::Create(const CacheOptions& options) {
+  const std::string& name = options.shm_name;
+  if (options.packet_size < 64 || options.packet_size > (1u << 20)) {
+    return Status::Error("packet size must be between 64 bytes and 1 MiB");
+  }
+  if (options.worker_slots == 0 || options.worker_slots > kMaxWorkerSlots) {
+    return Status::Error("worker count must be between 1 and " + std::to_string(kMaxWorkerSlots));
+  }
+  auto impl = std::make_unique<Impl>();
+  try {
+    impl->segment = std::make_unique<Segment>(bip::create_only, name.c_str(), options.segment_size);
+  } catch (const bip::interprocess_exception& e) {
+    return Status::Error("cannot create shared memory segment \"" + name + "\" of " +
+                         std::to_string(options.segment_size) + " bytes: " + e.what());
+  }
+  Header* h = impl->segment->construct<Header>(kHeaderObjectName, std::nothrow)();
+  if (h == nullptr) {
+    Remove(name);
+    return Status::Error("shared memory segment \"" + name + "\" is too small for its header");
+  }
+  h->packet_size = options.packet_size;
+  h->slot_count = options.worker_slots;
+  h->segment_size = options.segment_size;
+  h->policy = static_cast<uint32_t>(options.policy);
+
+  const double per_packet = options.packet_size + sizeof(uint32_t) + 0.125 +
+                            (sizeof(Entry) + 8.0 + 4.0 * options.worker_slots) / kPacketsPerEntry;
+  const uint64_t usable =
+      options.segment_size > kFixedReserve ? options.segment_size - kFixedReserve : 0;
+  uint64_t count = static_cast<uint64_t>(usable / per_packet);
+  count = std::min<uint64_t>(count, UINT32_MAX - 1);
+  bool carved = false;
+  while (count >= 16 && !(carved = Carve(*impl->segment, h, static_cast<uint32_t>(count)))) {
+    count -= std::max<uint64_t>(1, count / 200);
+  }
+  if (!carved) {
+    Remove(name);
+    return Status::Error("cache size " + std::to_string(options.segment_size) +
+                         " bytes is too small for packets of " +
+                         std::to_string(options.packet_size) + " bytes");
+  }
+  impl->Bind(h);
+  Status st = InitRobustMutex(&h->mutex);
+  if (!st.ok()) {
+    Remove(name);
+    return st;
+  }
+  for (uint32_t i = 0; i < h->slot_count; ++i) {
+    impl->slots[i].pid.store(0);
+    impl->slots[i].state.store(kSlotEmpty);
+    impl->slots[i].epoch.store(0);
+  }
+  h->generation = 1;
+  h->master_pid = static_cast<int32_t>(::getpid());
+  h->created_at_ns = NowRealtimeNs();
+  {
+    RobustLock lock(&h->mutex, nullptr);
+    impl->RebuildLocked();  // empty lists, free-entry chain, buckets
+    h->stats.repairs = 0;
+  }
+  h->layout_version = kLayoutVersion;
+  std::atomic_thread_fence(std::memory_order_release);
+  h->magic = kMagic;  // last: an opener never sees a half-built segment as valid
+  return std::unique_ptr<ShmCache>(new ShmCache(std::move(impl)));
+}
+
+Result<std::unique_ptr<ShmCache>> ShmCache::Open(const std::string& name) {
+  auto impl = std::make_unique<Impl>();
+  try {
+    impl->segment = std::make_unique<Segment>(bip::open_only, name.c_str());
+  } catch (const bip::interprocess_exception& e) {
+    return Status::Error("cannot open shared memory segment \"" + name + "\": " + e.what() +
+                         " (is fc-master running with this port or --shm-name?)");
+  }
+  Header* h = nullptr;
+  try {
+    h = impl->segment->find<Header>(kHeaderObjectName).first;
+  } catch (const bip::interprocess_exception&) {
+    h = nullptr;
+  }
+  if (h == nullptr || h->magic != kMagic || h->layout_version != kLayoutVersion) {
+    return Status::Error("shared memory segment \"" + name +
+                         "\" is not an fc cache of this version (or is still being created)");
+  }
+  impl->Bind(h);
+  return std::unique_ptr<ShmCache>(new ShmCache(std::move(impl)));
+}
+
+Status ShmCache::Remove(const std::string& name) {
+  try {
+    bip::shared_memory_object::remove(name.c_str());
+  } catch (const bip::interprocess_exception& e) {
+    return Status::Error("cannot remove shared memory segment \"" + name + "\": " + e.what());
+  }
+  return Status::Ok();
+}
+
+Result<int32_t> ShmCache::CreatorPid(const std::string& name) {
+  auto cache = Open(name);
+  if (!cache.ok()) return cache.status();
+  return cache.value()->impl_->header->master_pid;
+}
+
+uint32_t ShmCache::packet_size() const { return impl_->header->packet_size; }
+uint32_t ShmCache::packet_count() const { return impl_->header->packet_count; }
+uint64_t ShmCache::data_capacity() const {
+  return uint64_t{impl_->header->packet_size} * impl_->header->packet_count;
+}
+uint32_t ShmCache::worker_slots() const { return impl_->header->slot_count; }
+Policy ShmCache::policy() const { return static_cast<Policy>(impl_->header->policy); }
+
+}  // namespace fc::shm_cache
