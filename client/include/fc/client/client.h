@@ -1,0 +1,52 @@
+// The fc client library behind fc-client: fetch a file into a directory
+// (atomically, verified, resuming after a cut connection) and list the cache.
+// Blocking; one call at a time per thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fc/protocol/status.h"
+#include "fc/protocol/wire.h"
+
+namespace fc::client {
+
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+  int timeout_ms = 30'000;
+  std::string Describe() const { return host + ":" + std::to_string(port); }
+};
+
+struct GetOptions {
+  std::string name;       // as the server knows it, e.g. "docs/a b.txt"
+  std::string directory;  // where to save; the file keeps the name's last component
+  int retries = 5;        // extra attempts after a cut connection or a busy server
+  // Called as bytes arrive (received, total).
+  std::function<void(uint64_t, uint64_t)> progress;
+};
+
+struct GetSummary {
+  std::string path;  // where the file now is
+  uint64_t size = 0;
+  uint64_t checksum = 0;
+  bool from_cache = false;
+  int attempts = 0;
+};
+
+// Downloads into a temporary file in the directory and renames it into place
+// only once the size and the xxHash64 checksum match; on any failure nothing is
+// left behind. A cut connection is resumed with a ranged GET at the byte offset
+// already received, at most `retries` times.
+Result<GetSummary> Get(const Endpoint& server, const GetOptions& options);
+
+// The cache's entries as LIST reports them.
+Result<std::vector<protocol::ListItem>> List(const Endpoint& server);
+
+// The local file name `name` is saved under: its last path component. Fails for
+// names whose last component is empty, "." or "..".
+Result<std::string> LocalName(const std::string& name);
+
+}  // namespace fc::client

@@ -1,0 +1,151 @@
+// fc-client: get a file into a directory, or list the server's cache.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "fc/client/client.h"
+#include "fc/protocol/json.h"
+#include "fc/protocol/net.h"
+#include "progress.h"
+
+namespace po = boost::program_options;
+using fc::client::Endpoint;
+
+namespace {
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "fc-client: %s\nTry 'fc-client --help'.\n", message.c_str());
+  return 2;
+}
+
+int RunList(const Endpoint& server, bool as_json) {
+  auto items = fc::client::List(server);
+  if (!items.ok()) {
+    std::fprintf(stderr, "fc-client: %s\n", items.status().message().c_str());
+    return 1;
+  }
+  if (as_json) {
+    std::string out = "[";
+    for (size_t i = 0; i < items.value().size(); ++i) {
+      const auto& it = items.value()[i];
+      out += (i ? ",\n " : "\n ") + std::string("{\"name\": ") + fc::json::Quote(it.name) +
+             ", \"size\": " + std::to_string(it.size) + ", \"readers\": " +
+             std::to_string(it.readers) + ", \"hits\": " + std::to_string(it.hits) + "}";
+    }
+    out += items.value().empty() ? "]\n" : "\n]\n";
+    std::fputs(out.c_str(), stdout);
+    return 0;
+  }
+  size_t width = 4;
+  for (const auto& it : items.value()) width = std::max(width, it.name.size());
+  width = std::min<size_t>(width, 60);
+  std::printf("%-*s %14s %8s %10s\n", static_cast<int>(width), "NAME", "SIZE", "READERS", "HITS");
+  for (const auto& it : items.value()) {
+    std::printf("%-*s %14llu %8u %10llu\n", static_cast<int>(width), it.name.c_str(),
+                static_cast<unsigned long long>(it.size), it.readers,
+                static_cast<unsigned long long>(it.hits));
+  }
+  std::printf("%zu cached file%s\n", items.value().size(), items.value().size() == 1 ? "" : "s");
+  return 0;
+}
+
+int RunGet(const Endpoint& server, fc::client::GetOptions options, bool quiet) {
+  fc::client::ProgressBar bar(options.name, ::isatty(1) && !quiet);
+  options.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
+  auto summary = fc::client::Get(server, options);
+  bar.Finish();
+  if (!summary.ok()) {
+    std::fprintf(stderr, "fc-client: %s\n", summary.status().message().c_str());
+    return 1;
+  }
+  if (!quiet) {
+    std::printf("saved %s (%llu bytes, xxh64 %016llx, %s%s)\n", summary.value().path.c_str(),
+                static_cast<unsigned long long>(summary.value().size),
+                static_cast<unsigned long long>(summary.value().checksum),
+                summary.value().from_cache ? "from cache" : "from disk",
+                summary.value().attempts > 1
+                    ? (", " + std::to_string(summary.value().attempts) + " attempts").c_str()
+                    : "");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int timeout_s = 30;
+  int retries = 5;
+  po::options_description visible(
+      "Usage: fc-client get HOST PORT NAME [DIR]   save NAME into DIR (default .)\n"
+      "       fc-client list HOST PORT [--json]    show what the server has cached\n"
+      "       fc-client HOST PORT NAME DIR         (seed form of get)\n"
+      "       fc-client HOST PORT list             (seed form of list)\n\n"
+      "A download goes to a temporary file in DIR and is renamed into place only\n"
+      "after its size and xxHash64 checksum match; a cut connection is resumed.\n"
+      "Exit status: 0 success, 1 failure (not found, refused, I/O), 2 usage.\n\n"
+      "Options");
+  visible.add_options()
+      ("help,h", "print this help and exit")
+      ("json", "list: print JSON instead of a table")
+      ("quiet,q", "get: print nothing on success and no progress bar")
+      ("timeout", po::value(&timeout_s)->value_name("SEC"), "connect/read timeout (default 30)")
+      ("retries", po::value(&retries)->value_name("N"),
+       "get: attempts after a cut connection (default 5)");
+  po::options_description hidden;
+  hidden.add_options()("args", po::value<std::vector<std::string>>(), "");
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::positional_options_description positional;
+  positional.add("args", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return UsageError(e.what());
+  }
+  if (vm.count("help")) {
+    std::ostringstream out;
+    out << visible;
+    std::fputs(out.str().c_str(), stdout);
+    return 0;
+  }
+  std::vector<std::string> args;
+  if (vm.count("args")) args = vm["args"].as<std::vector<std::string>>();
+  if (args.empty()) return UsageError("missing command");
+  std::string command = args[0];
+  if (command == "get" || command == "list") {
+    args.erase(args.begin());
+  } else if (args.size() == 3 && args[2] == "list") {
+    command = "list";
+    args.pop_back();
+  } else if (args.size() == 4) {
+    command = "get";
+  } else {
+    return UsageError("unknown command \"" + command + "\"");
+  }
+  if (timeout_s < 1 || retries < 0) return UsageError("--timeout must be >= 1 and --retries >= 0");
+  if (args.size() < 2) return UsageError(command + " needs HOST and PORT");
+  Endpoint server;
+  server.host = args[0];
+  auto port = fc::net::ParsePort(args[1]);
+  if (!port.ok()) return UsageError(port.status().message());
+  server.port = port.value();
+  server.timeout_ms = timeout_s * 1000;
+  if (command == "list") {
+    if (args.size() != 2) return UsageError("list takes HOST PORT");
+    return RunList(server, vm.count("json") > 0);
+  }
+  if (args.size() < 3 || args.size() > 4) return UsageError("get takes HOST PORT NAME [DIR]");
+  fc::client::GetOptions options;
+  options.name = args[2];
+  options.directory = args.size() == 4 ? args[3] : ".";
+  options.retries = retries;
+  return RunGet(server, options, vm.count("quiet") > 0);
+}

@@ -1,0 +1,337 @@
+// fc-master's policy: start-up (stale leftovers, segment, workers), the
+// supervision loop (respawn at once, back off a crash loop), and graceful
+// shutdown (stop accepting, drain, stop workers, remove segment and lock files).
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <vector>
+
+#include "fc/master/master.h"
+#include "process.h"
+
+namespace fc::master {
+namespace {
+
+constexpr int64_t kMs = 1'000'000;
+constexpr int64_t kQuickDeathNs = 1000 * kMs;      // died sooner than this: maybe a crash loop
+constexpr int64_t kBackoffBaseNs = 100 * kMs;
+constexpr int64_t kBackoffMaxNs = 10'000 * kMs;
+constexpr int kReclaimTimeoutMs = 100;
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
+}
+
+void Log(const char* format, const std::string& a = "", const std::string& b = "") {
+  std::fprintf(stderr, "fc-master[%d] ", ::getpid());
+  std::fprintf(stderr, format, a.c_str(), b.c_str());
+  std::fputc('\n', stderr);
+}
+
+// A pid is a live fc-master if it exists and its command name says so.
+bool IsLiveMaster(int32_t pid) {
+  if (pid <= 0 || pid == ::getpid()) return false;
+  if (::kill(pid, 0) != 0 && errno != EPERM) return false;
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name == "fc-master";
+}
+
+void RemoveLockDir(const std::string& dir) {
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".lock") == 0) {
+        ::unlink((dir + "/" + name).c_str());
+      }
+    }
+    ::closedir(d);
+  }
+  ::rmdir(dir.c_str());
+}
+
+struct Slot {
+  pid_t pid = 0;
+  int64_t started_ns = 0;
+  int quick_deaths = 0;
+  int64_t respawn_at_ns = 0;  // 0: not waiting
+  pid_t reclaim_pid = 0;      // a reaped pid whose cache slot is not reclaimed yet
+};
+
+class Supervisor {
+ public:
+  Supervisor(MasterConfig config, UniqueFd listener, UniqueFd signals,
+             std::unique_ptr<shm_cache::ShmCache> cache)
+      : config_(std::move(config)), listener_(std::move(listener)), signals_(std::move(signals)),
+        cache_(std::move(cache)), slots_(config_.workers) {}
+
+  int Run();
+
+ private:
+  void Spawn(uint32_t index);
+  void ReapChildren();
+  void HandleDeath(uint32_t index, int status);
+  void RetryReclaims();
+  void RespawnDue();
+  int64_t NextWakeNs() const;
+  int Shutdown(int signal_number);
+  bool AnyAlive() const;
+
+  MasterConfig config_;
+  UniqueFd listener_;
+  UniqueFd signals_;
+  std::unique_ptr<shm_cache::ShmCache> cache_;
+  std::vector<Slot> slots_;
+};
+
+void Supervisor::Spawn(uint32_t index) {
+  worker::WorkerConfig wc = config_.worker;
+  wc.slot = index;
+  wc.listen_fd = listener_.get();
+  auto pid = SpawnChild(signals_.get(), [&wc] { return worker::RunWorker(wc); });
+  Slot& s = slots_[index];
+  if (!pid.ok()) {
+    Log("%s; retrying", pid.status().message());
+    s.respawn_at_ns = NowNs() + kBackoffBaseNs;
+    return;
+  }
+  s.pid = pid.value();
+  s.started_ns = NowNs();
+  s.respawn_at_ns = 0;
+}
+
+void Supervisor::HandleDeath(uint32_t index, int status) {
+  Slot& s = slots_[index];
+  const int64_t now = NowNs();
+  const int64_t lived_ms = (now - s.started_ns) / kMs;
+  // A worker killed from outside (SIGKILL: an operator, the OOM killer, a chaos
+  // test) is replaced at once. One that fails by itself soon after starting is a
+  // crash loop: back off exponentially instead of re-forking hot.
+  const bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  if (!killed && now - s.started_ns < kQuickDeathNs) {
+    ++s.quick_deaths;
+  } else {
+    s.quick_deaths = 0;
+  }
+  int64_t delay = 0;
+  if (s.quick_deaths > 0) {
+    delay = kBackoffBaseNs << std::min(s.quick_deaths - 1, 10);
+    delay = std::min(delay, kBackoffMaxNs);
+  }
+  std::fprintf(stderr, "fc-master[%d] worker slot %u (pid %d) %s after %lld ms; respawning%s\n",
+               ::getpid(), index, s.pid, DescribeExit(status).c_str(),
+               static_cast<long long>(lived_ms),
+               delay > 0 ? (" in " + std::to_string(delay / kMs) + " ms (crash loop)").c_str()
+                         : "");
+  s.reclaim_pid = s.pid;
+  s.pid = 0;
+  s.respawn_at_ns = now + delay;
+}
+
+void Supervisor::ReapChildren() {
+  for (;;) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    for (uint32_t i = 0; i < slots_.size(); ++i) {
+      if (slots_[i].pid == pid) HandleDeath(i, status);
+    }
+  }
+}
+
+void Supervisor::RetryReclaims() {
+  for (uint32_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = slots_[i];
+    if (s.reclaim_pid == 0) continue;
+    Status st = cache_->ReclaimWorker(i, s.reclaim_pid, kReclaimTimeoutMs);
+    if (st.ok()) {
+      s.reclaim_pid = 0;
+    } else {
+      Log("%s", st.message());
+    }
+  }
+}
+
+void Supervisor::RespawnDue() {
+  const int64_t now = NowNs();
+  for (uint32_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = slots_[i];
+    // The replacement attaches to the slot and reclaims leftovers itself too, so
+    // a reclaim blocked by a busy lock does not hold the respawn back.
+    if (s.pid == 0 && s.respawn_at_ns != 0 && s.respawn_at_ns <= now) Spawn(i);
+  }
+}
+
+int64_t Supervisor::NextWakeNs() const {
+  int64_t next = NowNs() + 1000 * kMs;
+  for (const Slot& s : slots_) {
+    if (s.pid == 0 && s.respawn_at_ns != 0) next = std::min(next, s.respawn_at_ns);
+    if (s.reclaim_pid != 0) next = std::min(next, NowNs() + 50 * kMs);
+  }
+  return next;
+}
+
+bool Supervisor::AnyAlive() const {
+  for (const Slot& s : slots_) {
+    if (s.pid != 0) return true;
+  }
+  return false;
+}
+
+int Supervisor::Run() {
+  for (uint32_t i = 0; i < slots_.size(); ++i) Spawn(i);
+  std::printf("listening on %s:%u\n", config_.host.c_str(), config_.port);
+  std::fflush(stdout);
+  Log("serving %s with %s workers", config_.worker.root, std::to_string(config_.workers));
+  for (;;) {
+    const int64_t wait_ms = std::max<int64_t>(0, (NextWakeNs() - NowNs() + kMs - 1) / kMs);
+    pollfd pfd{signals_.get(), POLLIN, 0};
+    const int rc = ::poll(&pfd, 1, static_cast<int>(wait_ms));
+    if (rc > 0) {
+      signalfd_siginfo info;
+      while (::read(signals_.get(), &info, sizeof(info)) == sizeof(info)) {
+        if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) {
+          return Shutdown(static_cast<int>(info.ssi_signo));
+        }
+      }
+      ReapChildren();
+    }
+    RetryReclaims();
+    RespawnDue();
+  }
+}
+
+int Supervisor::Shutdown(int signal_number) {
+  Log("%s: stopping (transfers get %s ms to finish)",
+      signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
+      std::to_string(config_.worker.shutdown_timeout_ms));
+  listener_.Reset();  // the master no longer holds the port; workers let go as they drain
+  for (const Slot& s : slots_) {
+    if (s.pid != 0) ::kill(s.pid, SIGTERM);
+  }
+  const int64_t deadline = NowNs() + int64_t{config_.worker.shutdown_timeout_ms} * kMs + 2000 * kMs;
+  bool forced = false;
+  while (AnyAlive()) {
+    const int64_t now = NowNs();
+    if (now >= deadline && !forced) {
+      Log("workers still running at the deadline; killing them");
+      for (const Slot& s : slots_) {
+        if (s.pid != 0) ::kill(s.pid, SIGKILL);
+      }
+      forced = true;
+    }
+    pollfd pfd{signals_.get(), POLLIN, 0};
+    ::poll(&pfd, 1, 50);
+    signalfd_siginfo info;
+    while (::read(signals_.get(), &info, sizeof(info)) == sizeof(info)) {
+      if ((info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) && !forced) {
+        Log("second stop signal: killing workers now");
+        for (const Slot& s : slots_) {
+          if (s.pid != 0) ::kill(s.pid, SIGKILL);
+        }
+        forced = true;
+      }
+    }
+    for (;;) {
+      int status = 0;
+      const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+      if (pid <= 0) break;
+      for (Slot& s : slots_) {
+        if (s.pid == pid) s.pid = 0;
+      }
+    }
+  }
+  cache_.reset();
+  shm_cache::ShmCache::Remove(config_.cache.shm_name);
+  RemoveLockDir(config_.worker.lock_dir);
+  Log("stopped; removed segment %s and lock directory %s", config_.cache.shm_name,
+      config_.worker.lock_dir);
+  return 0;
+}
+
+}  // namespace
+
+int RunMaster(MasterConfig config) {
+  char resolved[PATH_MAX];
+  if (::realpath(config.worker.root.c_str(), resolved) == nullptr) {
+    std::fprintf(stderr, "fc-master: cannot serve \"%s\": %s\n", config.worker.root.c_str(),
+                 std::strerror(errno));
+    return 1;
+  }
+  struct stat st;
+  if (::stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    std::fprintf(stderr, "fc-master: cannot serve \"%s\": not a directory\n", resolved);
+    return 1;
+  }
+  config.worker.root = resolved;
+  auto listener = BindListener(config.host, config.port, &config.port);
+  if (!listener.ok()) {
+    std::fprintf(stderr, "fc-master: %s\n", listener.status().message().c_str());
+    return 1;
+  }
+  if (config.cache.shm_name.empty()) config.cache.shm_name = "fc-" + std::to_string(config.port);
+  if (config.worker.lock_dir.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    config.worker.lock_dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/" +
+                             config.cache.shm_name + ".locks";
+  }
+  config.worker.shm_name = config.cache.shm_name;
+  // Leftovers of a master that was killed: a segment whose creator is gone.
+  auto creator = shm_cache::ShmCache::CreatorPid(config.cache.shm_name);
+  if (creator.ok() && IsLiveMaster(creator.value())) {
+    std::fprintf(stderr, "fc-master: shared memory segment \"%s\" is in use by fc-master pid %d;"
+                 " choose another --shm-name\n", config.cache.shm_name.c_str(), creator.value());
+    return 1;
+  }
+  shm_cache::ShmCache::Remove(config.cache.shm_name);
+  RemoveLockDir(config.worker.lock_dir);
+  auto cache = shm_cache::ShmCache::Create(config.cache);
+  if (!cache.ok()) {
+    std::fprintf(stderr, "fc-master: %s\n", cache.status().message().c_str());
+    return 1;
+  }
+  if (::mkdir(config.worker.lock_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    std::fprintf(stderr, "fc-master: cannot create lock directory \"%s\": %s\n",
+                 config.worker.lock_dir.c_str(), std::strerror(errno));
+    shm_cache::ShmCache::Remove(config.cache.shm_name);
+    return 1;
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGCHLD);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  auto signal_fd = OpenSignalFd(signals);
+  if (!signal_fd.ok()) {
+    std::fprintf(stderr, "fc-master: %s\n", signal_fd.status().message().c_str());
+    return 1;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  std::fprintf(stderr,
+               "fc-master[%d] cache \"%s\": %llu bytes, %u packets of %u bytes, policy %s\n",
+               ::getpid(), config.cache.shm_name.c_str(),
+               static_cast<unsigned long long>(config.cache.segment_size),
+               cache.value()->packet_count(), cache.value()->packet_size(),
+               shm_cache::PolicyName(config.cache.policy));
+  Supervisor supervisor(std::move(config), std::move(listener.value()),
+                        std::move(signal_fd.value()), std::move(cache.value()));
+  return supervisor.Run();
+}
+
+}  // namespace fc::master

@@ -1,0 +1,120 @@
+// fc-master's command line: the option form and the seeds' positional form
+// `fc-master HOST PORT DIR`.
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+#include "fc/master/master.h"
+#include "fc/protocol/net.h"
+
+namespace po = boost::program_options;
+
+namespace fc::master {
+
+int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
+  *run = false;
+  std::string root, host = config->host, port = std::to_string(config->port), cache_size = "64M",
+                    packet_size = "1K", policy = "lru";
+  uint32_t workers = config->workers;
+  int threads = config->worker.threads, loaders = config->worker.loaders;
+  int idle_s = config->worker.idle_timeout_ms / 1000;
+  int shutdown_s = config->worker.shutdown_timeout_ms / 1000;
+  po::options_description visible(
+      "Usage: fc-master --root DIR [options]\n"
+      "       fc-master HOST PORT DIR\n\n"
+      "Serves the files under DIR over TCP (the fc protocol, see PROTOCOL.md) from a\n"
+      "cache in shared memory, with a supervised pool of worker processes.\n\n"
+      "Options");
+  visible.add_options()
+      ("help,h", "print this help and exit")
+      ("root", po::value(&root)->value_name("DIR"), "directory to serve (required)")
+      ("host", po::value(&host)->value_name("ADDR"), "address to listen on (default 127.0.0.1)")
+      ("port", po::value(&port)->value_name("N"), "TCP port; 0 picks a free one (default 9000)")
+      ("workers", po::value(&workers)->value_name("N"), "worker processes (default 4)")
+      ("threads", po::value(&threads)->value_name("N"), "event-loop threads per worker (default 2)")
+      ("loaders", po::value(&loaders)->value_name("N"), "disk loader threads per worker (default 2)")
+      ("cache-size", po::value(&cache_size)->value_name("SIZE"),
+       "shared segment size, metadata included (default 64M)")
+      ("packet-size", po::value(&packet_size)->value_name("SIZE"),
+       "cache packet size, 64 bytes to 1M (default 1K)")
+      ("policy", po::value(&policy)->value_name("lru|fifo"), "eviction policy (default lru)")
+      ("shm-name", po::value(&config->cache.shm_name)->value_name("NAME"),
+       "segment name (default fc-<port>)")
+      ("lock-dir", po::value(&config->worker.lock_dir)->value_name("DIR"),
+       "directory for load lock files (default /tmp/<shm-name>.locks)")
+      ("idle-timeout", po::value(&idle_s)->value_name("SEC"),
+       "close connections idle this long (default 60)")
+      ("shutdown-timeout", po::value(&shutdown_s)->value_name("SEC"),
+       "on SIGTERM, let transfers finish this long (default 10)")
+      ("quiet", "do not log one line per request");
+  po::options_description hidden;
+  hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::positional_options_description positional;
+  positional.add("positional", -1);
+  po::variables_map vm;
+  auto usage_error = [&](const std::string& message) {
+    std::fprintf(stderr, "fc-master: %s\nTry 'fc-master --help'.\n", message.c_str());
+    return 2;
+  };
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return usage_error(e.what());
+  }
+  if (vm.count("help")) {
+    std::ostringstream out;
+    out << visible << "\nPrints \"listening on HOST:PORT\" on stdout once it accepts connections.\n";
+    std::fputs(out.str().c_str(), stdout);
+    return 0;
+  }
+  if (vm.count("positional")) {
+    const auto& args = vm["positional"].as<std::vector<std::string>>();
+    if (args.size() != 3) return usage_error("positional form is: fc-master HOST PORT DIR");
+    if (!root.empty()) return usage_error("give the directory either as --root or positionally");
+    host = args[0];
+    port = args[1];
+    root = args[2];
+  }
+  if (root.empty()) return usage_error("missing --root DIR (the directory to serve)");
+  auto parsed_port = net::ParsePort(port);
+  if (!parsed_port.ok()) return usage_error(parsed_port.status().message());
+  auto size = net::ParseByteSize(cache_size, "--cache-size");
+  if (!size.ok()) return usage_error(size.status().message());
+  auto packet = net::ParseByteSize(packet_size, "--packet-size");
+  if (!packet.ok()) return usage_error(packet.status().message());
+  if (packet.value() < 64 || packet.value() > (1u << 20)) {
+    return usage_error("--packet-size must be between 64 and 1M");
+  }
+  if (size.value() < (1u << 20)) return usage_error("--cache-size must be at least 1M");
+  auto parsed_policy = shm_cache::ParsePolicy(policy);
+  if (!parsed_policy.ok()) return usage_error(parsed_policy.status().message());
+  if (workers < 1 || workers > shm_cache::kMaxWorkerSlots) {
+    return usage_error("--workers must be between 1 and 256");
+  }
+  if (threads < 1 || threads > 64) return usage_error("--threads must be between 1 and 64");
+  if (loaders < 1 || loaders > 64) return usage_error("--loaders must be between 1 and 64");
+  if (idle_s < 1 || shutdown_s < 0) return usage_error("timeouts must be positive");
+  config->host = host;
+  config->port = parsed_port.value();
+  config->workers = workers;
+  config->cache.segment_size = size.value();
+  config->cache.packet_size = static_cast<uint32_t>(packet.value());
+  config->cache.policy = parsed_policy.value();
+  config->cache.worker_slots = workers;
+  config->worker.root = root;
+  config->worker.threads = threads;
+  config->worker.loaders = loaders;
+  config->worker.idle_timeout_ms = idle_s * 1000;
+  config->worker.write_timeout_ms = idle_s * 1000;
+  config->worker.shutdown_timeout_ms = shutdown_s * 1000;
+  config->worker.log_requests = vm.count("quiet") == 0;
+  *run = true;
+  return 0;
+}
+
+}  // namespace fc::master

@@ -1,0 +1,30 @@
+// Internal header: the master's process mechanism — the listening socket, the
+// signal fd, forking a worker, and describing how a child ended. No policy here.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+
+#include "fc/protocol/status.h"
+#include "fc/protocol/unique_fd.h"
+
+namespace fc::master {
+
+// Binds and listens (nonblocking, SO_REUSEADDR); *bound_port gets the real port.
+Result<UniqueFd> BindListener(const std::string& host, uint16_t port, uint16_t* bound_port);
+
+// Blocks `signals` for the process and returns a signalfd that reads them.
+Result<UniqueFd> OpenSignalFd(const sigset_t& signals);
+
+// Forks a child that restores the default signal mask, closes `close_in_child`,
+// asks the kernel to SIGTERM it when the master dies, and runs `body`, exiting
+// with its return value. Returns the child's pid.
+Result<pid_t> SpawnChild(int close_in_child, const std::function<int()>& body);
+
+// "exited with status 1", "killed by signal 9 (Killed)".
+std::string DescribeExit(int wait_status);
+
+}  // namespace fc::master

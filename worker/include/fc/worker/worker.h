@@ -1,0 +1,31 @@
+// A worker process: serves connections accepted from the master's listening
+// socket with `threads` epoll event loops, from the shared cache, with a small
+// pool of loader threads for disk work (loading a file into the cache under its
+// lock file, or checksumming a file that will be streamed).
+//
+// Called by fc-master in the forked child. RunWorker returns the process exit
+// code once a drain (SIGTERM/SIGINT) finishes or its deadline passes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace fc::worker {
+
+struct WorkerConfig {
+  uint32_t slot = 0;          // worker slot in the shared cache
+  int listen_fd = -1;         // nonblocking listening socket, inherited
+  std::string shm_name;       // the cache segment
+  std::string root;           // served directory (absolute)
+  std::string lock_dir;       // where per-file load lock files live
+  int threads = 2;            // event loop threads
+  int loaders = 2;            // disk loader threads
+  int idle_timeout_ms = 60'000;
+  int write_timeout_ms = 60'000;
+  int shutdown_timeout_ms = 10'000;
+  bool log_requests = true;
+};
+
+int RunWorker(const WorkerConfig& config);
+
+}  // namespace fc::worker

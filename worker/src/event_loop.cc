@@ -1,0 +1,309 @@
+// The reactor of a worker thread: accept, read, write, timeouts, drain.
+#include "event_loop.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+namespace fc::worker {
+namespace {
+constexpr uint64_t kListenSerial = 0;
+constexpr uint64_t kWakeupSerial = 1;
+constexpr size_t kMaxBufferedInput = 64 * 1024;
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr uint64_t kMaxWriteBurst = 4 << 20;  // per writev/sendfile call
+constexpr int kMaxIov = 64;
+
+std::string PeerName(const sockaddr_storage& addr) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  uint16_t port = 0;
+  if (addr.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+    port = ntohs(in->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+    port = ntohs(in6->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+}  // namespace
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+EventLoop::EventLoop(ServeContext& context)
+    : ctx_(context),
+      epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      wakeup_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+  ev.data.u64 = kListenSerial;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.config.listen_fd, &ev);
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeupSerial;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wakeup_.get(), &ev);
+}
+
+EventLoop::~EventLoop() = default;
+
+void EventLoop::BeginDrain(int64_t deadline_ns) {
+  drain_request_.store(deadline_ns);
+  const uint64_t one = 1;
+  (void)!::write(wakeup_.get(), &one, sizeof(one));
+}
+
+void EventLoop::PostLoaded(uint64_t serial, LoadResult result) {
+  {
+    std::lock_guard<std::mutex> lock(loaded_mu_);
+    loaded_.emplace_back(serial, std::move(result));
+  }
+  const uint64_t one = 1;
+  (void)!::write(wakeup_.get(), &one, sizeof(one));
+}
+
+void EventLoop::Run() {
+  epoll_event events[128];
+  for (;;) {
+    const int64_t now = MonotonicNs();
+    if (!draining_ && drain_request_.load() != 0) StartDrain();
+    if (draining_ && (conns_.empty() || now >= drain_deadline_ns_)) break;
+    const int n = ::epoll_wait(epoll_.get(), events, 128, 1000);
+    for (int i = 0; i < n; ++i) {
+      const uint64_t serial = events[i].data.u64;
+      if (serial == kListenSerial) {
+        if (!draining_) Accept();
+      } else if (serial == kWakeupSerial) {
+        uint64_t count;
+        (void)!::read(wakeup_.get(), &count, sizeof(count));
+        DeliverLoaded();
+      } else {
+        auto it = conns_.find(serial);
+        if (it != conns_.end()) OnConnectionEvent(*it->second, events[i].events);
+      }
+    }
+    if (MonotonicNs() - last_sweep_ns_ > 1'000'000'000LL) Sweep();
+  }
+  conns_.clear();
+  DeliverLoaded();  // releases pins of results nobody waits for any more
+}
+
+void EventLoop::Accept() {
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    const int fd = ::accept4(ctx_.config.listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
+      std::fprintf(stderr, "fc-worker[%d] accept4() failed: %s\n", ::getpid(),
+                   Status::FromErrno(errno, "accept4", "").message().c_str());
+      return;  // EMFILE/ENFILE: the sweep retries; the kernel keeps the backlog
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    auto c = std::make_unique<Connection>();
+    c->fd.Reset(fd);
+    c->serial = next_serial_++;
+    c->peer = PeerName(addr);
+    c->last_activity_ns = MonotonicNs();
+    Connection& ref = *c;
+    conns_.emplace(c->serial, std::move(c));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = ref.serial;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+    ref.interest = EPOLLIN;
+  }
+}
+
+void EventLoop::SetInterest(Connection& c, uint32_t events) {
+  if (c.interest == events) return;
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = c.serial;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev);
+  c.interest = events;
+}
+
+void EventLoop::Close(Connection& c) {
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
+  conns_.erase(c.serial);  // destroys c: closes the socket, unpins, closes the file
+}
+
+void EventLoop::OnConnectionEvent(Connection& c, uint32_t events) {
+  c.last_activity_ns = MonotonicNs();
+  if (c.state == Connection::State::kReading) {
+    if (!ReadInput(c)) return Close(c);
+  } else if (c.state == Connection::State::kWaiting) {
+    // Gone while its file loads: close now; the load result will be dropped.
+    if (events & (EPOLLHUP | EPOLLERR)) Close(c);
+    return;
+  }
+  Drive(c);
+}
+
+void EventLoop::Drive(Connection& c) {
+  for (;;) {
+    if (c.state == Connection::State::kReading) {
+      if (c.close_after || (draining_ && c.in_pos == c.in.size())) return Close(c);
+      ProcessInput(c);
+      if (c.state == Connection::State::kReading) {
+        if (c.close_after) Close(c);
+        return;  // waiting for the rest of a request
+      }
+    }
+    if (c.state == Connection::State::kWaiting) return;
+    if (!Pump(c)) return Close(c);
+    if (c.state == Connection::State::kWriting) return;  // socket full; EPOLLOUT armed
+  }
+}
+
+bool EventLoop::ReadInput(Connection& c) {
+  if (c.in_pos == c.in.size()) {
+    c.in.clear();
+    c.in_pos = 0;
+  }
+  while (c.in.size() - c.in_pos < kMaxBufferedInput) {
+    const size_t old = c.in.size();
+    c.in.resize(old + kReadChunk);
+    const ssize_t n = ::recv(c.fd.get(), c.in.data() + old, kReadChunk, 0);
+    if (n <= 0) {
+      c.in.resize(old);
+      if (n == 0) return false;  // peer closed
+      if (errno == EAGAIN) return true;
+      if (errno == EINTR) continue;
+      return false;
+    }
+    c.in.resize(old + static_cast<size_t>(n));
+    if (static_cast<size_t>(n) < kReadChunk) return true;
+  }
+  return true;
+}
+
+bool EventLoop::Pump(Connection& c) {
+  for (;;) {
+    iovec iov[kMaxIov + 2];
+    int n = 0;
+    const size_t head_len = protocol::kReplyHeaderSize;
+    if (c.head_sent < head_len) iov[n++] = {c.head + c.head_sent, head_len - c.head_sent};
+    if (c.body_sent < c.body.size()) {
+      iov[n++] = {c.body.data() + c.body_sent, c.body.size() - c.body_sent};
+    } else if (c.reader && c.body_left > 0) {
+      n += c.reader->Fill(iov + n, kMaxIov, std::min(c.body_left, kMaxWriteBurst));
+    }
+    ssize_t wrote = 0;
+    if (n > 0) {
+      wrote = ::writev(c.fd.get(), iov, n);
+    } else if (c.file.valid() && c.body_left > 0) {
+      wrote = ::sendfile(c.fd.get(), c.file.get(), &c.file_offset,
+                         std::min(c.body_left, kMaxWriteBurst));
+      if (wrote == 0) return false;  // the file shrank under us; the client sees a short body
+      if (wrote > 0) {
+        c.body_left -= static_cast<uint64_t>(wrote);
+        c.bytes_sent += static_cast<uint64_t>(wrote);
+        continue;
+      }
+    } else {
+      FinishResponse(c);
+      return true;
+    }
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        SetInterest(c, EPOLLOUT);
+        return true;
+      }
+      return false;  // peer gone
+    }
+    size_t left = static_cast<size_t>(wrote);
+    const size_t from_head = std::min(left, head_len - c.head_sent);
+    c.head_sent += from_head;
+    left -= from_head;
+    if (c.body_sent < c.body.size()) {
+      c.body_sent += left;
+    } else if (c.reader) {
+      c.reader->Advance(left);
+      c.body_left -= left;
+    }
+    c.bytes_sent += left;
+  }
+}
+
+void EventLoop::FinishResponse(Connection& c) {
+  LogRequest(c);
+  c.pin.Release();
+  c.reader.reset();
+  c.file.Reset();
+  c.body.clear();
+  c.body_sent = 0;
+  c.state = Connection::State::kReading;
+  SetInterest(c, EPOLLIN);
+}
+
+void EventLoop::DeliverLoaded() {
+  std::vector<std::pair<uint64_t, LoadResult>> batch;
+  {
+    std::lock_guard<std::mutex> lock(loaded_mu_);
+    batch.swap(loaded_);
+  }
+  for (auto& [serial, result] : batch) {
+    auto it = conns_.find(serial);
+    if (it == conns_.end()) continue;  // client left; `result` releases its pin
+    Connection& c = *it->second;
+    OnLoaded(c, std::move(result));
+    Drive(c);
+  }
+}
+
+void EventLoop::Sweep() {
+  const int64_t now = MonotonicNs();
+  last_sweep_ns_ = now;
+  const int64_t idle_ns = int64_t{ctx_.config.idle_timeout_ms} * 1'000'000;
+  const int64_t write_ns = int64_t{ctx_.config.write_timeout_ms} * 1'000'000;
+  std::vector<Connection*> expired;
+  for (auto& [serial, c] : conns_) {
+    const int64_t quiet = now - c->last_activity_ns;
+    if ((c->state == Connection::State::kReading && quiet > idle_ns) ||
+        (c->state == Connection::State::kWriting && quiet > write_ns)) {
+      expired.push_back(c.get());
+    }
+  }
+  for (Connection* c : expired) {
+    std::fprintf(stderr, "fc-worker[%d] %s: closing connection idle for %lld ms\n", ::getpid(),
+                 c->peer.c_str(), static_cast<long long>((now - c->last_activity_ns) / 1000000));
+    Close(*c);
+  }
+}
+
+void EventLoop::StartDrain() {
+  draining_ = true;
+  drain_deadline_ns_ = drain_request_.load();
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, ctx_.config.listen_fd, nullptr);
+  drain_started_.store(true);
+  std::vector<Connection*> idle;
+  for (auto& [serial, c] : conns_) {
+    if (c->state == Connection::State::kReading) {
+      idle.push_back(c.get());  // between requests (or mid-way through sending one)
+    } else {
+      c->close_after = true;
+    }
+  }
+  for (Connection* c : idle) Close(*c);
+}
+
+}  // namespace fc::worker

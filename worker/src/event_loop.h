@@ -1,0 +1,132 @@
+// Internal header: EventLoop, one per worker thread. It accepts from the shared
+// listening socket (EPOLLEXCLUSIVE, so one loop wakes per connection), reads
+// requests, answers hits straight from the shared-memory packets with writev,
+// streams uncached files with sendfile, and hands misses to the LoaderPool.
+// Nothing on a loop blocks: a slow client only ever holds its own buffers.
+//
+// Run() is called on the loop's own thread. BeginDrain() and PostLoaded() are
+// the only members safe to call from other threads.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "fc/protocol/unique_fd.h"
+#include "fc/protocol/wire.h"
+#include "fc/shm_cache/cache.h"
+#include "fc/worker/worker.h"
+#include "file_source.h"
+#include "loader.h"
+
+namespace fc::worker {
+
+// What every loop of a worker shares.
+struct ServeContext {
+  const WorkerConfig& config;
+  shm_cache::ShmCache& cache;
+  const FileSource& files;
+  LoaderPool* loaders = nullptr;
+};
+
+struct Connection {
+  enum class State { kReading, kWaiting, kWriting };
+  UniqueFd fd;
+  uint64_t serial = 0;
+  std::string peer;
+  State state = State::kReading;
+  uint32_t interest = 0;  // current epoll event mask
+  std::string in;
+  size_t in_pos = 0;
+  int64_t last_activity_ns = 0;
+  bool close_after = false;
+
+  // The current request.
+  std::string name;
+  const char* op = "";
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  int64_t started_ns = 0;
+
+  // The current response: header, then one of body / reader / file.
+  uint8_t head[protocol::kReplyHeaderSize];
+  size_t head_sent = protocol::kReplyHeaderSize;
+  std::string body;
+  size_t body_sent = 0;
+  shm_cache::PinnedEntry pin;
+  std::optional<shm_cache::PacketReader> reader;
+  UniqueFd file;
+  off_t file_offset = 0;
+  uint64_t body_left = 0;
+  uint64_t bytes_sent = 0;
+  const char* how = "";
+  protocol::Code code = protocol::Code::kOk;
+};
+
+class EventLoop {
+ public:
+  explicit EventLoop(ServeContext& context);
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  void Run();
+  // Stop accepting, finish in-flight responses, exit by `deadline_ns` (monotonic).
+  void BeginDrain(int64_t deadline_ns);
+  // Delivers a loader's result for connection `serial` to this loop's thread.
+  void PostLoaded(uint64_t serial, LoadResult result);
+  // True once the loop has stopped watching the listening socket.
+  bool drain_started() const { return drain_started_.load(); }
+
+ private:
+  // event_loop.cc: the reactor.
+  void Accept();
+  void OnConnectionEvent(Connection& c, uint32_t events);
+  // Moves a connection along until it waits for the socket or a loader (or closes).
+  void Drive(Connection& c);
+  void DeliverLoaded();
+  void Sweep();
+  void StartDrain();
+  void SetInterest(Connection& c, uint32_t events);
+  void Close(Connection& c);
+  bool ReadInput(Connection& c);  // false: peer gone
+  bool Pump(Connection& c);       // false: connection must close
+  void FinishResponse(Connection& c);
+
+  // request.cc: the fc protocol.
+  void ProcessInput(Connection& c);
+  void HandleGet(Connection& c, std::string name, const protocol::RequestHeader& h);
+  void HandleList(Connection& c);
+  void OnLoaded(Connection& c, LoadResult result);
+  void StartCached(Connection& c, shm_cache::PinnedEntry pin, const char* how);
+  void StartStream(Connection& c, UniqueFd file, uint64_t size, uint64_t checksum,
+                   const char* how);
+  void ReplyError(Connection& c, protocol::Code code, const std::string& message,
+                  bool close_after);
+  void StartReply(Connection& c, const protocol::ReplyHeader& header);
+  void LogRequest(const Connection& c);
+
+  ServeContext& ctx_;
+  UniqueFd epoll_;
+  UniqueFd wakeup_;  // eventfd
+  uint64_t next_serial_ = 2;  // 0 = listening socket, 1 = wakeup
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
+  bool draining_ = false;
+  int64_t drain_deadline_ns_ = 0;
+  int64_t last_sweep_ns_ = 0;
+
+  std::atomic<int64_t> drain_request_{0};  // deadline, 0 = none
+  std::atomic<bool> drain_started_{false};
+  std::mutex loaded_mu_;
+  std::vector<std::pair<uint64_t, LoadResult>> loaded_;  // Guarded by loaded_mu_
+};
+
+int64_t MonotonicNs();
+
+}  // namespace fc::worker

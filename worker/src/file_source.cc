@@ -1,0 +1,95 @@
+// Confined opens of requested names; see file_source.h.
+#include "file_source.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace fc::worker {
+
+using protocol::Code;
+
+Result<FileSource> FileSource::Open(const std::string& root) {
+  UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return Status::FromErrno(errno, "open", root);
+  return FileSource(std::move(fd));
+}
+
+Refusal FileSource::CheckName(std::string_view name) {
+  if (name.empty()) return {Code::kBadRequest, "empty file name"};
+  if (name.size() > protocol::kMaxNameLength) {
+    return {Code::kTooLarge, "file name longer than 4096 bytes"};
+  }
+  if (name.find('\0') != std::string_view::npos) {
+    return {Code::kForbidden, "file name contains a NUL byte"};
+  }
+  if (name.front() == '/') return {Code::kForbidden, "absolute paths are refused"};
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find('/', start);
+    if (end == std::string_view::npos) end = name.size();
+    if (name.substr(start, end - start) == "..") {
+      return {Code::kForbidden, "\"..\" components are refused"};
+    }
+    start = end + 1;
+  }
+  return {};
+}
+
+bool FileSource::OpenFile(std::string_view name, OpenedFile* out, Refusal* refusal) const {
+  const std::string path(name);
+  open_how how;
+  std::memset(&how, 0, sizeof(how));
+  how.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  int fd;
+  do {
+    fd = static_cast<int>(::syscall(SYS_openat2, root_fd_.get(), path.c_str(), &how, sizeof(how)));
+  } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+  if (fd < 0) {
+    const int err = errno;
+    switch (err) {
+      case ENOENT:
+      case ENOTDIR:
+        *refusal = {Code::kNotFound, "no such file under the served root"};
+        break;
+      case EXDEV:
+      case ELOOP:
+        *refusal = {Code::kForbidden, "path leads outside the served root"};
+        break;
+      case EACCES:
+      case EPERM:
+        *refusal = {Code::kForbidden, "permission denied"};
+        break;
+      case ENAMETOOLONG:
+        *refusal = {Code::kTooLarge, "file name too long"};
+        break;
+      default:
+        *refusal = {Code::kInternal, Status::FromErrno(err, "openat2", path).message()};
+    }
+    return false;
+  }
+  UniqueFd owned(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    *refusal = {Code::kInternal, Status::FromErrno(errno, "fstat", path).message()};
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    *refusal = {Code::kForbidden, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file"};
+    return false;
+  }
+  out->fd = std::move(owned);
+  out->identity.size = static_cast<uint64_t>(st.st_size);
+  out->identity.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  out->identity.ino = st.st_ino;
+  out->identity.dev = st.st_dev;
+  return true;
+}
+
+}  // namespace fc::worker

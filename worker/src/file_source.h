@@ -1,0 +1,48 @@
+// Internal header: opening a requested name confined to the served root.
+//
+// A name is first checked lexically (no NUL, not absolute, no ".." component),
+// then opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) from the
+// root's directory fd, so a symlink (or a component swapped for one after the
+// check) cannot lead outside the root. Symlinks that stay inside are followed.
+// The open is O_NONBLOCK so a FIFO or device never blocks; anything but a
+// regular file is refused. Thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "fc/protocol/unique_fd.h"
+#include "fc/protocol/wire.h"
+#include "fc/shm_cache/cache.h"
+
+namespace fc::worker {
+
+struct OpenedFile {
+  UniqueFd fd;
+  shm_cache::FileIdentity identity;
+};
+
+// The outcome of a refused request: the code for the reply and a message.
+struct Refusal {
+  protocol::Code code = protocol::Code::kOk;
+  std::string message;
+};
+
+class FileSource {
+ public:
+  // Opens `root` as the confinement directory; fails if it is not a directory.
+  static Result<FileSource> Open(const std::string& root);
+
+  // Lexical check of a requested name; code kOk when acceptable.
+  static Refusal CheckName(std::string_view name);
+  // Opens `name` beneath the root for reading. On failure *refusal says why.
+  bool OpenFile(std::string_view name, OpenedFile* out, Refusal* refusal) const;
+
+  int root_fd() const { return root_fd_.get(); }
+
+ private:
+  explicit FileSource(UniqueFd root_fd) : root_fd_(std::move(root_fd)) {}
+  UniqueFd root_fd_;
+};
+
+}  // namespace fc::worker

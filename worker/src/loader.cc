@@ -1,0 +1,208 @@
+// Disk loads coordinated by lock files; see loader.h.
+#include "loader.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+
+#include "fc/protocol/checksum.h"
+
+namespace fc::worker {
+namespace {
+constexpr size_t kMemoCapacity = 1024;
+constexpr size_t kReadChunk = 1 << 20;
+}  // namespace
+
+LoaderPool::LoaderPool(shm_cache::ShmCache& cache, std::string lock_dir, int threads)
+    : cache_(cache), lock_dir_(std::move(lock_dir)) {
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+}
+
+LoaderPool::~LoaderPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+  for (auto& task : queue_) {
+    LoadResult r;
+    r.code = protocol::Code::kBusy;
+    r.message = "server shutting down";
+    task.done(std::move(r));
+  }
+}
+
+void LoaderPool::Submit(LoadTask task) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+}
+
+void LoaderPool::Run() {
+  for (;;) {
+    LoadTask task;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      task = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    LoadResult result = Load(task);
+    task.done(std::move(result));
+  }
+}
+
+std::string LoaderPool::LockPath(const std::string& name) const {
+  // One lock file per path, named by the path's hash: fixed length, no escaping.
+  // A collision only makes two loads take turns.
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx",
+                static_cast<unsigned long long>(Checksum64::Of(name.data(), name.size())));
+  return lock_dir_ + "/" + hex + ".lock";
+}
+
+LoadResult LoaderPool::Load(LoadTask& task) {
+  LoadResult error;
+  const std::string lock_path = LockPath(task.name);
+  UniqueFd lock_fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock_fd.valid()) {
+    error.message = Status::FromErrno(errno, "open", lock_path).message();
+    return error;
+  }
+  while (::flock(lock_fd.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      error.message = Status::FromErrno(errno, "flock", lock_path).message();
+      return error;
+    }
+  }
+  // Holding the lock: nobody else is loading this file. Ask again, since the
+  // previous holder may just have published it.
+  shm_cache::Admission admission = cache_.Admit(task.name, task.identity);
+  switch (admission.kind) {
+    case shm_cache::Admission::Kind::kHit: {
+      LoadResult r;
+      r.kind = LoadResult::Kind::kCached;
+      r.pin = std::move(admission.pin);
+      r.how = "hit";
+      return r;
+    }
+    case shm_cache::Admission::Kind::kTooLarge:
+      lock_fd.Reset();
+      return Stream(task, "stream");
+    case shm_cache::Admission::Kind::kNoRoom:
+      lock_fd.Reset();
+      return Stream(task, "stream-pinned");
+    case shm_cache::Admission::Kind::kReserved:
+      break;
+  }
+  uint64_t checksum = 0;
+  Status st = ReadInto(task, admission.reservation, &checksum);
+  if (!st.ok()) {
+    admission.reservation.Abort();
+    error.code = protocol::Code::kBusy;
+    error.message = st.message();
+    return error;
+  }
+  LoadResult r;
+  r.pin = cache_.Publish(std::move(admission.reservation), checksum);
+  if (!r.pin.valid()) {
+    error.message = "cache entry for \"" + task.name + "\" was reclaimed while loading";
+    return error;
+  }
+  r.kind = LoadResult::Kind::kCached;
+  r.how = "miss";
+  return r;
+}
+
+Status LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& reservation,
+                            uint64_t* checksum) {
+  Checksum64 hash;
+  const uint64_t size = task.identity.size;
+  uint64_t done = 0;
+  iovec iov[64];
+  while (done < size) {
+    const int n = reservation.Spans(done, std::min<uint64_t>(kReadChunk, size - done), iov, 64);
+    ssize_t got = ::preadv(task.fd.get(), iov, n, static_cast<off_t>(done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return Status::FromErrno(errno, "preadv", task.name);
+    if (got == 0) return Status::Error("\"" + task.name + "\" shrank while loading; retry");
+    // Hash exactly what was read, span by span.
+    size_t left = static_cast<size_t>(got);
+    for (int i = 0; i < n && left > 0; ++i) {
+      const size_t take = std::min(left, iov[i].iov_len);
+      hash.Update(iov[i].iov_base, take);
+      left -= take;
+    }
+    done += static_cast<uint64_t>(got);
+  }
+  // Publish only what still matches the file on disk.
+  struct stat st;
+  if (::fstat(task.fd.get(), &st) != 0) return Status::FromErrno(errno, "fstat", task.name);
+  const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  if (static_cast<uint64_t>(st.st_size) != size || mtime != task.identity.mtime_ns) {
+    return Status::Error("\"" + task.name + "\" changed while loading; retry");
+  }
+  *checksum = hash.Digest();
+  return Status::Ok();
+}
+
+LoadResult LoaderPool::Stream(LoadTask& task, const char* how) {
+  const IdentityKey key{task.identity.size, task.identity.mtime_ns, task.identity.ino,
+                        task.identity.dev};
+  LoadResult r;
+  {
+    std::lock_guard<std::mutex> lock(memo_mu_);
+    auto it = memo_.find(key);
+    if (it != memo_.end()) {
+      memo_order_.splice(memo_order_.begin(), memo_order_, it->second);
+      r.kind = LoadResult::Kind::kStream;
+      r.checksum = it->second->second;
+      r.fd = std::move(task.fd);
+      r.how = how;
+      return r;
+    }
+  }
+  Checksum64 hash;
+  std::unique_ptr<char[]> buffer(new char[kReadChunk]);
+  uint64_t done = 0;
+  while (done < task.identity.size) {
+    ssize_t got = ::pread(task.fd.get(), buffer.get(),
+                          std::min<uint64_t>(kReadChunk, task.identity.size - done),
+                          static_cast<off_t>(done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      r.code = protocol::Code::kBusy;
+      r.message = got < 0 ? Status::FromErrno(errno, "pread", task.name).message()
+                          : "\"" + task.name + "\" shrank while reading; retry";
+      return r;
+    }
+    hash.Update(buffer.get(), static_cast<size_t>(got));
+    done += static_cast<uint64_t>(got);
+  }
+  r.kind = LoadResult::Kind::kStream;
+  r.checksum = hash.Digest();
+  r.fd = std::move(task.fd);
+  r.how = how;
+  std::lock_guard<std::mutex> lock(memo_mu_);
+  if (memo_.count(key) == 0) {
+    memo_order_.emplace_front(key, r.checksum);
+    memo_[key] = memo_order_.begin();
+    if (memo_order_.size() > kMemoCapacity) {
+      memo_.erase(memo_order_.back().first);
+      memo_order_.pop_back();
+    }
+  }
+  return r;
+}
+
+}  // namespace fc::worker

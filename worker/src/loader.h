@@ -1,0 +1,80 @@
+// Internal header: LoaderPool, the worker's disk threads.
+//
+// An event loop never blocks on disk or on another process's load: on a cache
+// miss it hands a LoadTask here. A loader takes the file's lock file (flock, so
+// only one process in the whole server loads a given file; the kernel drops it
+// if the holder dies), then asks the cache again: another process may have
+// loaded it meanwhile. Otherwise it reads the file into a reservation and
+// publishes it, or, if the cache cannot hold it, checksums it for streaming.
+// The result goes back to the loop through `done`. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "fc/protocol/unique_fd.h"
+#include "fc/protocol/wire.h"
+#include "fc/shm_cache/cache.h"
+
+namespace fc::worker {
+
+struct LoadResult {
+  enum class Kind { kCached, kStream, kError } kind = Kind::kError;
+  shm_cache::PinnedEntry pin;  // kCached
+  UniqueFd fd;                 // kStream
+  uint64_t checksum = 0;       // kStream
+  const char* how = "";        // "miss", "hit-after-wait", "stream-too-large", "stream-pinned"
+  protocol::Code code = protocol::Code::kInternal;  // kError
+  std::string message;                              // kError
+};
+
+struct LoadTask {
+  std::string name;
+  UniqueFd fd;
+  shm_cache::FileIdentity identity;
+  std::function<void(LoadResult)> done;  // called on a loader thread
+};
+
+class LoaderPool {
+ public:
+  LoaderPool(shm_cache::ShmCache& cache, std::string lock_dir, int threads);
+  ~LoaderPool();  // stops and joins; pending tasks get an error result
+  LoaderPool(const LoaderPool&) = delete;
+  LoaderPool& operator=(const LoaderPool&) = delete;
+
+  void Submit(LoadTask task);
+
+ private:
+  void Run();
+  LoadResult Load(LoadTask& task);
+  LoadResult Stream(LoadTask& task, const char* how);
+  Status ReadInto(const LoadTask& task, const shm_cache::Reservation& reservation,
+                  uint64_t* checksum);
+  std::string LockPath(const std::string& name) const;
+
+  shm_cache::ShmCache& cache_;
+  const std::string lock_dir_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<LoadTask> queue_;  // Guarded by mu_
+  bool stopping_ = false;       // Guarded by mu_
+  std::vector<std::thread> threads_;
+
+  // Checksums of streamed (uncached) files, so a big file is hashed once, not on
+  // every request. Keyed by identity; bounded LRU.
+  using IdentityKey = std::tuple<uint64_t, int64_t, uint64_t, uint64_t>;
+  std::mutex memo_mu_;
+  std::list<std::pair<IdentityKey, uint64_t>> memo_order_;  // Guarded by memo_mu_
+  std::map<IdentityKey, std::list<std::pair<IdentityKey, uint64_t>>::iterator> memo_;
+};
+
+}  // namespace fc::worker

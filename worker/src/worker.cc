@@ -1,0 +1,79 @@
+// A worker process: attach to the shared cache, start the loader pool and the
+// event loops, wait for SIGTERM/SIGINT (sent by the master, or by the kernel
+// when the master dies: PR_SET_PDEATHSIG), then drain and exit.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "event_loop.h"
+#include "fc/worker/worker.h"
+#include "file_source.h"
+#include "loader.h"
+
+namespace fc::worker {
+
+int RunWorker(const WorkerConfig& config) {
+  const int pid = ::getpid();
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  // Blocked here, so every thread started below inherits the mask and only the
+  // main thread's sigwait() sees them.
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto cache = shm_cache::ShmCache::Open(config.shm_name);
+  if (!cache.ok()) {
+    std::fprintf(stderr, "fc-worker[%d] %s\n", pid, cache.status().message().c_str());
+    return 1;
+  }
+  Status attached = cache.value()->AttachWorker(config.slot);
+  if (!attached.ok()) {
+    std::fprintf(stderr, "fc-worker[%d] %s\n", pid, attached.message().c_str());
+    return 1;
+  }
+  auto files = FileSource::Open(config.root);
+  if (!files.ok()) {
+    std::fprintf(stderr, "fc-worker[%d] cannot open served root: %s\n", pid,
+                 files.status().message().c_str());
+    return 1;
+  }
+  ServeContext context{config, *cache.value(), files.value()};
+  auto loaders = std::make_unique<LoaderPool>(*cache.value(), config.lock_dir, config.loaders);
+  context.loaders = loaders.get();
+  std::vector<std::unique_ptr<EventLoop>> loops;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < config.threads; ++i) loops.push_back(std::make_unique<EventLoop>(context));
+  for (auto& loop : loops) threads.emplace_back([&loop] { loop->Run(); });
+  std::fprintf(stderr, "fc-worker[%d] slot %u serving with %d threads\n", pid, config.slot,
+               config.threads);
+
+  int signal_number = 0;
+  while (sigwait(&stop_signals, &signal_number) != 0) {
+  }
+  std::fprintf(stderr, "fc-worker[%d] %s: draining (at most %d ms)\n", pid,
+               signal_number == SIGTERM ? "SIGTERM" : "SIGINT", config.shutdown_timeout_ms);
+  const int64_t deadline = MonotonicNs() + int64_t{config.shutdown_timeout_ms} * 1'000'000;
+  for (auto& loop : loops) loop->BeginDrain(deadline);
+  // Let go of the listening socket as soon as no loop watches it, so that a new
+  // master can bind the port while this one still finishes its transfers.
+  for (int i = 0; i < 1000; ++i) {
+    bool all = true;
+    for (auto& loop : loops) all = all && loop->drain_started();
+    if (all) break;
+    ::usleep(1000);
+  }
+  ::close(config.listen_fd);
+  for (auto& t : threads) t.join();
+  loaders.reset();  // joins the loaders; results still queued die with the loops
+  loops.clear();
+  std::fprintf(stderr, "fc-worker[%d] exiting\n", pid);
+  return 0;
+}
+
+}  // namespace fc::worker
