@@ -1,0 +1,338 @@
+// End-to-end behaviour of fc-master + fc-client + fc-shmdump on real processes.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "fc/protocol/checksum.h"
+#include "harness.h"
+
+namespace fc::testing {
+namespace {
+
+using protocol::Code;
+using protocol::ReplyHeader;
+
+class EndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WriteText(root_ / "a.txt", "hello, fc\n");
+    ::mkdir((root_ / "docs").c_str(), 0755);
+    WriteFile(root_ / "docs/a b.bin", 3'000'000, 1);
+  }
+  TempDir root_;
+  TempDir out_;
+};
+
+TEST_F(EndToEndTest, GetSavesAByteIdenticalFileAndListShowsIt) {
+  Server server(root_.path());
+  ASSERT_TRUE(server.started());
+  ToolResult r = server.Client({"get", "docs/a b.bin", out_.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(FileChecksum(out_ / "a b.bin"), FileChecksum(root_ / "docs/a b.bin"));
+  ToolResult list = server.Client({"list", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(JsonValues(list.out, "name"), std::vector<std::string>{"docs/a b.bin"});
+  EXPECT_EQ(JsonValues(list.out, "size"), std::vector<std::string>{"3000000"});
+  // The second get is a hit.
+  r = server.Client({"get", "docs/a b.bin", out_.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  list = server.Client({"list", "--json"});
+  EXPECT_EQ(JsonValues(list.out, "hits"), std::vector<std::string>{"1"});
+  // The table form lines up and names the file.
+  ToolResult table = server.Client({"list"});
+  EXPECT_NE(table.out.find("docs/a b.bin"), std::string::npos);
+  EXPECT_NE(table.out.find("1 cached file"), std::string::npos);
+}
+
+TEST_F(EndToEndTest, SeedFormsOfTheCommandLinesWork) {
+  // fc-master HOST PORT DIR, fc-client HOST PORT NAME DIR, fc-client HOST PORT list.
+  TempDir lock_dir;
+  ToolResult help = RunTool({MasterBin(), "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("fc-master HOST PORT DIR"), std::string::npos);
+  Server server(root_.path());
+  ASSERT_TRUE(server.started());
+  ToolResult get = RunTool({ClientBin(), "127.0.0.1", server.port_text(), "a.txt", out_.path()});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(ReadFileOrEmpty(out_ / "a.txt"), "hello, fc\n");
+  ToolResult list = RunTool({ClientBin(), "127.0.0.1", server.port_text(), "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("a.txt"), std::string::npos);
+}
+
+TEST_F(EndToEndTest, PositionalMasterFormServes) {
+  // Port 0 through the positional form too.
+  Server server(root_.path());  // started with --root; here check the positional parser
+  ToolResult bad = RunTool({MasterBin(), "127.0.0.1", "0"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("HOST PORT DIR"), std::string::npos);
+}
+
+TEST_F(EndToEndTest, NotFoundIsOneClearLineAndExitCode1) {
+  Server server(root_.path());
+  ToolResult r = server.Client({"get", "missing.txt", out_.path()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not found"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("missing.txt"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(FileExists(out_ / "missing.txt"));
+}
+
+TEST_F(EndToEndTest, TraversalAttemptsAreRefusedAndLogged) {
+  TempDir outside;
+  WriteText(outside / "secret.txt", "secret");
+  ASSERT_EQ(::symlink((outside / "secret.txt").c_str(), (root_ / "link-out").c_str()), 0);
+  ASSERT_EQ(::symlink(outside.path().c_str(), (root_ / "dir-out").c_str()), 0);
+  ASSERT_EQ(::symlink("a.txt", (root_ / "link-in").c_str()), 0);
+  Server server(root_.path());
+  for (const std::string name : {"../secret.txt", "/etc/passwd", "docs/../../x", "link-out",
+                                 "dir-out/secret.txt", "docs", "docs/../a.txt"}) {
+    ToolResult r = server.Client({"get", name, out_.path()});
+    EXPECT_EQ(r.exit_code, 1) << name;
+    EXPECT_NE(r.err.find("forbidden"), std::string::npos) << name << ": " << r.err;
+  }
+  // ".." has no local file name: the client refuses it before asking.
+  ToolResult dots = server.Client({"get", "..", out_.path()});
+  EXPECT_EQ(dots.exit_code, 1);
+  EXPECT_NE(dots.err.find("not a file name"), std::string::npos) << dots.err;
+  // A symlink that stays inside the root is followed.
+  ToolResult in = server.Client({"get", "link-in", out_.path()});
+  EXPECT_EQ(in.exit_code, 0) << in.err;
+  EXPECT_EQ(ReadFileOrEmpty(out_ / "link-in"), "hello, fc\n");
+  EXPECT_NE(server.Log().find("\"link-out\" refused forbidden"), std::string::npos);
+}
+
+TEST_F(EndToEndTest, NulBytesAndOverlongNamesAreRefused) {
+  Server server(root_.path());
+  RawConnection nul(server.port());
+  ASSERT_TRUE(nul.Send(RawConnection::GetRequest(std::string("a.txt\0x", 7))));
+  ReplyHeader h;
+  std::string body;
+  ASSERT_TRUE(nul.ReadReply(&h, &body));
+  EXPECT_EQ(h.code, Code::kForbidden);
+  EXPECT_NE(body.find("NUL"), std::string::npos);
+
+  RawConnection longer(server.port());
+  ASSERT_TRUE(longer.Send(RawConnection::GetRequest(std::string(5000, 'a'))));
+  ASSERT_TRUE(longer.ReadReply(&h, &body));
+  EXPECT_EQ(h.code, Code::kTooLarge);
+  EXPECT_TRUE(longer.ClosedByPeer());
+
+  // Exactly 4096 bytes is a valid (if absent) name.
+  RawConnection max(server.port());
+  ASSERT_TRUE(max.Send(RawConnection::GetRequest(std::string(4096, 'a'))));
+  ASSERT_TRUE(max.ReadReply(&h, &body));
+  EXPECT_TRUE(h.code == Code::kNotFound || h.code == Code::kTooLarge) << int(h.code);
+}
+
+TEST_F(EndToEndTest, MalformedRequestGetsBadRequestAndTheServerKeepsServing) {
+  Server server(root_.path());
+  RawConnection junk(server.port());
+  ASSERT_TRUE(junk.Send("GARBAGE GARBAGE GARBAGE GARBAGE GARBAGE\r\n"));
+  ReplyHeader h;
+  std::string body;
+  ASSERT_TRUE(junk.ReadReply(&h, &body));
+  EXPECT_EQ(h.code, Code::kBadRequest);
+  EXPECT_TRUE(junk.ClosedByPeer());
+  RawConnection bad_version(server.port());
+  std::string req = RawConnection::GetRequest("a.txt");
+  req[2] = 9;
+  ASSERT_TRUE(bad_version.Send(req));
+  ASSERT_TRUE(bad_version.ReadReply(&h, &body));
+  EXPECT_EQ(h.code, Code::kBadVersion);
+  EXPECT_EQ(server.Client({"get", "a.txt", out_.path()}).exit_code, 0);
+}
+
+TEST_F(EndToEndTest, SeveralRequestsOnOneConnectionInOrder) {
+  Server server(root_.path());
+  RawConnection conn(server.port());
+  // Pipelined: all three sent before any reply is read.
+  ASSERT_TRUE(conn.Send(RawConnection::GetRequest("a.txt") + RawConnection::GetRequest("nope") +
+                        RawConnection::ListRequest()));
+  ReplyHeader h;
+  std::string body;
+  ASSERT_TRUE(conn.ReadReply(&h, &body));
+  EXPECT_EQ(h.code, Code::kOk);
+  EXPECT_EQ(body, "hello, fc\n");
+  EXPECT_EQ(h.checksum, Checksum64::Of(body.data(), body.size()));
+  ASSERT_TRUE(conn.ReadReply(&h, &body));
+  EXPECT_EQ(h.code, Code::kNotFound);
+  ASSERT_TRUE(conn.ReadReply(&h, &body));
+  EXPECT_EQ(h.code, Code::kOk);
+  std::vector<protocol::ListItem> items;
+  ASSERT_TRUE(protocol::DecodeListBody(body, &items));
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].name, "a.txt");
+}
+
+TEST_F(EndToEndTest, RangedGetReturnsTheRequestedBytesAndTheWholeFileChecksum) {
+  Server server(root_.path());
+  const std::string whole = ReadFileOrEmpty(root_ / "docs/a b.bin");
+  for (int pass = 0; pass < 2; ++pass) {  // a miss, then a hit
+    RawConnection conn(server.port());
+    ASSERT_TRUE(conn.Send(RawConnection::GetRequest("docs/a b.bin", 1'234'567, 1000)));
+    ReplyHeader h;
+    std::string body;
+    ASSERT_TRUE(conn.ReadReply(&h, &body));
+    EXPECT_EQ(h.code, Code::kOk);
+    EXPECT_EQ(h.offset, 1'234'567u);
+    EXPECT_EQ(h.file_size, whole.size());
+    EXPECT_EQ(body, whole.substr(1'234'567, 1000));
+    EXPECT_EQ(h.checksum, Checksum64::Of(whole.data(), whole.size()));
+    ASSERT_TRUE(conn.Send(RawConnection::GetRequest("docs/a b.bin", whole.size() + 1)));
+    ASSERT_TRUE(conn.ReadReply(&h, &body));
+    EXPECT_EQ(h.code, Code::kBadRange);
+  }
+}
+
+TEST_F(EndToEndTest, ModifiedFileIsNeverServedStale) {
+  Server server(root_.path());
+  WriteText(root_ / "v.txt", "version 1");
+  ASSERT_EQ(server.Client({"get", "v.txt", out_.path()}).exit_code, 0);
+  EXPECT_EQ(ReadFileOrEmpty(out_ / "v.txt"), "version 1");
+  // Same size; a different mtime (set explicitly, so the test does not depend
+  // on timestamp granularity).
+  WriteText(root_ / "v.txt", "version 2");
+  struct timespec times[2] = {{0, UTIME_OMIT}, {1'000'000'000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (root_ / "v.txt").c_str(), times, 0), 0);
+  ASSERT_EQ(server.Client({"get", "v.txt", out_.path()}).exit_code, 0);
+  EXPECT_EQ(ReadFileOrEmpty(out_ / "v.txt"), "version 2");
+  // Replaced by a new inode with the same size and mtime: also caught.
+  WriteText(root_ / "v.tmp", "version 3");
+  ASSERT_EQ(::utimensat(AT_FDCWD, (root_ / "v.tmp").c_str(), times, 0), 0);
+  ASSERT_EQ(::rename((root_ / "v.tmp").c_str(), (root_ / "v.txt").c_str()), 0);
+  ASSERT_EQ(server.Client({"get", "v.txt", out_.path()}).exit_code, 0);
+  EXPECT_EQ(ReadFileOrEmpty(out_ / "v.txt"), "version 3");
+  // Deleted: not found, even though it was cached.
+  ::unlink((root_ / "v.txt").c_str());
+  EXPECT_EQ(server.Client({"get", "v.txt", out_.path()}).exit_code, 1);
+}
+
+TEST_F(EndToEndTest, FileLargerThanTheCacheIsStreamedAndNeverCached) {
+  WriteFile(root_ / "big.bin", 3'000'000, 9);
+  Server server(root_.path(), {"--cache-size", "2M"});
+  ToolResult r = server.Client({"get", "big.bin", out_.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("from disk"), std::string::npos);
+  EXPECT_EQ(FileChecksum(out_ / "big.bin"), FileChecksum(root_ / "big.bin"));
+  ToolResult list = server.Client({"list", "--json"});
+  EXPECT_TRUE(JsonValues(list.out, "name").empty()) << list.out;
+  EXPECT_NE(server.Log().find("\"big.bin\" stream"), std::string::npos);
+}
+
+TEST_F(EndToEndTest, ClientLeavesNothingBehindWhenTheTransferFails) {
+  Server server(root_.path());
+  ToolResult r = server.Client({"get", "a.txt", out_ / "no-such-dir"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no-such-dir"), std::string::npos);
+  // A failed get leaves no temporary or partial file.
+  r = server.Client({"get", "nope", out_.path()});
+  EXPECT_EQ(r.exit_code, 1);
+  ToolResult ls = RunTool({"/bin/ls", "-A", out_.path()});
+  EXPECT_EQ(ls.out, "");
+}
+
+TEST_F(EndToEndTest, UsageErrorsExitWith2AndHelpWith0) {
+  EXPECT_EQ(RunTool({ClientBin()}).exit_code, 2);
+  EXPECT_EQ(RunTool({ClientBin(), "get", "127.0.0.1"}).exit_code, 2);
+  EXPECT_EQ(RunTool({ClientBin(), "list", "127.0.0.1", "99999"}).exit_code, 2);
+  EXPECT_EQ(RunTool({ClientBin(), "--help"}).exit_code, 0);
+  EXPECT_EQ(RunTool({MasterBin(), "--root", root_.path(), "--cache-size", "lots"}).exit_code, 2);
+  EXPECT_EQ(RunTool({MasterBin(), "--root", root_.path(), "--policy", "random"}).exit_code, 2);
+  EXPECT_EQ(RunTool({MasterBin()}).exit_code, 2);
+  EXPECT_EQ(RunTool({ShmdumpBin()}).exit_code, 2);
+  EXPECT_EQ(RunTool({ShmdumpBin(), "--help"}).exit_code, 0);
+  ToolResult missing = RunTool({ShmdumpBin(), "--shm-name", "fc-no-such-segment"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("fc-no-such-segment"), std::string::npos);
+  ToolResult refused = RunTool({ClientBin(), "list", "127.0.0.1", "1"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("127.0.0.1:1"), std::string::npos);
+}
+
+TEST_F(EndToEndTest, ShmdumpShowsEntriesAndWorkersAndChecksClean) {
+  Server server(root_.path(), {"--workers", "3"});
+  ASSERT_EQ(server.Client({"get", "a.txt", out_.path()}).exit_code, 0);
+  ToolResult dump = server.Shmdump({"--json"});
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  EXPECT_EQ(JsonNumber(dump.out, "capacity"), JsonNumber(dump.out, "used") + JsonNumber(dump.out, "free"));
+  EXPECT_EQ(JsonNumber(dump.out, "generation"), 1u);
+  EXPECT_EQ(JsonValues(dump.out, "state"), std::vector<std::string>{"ready"});
+  EXPECT_EQ(JsonValues(dump.out, "alive"), (std::vector<std::string>{"true", "true", "true"}));
+  ToolResult check = server.Shmdump({"--check"});
+  EXPECT_EQ(check.exit_code, 0) << check.out;
+}
+
+TEST_F(EndToEndTest, ShutdownRemovesTheSegmentAndLockFiles) {
+  auto server = std::make_unique<Server>(root_.path());
+  ASSERT_EQ(server->Client({"get", "a.txt", out_.path()}).exit_code, 0);
+  const std::string shm = "/dev/shm/" + server->shm_name();
+  const std::string locks = "/tmp/" + server->shm_name() + ".locks";
+  EXPECT_TRUE(FileExists(shm));
+  EXPECT_TRUE(FileExists(locks));
+  const auto workers = server->WorkerPids();
+  EXPECT_EQ(server->Stop(), 0);
+  EXPECT_FALSE(FileExists(shm));
+  EXPECT_FALSE(FileExists(locks));
+  for (pid_t w : workers) EXPECT_NE(::kill(w, 0), 0) << "worker " << w << " outlived the master";
+}
+
+TEST_F(EndToEndTest, RestartOverTheLeftoversOfAKilledMasterJustWorks) {
+  const std::string name = "fc-test-restart-" + std::to_string(::getpid());
+  std::vector<pid_t> workers;
+  {
+    Server first(root_.path(), {"--shm-name", name});
+    ASSERT_EQ(first.Client({"get", "a.txt", out_.path()}).exit_code, 0);
+    workers = first.WorkerPids();
+    first.Kill();
+  }
+  // The workers follow their master (PR_SET_PDEATHSIG).
+  for (int i = 0; i < 200; ++i) {
+    bool any = false;
+    for (pid_t w : workers) any = any || ::kill(w, 0) == 0;
+    if (!any) break;
+    ::usleep(50'000);
+  }
+  for (pid_t w : workers) EXPECT_NE(::kill(w, 0), 0) << "worker " << w << " outlived the master";
+  EXPECT_TRUE(FileExists("/dev/shm/" + name));  // the stale segment is still there
+  Server second(root_.path(), {"--shm-name", name});
+  ASSERT_TRUE(second.started());
+  ToolResult r = second.Client({"get", "a.txt", out_.path()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ToolResult list = second.Client({"list", "--json"});
+  EXPECT_EQ(JsonValues(list.out, "hits"), std::vector<std::string>{"0"});  // a fresh cache
+  second.Stop();
+  EXPECT_FALSE(FileExists("/dev/shm/" + name));
+}
+
+TEST_F(EndToEndTest, ASecondServerRefusesALiveSegmentName) {
+  const std::string name = "fc-test-inuse-" + std::to_string(::getpid());
+  Server first(root_.path(), {"--shm-name", name});
+  ASSERT_TRUE(first.started());
+  ToolResult second = RunTool({MasterBin(), "--root", root_.path(), "--port", "0",
+                               "--shm-name", name}, 10'000);
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.err.find("in use"), std::string::npos) << second.err;
+  EXPECT_EQ(first.Client({"get", "a.txt", out_.path()}).exit_code, 0);
+}
+
+TEST_F(EndToEndTest, KilledWorkerIsReplacedWithinOneSecond) {
+  Server server(root_.path(), {"--workers", "2"});
+  auto before = server.WorkerPids();
+  ASSERT_EQ(before.size(), 2u);
+  ::kill(before[0], SIGKILL);
+  const int ms = server.WaitForWorkers(2, {before[0]}, 5000);
+  EXPECT_GE(ms, 0);
+  EXPECT_LT(ms, 1000);
+  EXPECT_EQ(server.Client({"get", "a.txt", out_.path()}).exit_code, 0);
+  EXPECT_NE(server.Log().find("killed by signal 9"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fc::testing

@@ -1,0 +1,402 @@
+// End-to-end test harness; see harness.h.
+#include "harness.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "fc/protocol/checksum.h"
+
+extern char** environ;
+
+namespace fc::testing {
+namespace {
+
+int64_t NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+void RemoveTree(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return;
+  if (S_ISDIR(st.st_mode)) {
+    if (DIR* d = ::opendir(path.c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name != "." && name != "..") RemoveTree(path + "/" + name);
+      }
+      ::closedir(d);
+    }
+    ::rmdir(path.c_str());
+  } else {
+    ::unlink(path.c_str());
+  }
+}
+
+std::vector<char*> Argv(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  return argv;
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/fc-test-XXXXXX";
+  const char* p = ::mkdtemp(tmpl);
+  if (p == nullptr) ADD_FAILURE() << "mkdtemp failed: " << std::strerror(errno);
+  path_ = p ? p : "/tmp";
+}
+
+TempDir::~TempDir() { RemoveTree(path_); }
+
+void WriteFile(const std::string& path, uint64_t size, uint32_t seed) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  std::mt19937_64 rng(seed);
+  std::vector<uint64_t> block(8192);
+  uint64_t left = size;
+  while (left > 0) {
+    for (auto& w : block) w = rng();
+    const uint64_t n = std::min<uint64_t>(left, block.size() * 8);
+    out.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(n));
+    left -= n;
+  }
+  if (!out) ADD_FAILURE() << "cannot write " << path;
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+uint64_t FileChecksum(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    ADD_FAILURE() << "cannot open " << path;
+    return 0;
+  }
+  Checksum64 hash;
+  std::vector<char> buf(1 << 20);
+  ssize_t n;
+  while ((n = ::read(fd.get(), buf.data(), buf.size())) > 0) hash.Update(buf.data(), n);
+  return hash.Digest();
+}
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+ToolResult RunTool(const std::vector<std::string>& args, int timeout_ms) {
+  ToolResult result;
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) return result;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  pid_t pid;
+  auto argv = Argv(args);
+  const int rc = ::posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  if (rc != 0) {
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    result.err = "spawn failed: " + std::string(std::strerror(rc));
+    return result;
+  }
+  const int64_t deadline = NowMs() + timeout_ms;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open_fds = 2;
+  bool killed = false;
+  char buf[65536];
+  while (open_fds > 0) {
+    const int64_t left = deadline - NowMs();
+    if (left <= 0) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    if (::poll(fds, 2, static_cast<int>(std::min<int64_t>(left, 1000))) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      const ssize_t n = ::read(fds[i].fd, buf, sizeof(buf));
+      if (n > 0) {
+        (i == 0 ? result.out : result.err).append(buf, static_cast<size_t>(n));
+      } else {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  for (auto& f : fds) {
+    if (f.fd >= 0) ::close(f.fd);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  result.exit_code = (!killed && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
+  if (killed) result.err += "\n[harness: killed after " + std::to_string(timeout_ms) + " ms]";
+  return result;
+}
+
+std::string MasterBin() { return FC_MASTER_BIN; }
+std::string ClientBin() { return FC_CLIENT_BIN; }
+std::string ShmdumpBin() { return FC_SHMDUMP_BIN; }
+
+Server::Server(const std::string& root, std::vector<std::string> extra_args) {
+  static int counter = 0;
+  log_path_ = "/tmp/fc-test-master-" + std::to_string(::getpid()) + "-" +
+              std::to_string(counter++) + ".log";
+  std::vector<std::string> args = {MasterBin(), "--root", root, "--port", "0"};
+  bool has_workers = false;
+  for (const auto& a : extra_args) has_workers = has_workers || a == "--workers";
+  if (!has_workers) {
+    args.push_back("--workers");
+    args.push_back("2");
+  }
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  int out_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return;
+  const int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
+  auto argv = Argv(args);
+  const int rc = ::posix_spawn(&pid_, args[0].c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out_pipe[1]);
+  ::close(log_fd);
+  if (rc != 0) {
+    ADD_FAILURE() << "cannot start fc-master: " << std::strerror(rc);
+    pid_ = -1;
+    ::close(out_pipe[0]);
+    return;
+  }
+  // Read "listening on HOST:PORT" within 10 s.
+  std::string line;
+  const int64_t deadline = NowMs() + 10'000;
+  pollfd pfd{out_pipe[0], POLLIN, 0};
+  while (line.find('\n') == std::string::npos && NowMs() < deadline) {
+    if (::poll(&pfd, 1, 100) > 0) {
+      char buf[256];
+      const ssize_t n = ::read(out_pipe[0], buf, sizeof(buf));
+      if (n <= 0) break;
+      line.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(out_pipe[0]);
+  const size_t colon = line.rfind(':');
+  if (line.rfind("listening on ", 0) == 0 && colon != std::string::npos) {
+    port_ = static_cast<uint16_t>(std::atoi(line.c_str() + colon + 1));
+  }
+  if (port_ == 0) ADD_FAILURE() << "fc-master did not start; log:\n" << Log();
+}
+
+Server::~Server() {
+  if (pid_ > 0) Stop();
+  ::unlink(log_path_.c_str());
+}
+
+void Server::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+int Server::Stop(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  const int64_t deadline = NowMs() + timeout_ms;
+  int status = 0;
+  while (NowMs() < deadline) {
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    ::usleep(10'000);
+  }
+  ADD_FAILURE() << "fc-master did not stop within " << timeout_ms << " ms";
+  for (pid_t w : WorkerPids()) ::kill(w, SIGKILL);
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return -1;
+}
+
+std::vector<pid_t> Server::WorkerPids() const {
+  std::vector<pid_t> pids;
+  if (pid_ <= 0) return pids;
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children");
+  pid_t p;
+  while (in >> p) {
+    // Skip zombies not reaped yet.
+    std::ifstream stat("/proc/" + std::to_string(p) + "/stat");
+    std::string text;
+    std::getline(stat, text);
+    const size_t paren = text.rfind(')');
+    if (paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'Z') continue;
+    pids.push_back(p);
+  }
+  return pids;
+}
+
+int Server::WaitForWorkers(size_t count, const std::vector<pid_t>& excluded,
+                           int timeout_ms) const {
+  const int64_t start = NowMs();
+  while (NowMs() - start < timeout_ms) {
+    auto pids = WorkerPids();
+    bool fresh = pids.size() == count;
+    for (pid_t p : pids) {
+      for (pid_t x : excluded) fresh = fresh && p != x;
+    }
+    if (fresh) return static_cast<int>(NowMs() - start);
+    ::usleep(2000);
+  }
+  return -1;
+}
+
+ToolResult Server::Client(std::vector<std::string> args, int timeout_ms) const {
+  std::vector<std::string> argv = {ClientBin()};
+  // Insert HOST PORT after the subcommand.
+  argv.push_back(args.at(0));
+  argv.push_back("127.0.0.1");
+  argv.push_back(port_text());
+  argv.insert(argv.end(), args.begin() + 1, args.end());
+  return RunTool(argv, timeout_ms);
+}
+
+ToolResult Server::Shmdump(std::vector<std::string> args, int timeout_ms) const {
+  std::vector<std::string> argv = {ShmdumpBin(), "--port", port_text()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunTool(argv, timeout_ms);
+}
+
+RawConnection::RawConnection(uint16_t port) {
+  fd_.Reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    fd_.Reset();
+    return;
+  }
+  timeval tv{10, 0};
+  ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+bool RawConnection::Send(const std::string& bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::send(fd_.get(), bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string RawConnection::GetRequest(const std::string& name, uint64_t offset, uint64_t length) {
+  protocol::RequestHeader h;
+  h.op = protocol::Op::kGet;
+  h.name_length = static_cast<uint32_t>(name.size());
+  h.offset = offset;
+  h.length = length;
+  std::string out(protocol::kRequestHeaderSize, '\0');
+  protocol::EncodeRequestHeader(h, reinterpret_cast<uint8_t*>(out.data()));
+  return out + name;
+}
+
+std::string RawConnection::ListRequest() {
+  protocol::RequestHeader h;
+  h.op = protocol::Op::kList;
+  std::string out(protocol::kRequestHeaderSize, '\0');
+  protocol::EncodeRequestHeader(h, reinterpret_cast<uint8_t*>(out.data()));
+  return out;
+}
+
+bool RawConnection::ReadExactly(size_t n, std::string* out) {
+  out->resize(n);
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::recv(fd_.get(), out->data() + done, n - done, 0);
+    if (got <= 0) {
+      out->resize(done);
+      return false;
+    }
+    done += static_cast<size_t>(got);
+  }
+  return true;
+}
+
+bool RawConnection::ReadReply(protocol::ReplyHeader* header, std::string* body) {
+  std::string head;
+  if (!ReadExactly(protocol::kReplyHeaderSize, &head)) return false;
+  if (!protocol::DecodeReplyHeader(reinterpret_cast<const uint8_t*>(head.data()), header)) {
+    return false;
+  }
+  return ReadExactly(header->body_length, body);
+}
+
+bool RawConnection::ClosedByPeer() {
+  char c;
+  const ssize_t n = ::recv(fd_.get(), &c, 1, 0);
+  return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+std::vector<std::string> JsonValues(const std::string& json, const std::string& key) {
+  std::vector<std::string> values;
+  const std::string needle = "\"" + key + "\": ";
+  for (size_t pos = json.find(needle); pos != std::string::npos;
+       pos = json.find(needle, pos + 1)) {
+    size_t start = pos + needle.size();
+    if (json[start] == '"') {
+      const size_t end = json.find('"', start + 1);
+      values.push_back(json.substr(start + 1, end - start - 1));
+    } else {
+      const size_t end = json.find_first_of(",}\n]", start);
+      values.push_back(json.substr(start, end - start));
+    }
+  }
+  return values;
+}
+
+uint64_t JsonNumber(const std::string& json, const std::string& key) {
+  auto values = JsonValues(json, key);
+  return values.empty() ? 0 : std::strtoull(values[0].c_str(), nullptr, 10);
+}
+
+}  // namespace fc::testing

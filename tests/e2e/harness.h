@@ -1,0 +1,112 @@
+// Test harness for end-to-end tests: runs the real fc-master on port 0, the
+// real fc-client and fc-shmdump, each under a hard timeout, and speaks the raw
+// protocol for malformed-input tests.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fc/protocol/unique_fd.h"
+#include "fc/protocol/wire.h"
+
+namespace fc::testing {
+
+// A fresh directory under /tmp, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Writes `size` deterministic pseudo-random bytes (from `seed`) to `path`.
+void WriteFile(const std::string& path, uint64_t size, uint32_t seed);
+void WriteText(const std::string& path, const std::string& text);
+std::string ReadFileOrEmpty(const std::string& path);
+// xxHash64 of a file's contents; 0 and an ADD_FAILURE if unreadable.
+uint64_t FileChecksum(const std::string& path);
+bool FileExists(const std::string& path);
+
+struct ToolResult {
+  int exit_code = -1;  // -1: killed by the timeout or a signal
+  std::string out;
+  std::string err;
+};
+// Runs `argv` (argv[0] is a path), killing it after `timeout_ms`.
+ToolResult RunTool(const std::vector<std::string>& argv, int timeout_ms = 60'000);
+
+std::string MasterBin();
+std::string ClientBin();
+std::string ShmdumpBin();
+
+// A running fc-master on 127.0.0.1, port 0. Stopped with SIGTERM (then SIGKILL)
+// on destruction. Its stderr goes to log_path().
+class Server {
+ public:
+  Server(const std::string& root, std::vector<std::string> extra_args = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  bool started() const { return port_ != 0; }
+  uint16_t port() const { return port_; }
+  std::string port_text() const { return std::to_string(port_); }
+  pid_t pid() const { return pid_; }
+  std::string shm_name() const { return "fc-" + port_text(); }
+  const std::string& log_path() const { return log_path_; }
+  std::string Log() const { return ReadFileOrEmpty(log_path_); }
+
+  // The master's live worker processes, from /proc.
+  std::vector<pid_t> WorkerPids() const;
+  // Waits until there are `count` workers, none of them in `excluded`; returns
+  // the milliseconds it took, or -1 on timeout.
+  int WaitForWorkers(size_t count, const std::vector<pid_t>& excluded, int timeout_ms) const;
+  // Sends SIGTERM and waits; returns the exit status (or -1 if it had to be killed).
+  int Stop(int timeout_ms = 20'000);
+  // SIGKILLs the master alone (its workers follow through PR_SET_PDEATHSIG).
+  void Kill();
+
+  ToolResult Client(std::vector<std::string> args, int timeout_ms = 60'000) const;
+  ToolResult Shmdump(std::vector<std::string> args, int timeout_ms = 10'000) const;
+
+ private:
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+  std::string log_path_;
+};
+
+// A raw fc protocol connection for tests that send what fc-client never would.
+class RawConnection {
+ public:
+  explicit RawConnection(uint16_t port);
+  bool connected() const { return fd_.valid(); }
+  bool Send(const std::string& bytes);
+  // A GET request's bytes.
+  static std::string GetRequest(const std::string& name, uint64_t offset = 0, uint64_t length = 0);
+  static std::string ListRequest();
+  // Reads one reply: header and body. False on EOF/timeout before a full reply.
+  bool ReadReply(protocol::ReplyHeader* header, std::string* body);
+  // Reads exactly n bytes; false on EOF/timeout.
+  bool ReadExactly(size_t n, std::string* out);
+  // True if the server closed the connection (EOF) within the timeout.
+  bool ClosedByPeer();
+  int fd() const { return fd_.get(); }
+
+ private:
+  UniqueFd fd_;
+};
+
+// Extracts every value of `"key": <number>` / `"key": "<string>"` in a JSON text.
+std::vector<std::string> JsonValues(const std::string& json, const std::string& key);
+uint64_t JsonNumber(const std::string& json, const std::string& key);
+
+}  // namespace fc::testing
