@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install, build, create a sample directory and serve it with 4 workers on
+# 127.0.0.1:9000 (PORT=... to change). Stop with Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh
+sample=sample
+mkdir -p "$sample/docs"
+[ -f "$sample/hello.txt" ] || echo "Hello from fc." > "$sample/hello.txt"
+[ -f "$sample/docs/a b.txt" ] || echo "A name with a space, in a subdirectory." > "$sample/docs/a b.txt"
+[ -f "$sample/5MB.bin" ] || head -c 5200000 /dev/urandom > "$sample/5MB.bin"
+[ -f "$sample/68MB.bin" ] || head -c 68000000 /dev/urandom > "$sample/68MB.bin"
+echo "serving $(pwd)/$sample; try: build/fc-client get 127.0.0.1 ${PORT:-9000} hello.txt /tmp"
+exec build/fc-master --root "$sample" --port "${PORT:-9000}" --workers 4
