@@ -208,7 +208,7 @@ Status ShmCache::ReclaimWorker(uint32_t slot, int32_t pid, int timeout_ms) {
 // REQUIRES: the mutex. Pins a fresh cached copy of `name` into *pin, dropping a
 // stale one. Returns false on a miss.
 bool ShmCache::LookupLocked(std::string_view name, uint64_t hash, const FileIdentity& identity,
-                            PinnedEntry* pin) {
+                            PinnedEntry* pin, bool count_miss) {
   Impl& m = *impl_;
   const uint32_t e = m.FindLocked(name, hash);
   if (e != kNil) {
@@ -226,7 +226,7 @@ bool ShmCache::LookupLocked(std::string_view name, uint64_t hash, const FileIden
     m.DropLocked(e);  // stale: the file changed on disk
     ++m.header->stats.stale_drops;
   }
-  ++m.header->stats.misses;
+  if (count_miss) ++m.header->stats.misses;
   return false;
 }
 
@@ -245,7 +245,7 @@ PinnedEntry ShmCache::Lookup(std::string_view name, const FileIdentity& identity
   const uint64_t hash = NameHash(name);
   PinnedEntry pin;
   RobustLock lock(&m.header->mutex, m.Repairer());
-  LookupLocked(name, hash, identity, &pin);
+  LookupLocked(name, hash, identity, &pin, /*count_miss=*/true);
   return pin;
 }
 
@@ -255,7 +255,9 @@ Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
   const uint64_t needed_bytes = name.size() + identity.size;
   const uint64_t hash = NameHash(name);
   RobustLock lock(&m.header->mutex, m.Repairer());
-  if (LookupLocked(name, hash, identity, &result.pin)) {
+  // The caller's Lookup already counted the miss; a hit here (loaded by another
+  // process meanwhile) still counts as a hit.
+  if (LookupLocked(name, hash, identity, &result.pin, /*count_miss=*/false)) {
     result.kind = Admission::Kind::kHit;
     return result;
   }

@@ -207,7 +207,7 @@ class ShmCache {
   // Pins `name` if cached and fresh. A stale copy is dropped from the index.
   // REQUIRES: AttachWorker() was called.
   PinnedEntry Lookup(std::string_view name, const FileIdentity& identity);
-  // Lookup, and on a miss makes room (evicting unpinned entries in policy order,
+  // Lookup (not counted as a second miss), and on a miss makes room (evicting unpinned entries in policy order,
   // one bounded pass) and reserves a LOADING entry for the caller to fill.
   Admission Admit(std::string_view name, const FileIdentity& identity);
   // Makes a filled reservation visible and returns a pin on it.
@@ -226,7 +226,7 @@ class ShmCache {
   struct Impl;
   explicit ShmCache(std::unique_ptr<Impl> impl);
   bool LookupLocked(std::string_view name, uint64_t hash, const FileIdentity& identity,
-                    PinnedEntry* pin);
+                    PinnedEntry* pin, bool count_miss);
   void FillPin(uint32_t entry, PinnedEntry* pin);
   void Unpin(uint32_t entry);
   void AbortReservation(uint32_t entry);
