@@ -334,5 +334,55 @@ TEST_F(EndToEndTest, KilledWorkerIsReplacedWithinOneSecond) {
   EXPECT_NE(server.Log().find("killed by signal 9"), std::string::npos);
 }
 
+TEST_F(EndToEndTest, ACrashLoopIsThrottledWithBackoff) {
+  TempDir root;
+  WriteText(root / "a.txt", "x");
+  Server server(root.path(), {"--workers", "1"});
+  ASSERT_TRUE(server.started());
+  for (int i = 0; i < 500 && server.Log().find("serving with") == std::string::npos; ++i) {
+    ::usleep(10'000);
+  }
+  const pid_t first = server.WorkerPids().at(0);
+  // New workers cannot open the root any more: each one exits at once.
+  ::unlink((root / "a.txt").c_str());
+  ASSERT_EQ(::rmdir(root.path().c_str()), 0);
+  ::kill(first, SIGTERM);
+  ::usleep(1'500'000);
+  const std::string log = server.Log();
+  const size_t deaths = [&] {
+    size_t n = 0;
+    for (size_t p = log.find("exited with status 1"); p != std::string::npos;
+         p = log.find("exited with status 1", p + 1)) {
+      ++n;
+    }
+    return n;
+  }();
+  // 100, 200, 400, 800 ms of backoff: a handful of attempts in 1.5 s, not hundreds.
+  EXPECT_GE(deaths, 2u) << log;
+  EXPECT_LE(deaths, 6u) << log;
+  EXPECT_NE(log.find("(crash loop)"), std::string::npos) << log;
+  ::mkdir(root.path().c_str(), 0755);  // so TempDir's clean-up finds it
+}
+
+TEST_F(EndToEndTest, StopLetsAnInFlightTransferFinishAndRefusesNewConnections) {
+  WriteFile(root_ / "big.bin", 20'000'000, 3);
+  Server server(root_.path(), {"--workers", "1"});
+  ASSERT_EQ(server.Client({"get", "big.bin", out_.path(), "--quiet"}).exit_code, 0);
+  RawConnection slow(server.port());
+  ASSERT_TRUE(slow.Send(RawConnection::GetRequest("big.bin")));
+  std::string head;
+  ASSERT_TRUE(slow.ReadExactly(protocol::kReplyHeaderSize, &head));
+  ::kill(server.pid(), SIGTERM);
+  ::usleep(300'000);
+  // The port is closed to newcomers...
+  RawConnection late(server.port());
+  EXPECT_FALSE(late.connected());
+  // ...but the transfer in flight completes, byte for byte.
+  std::string body;
+  ASSERT_TRUE(slow.ReadExactly(20'000'000, &body));
+  EXPECT_EQ(Checksum64::Of(body.data(), body.size()), FileChecksum(root_ / "big.bin"));
+  EXPECT_EQ(server.Stop(), 0);
+}
+
 }  // namespace
 }  // namespace fc::testing
