@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "fc/master/master.h"
+#include "fc/protocol/crash_point.h"
 #include "process.h"
 
 namespace fc::master {
@@ -84,7 +85,7 @@ class Supervisor {
   int Run();
 
  private:
-  void Spawn(uint32_t index);
+  void Spawn(uint32_t index, bool initial = false);
   void ReapChildren();
   void HandleDeath(uint32_t index, int status);
   void RetryReclaims();
@@ -100,8 +101,11 @@ class Supervisor {
   std::vector<Slot> slots_;
 };
 
-void Supervisor::Spawn(uint32_t index) {
+void Supervisor::Spawn(uint32_t index, bool initial) {
   worker::WorkerConfig wc = config_.worker;
+  // Crash points arm only slot 0's first worker, so a test gets one crash and
+  // then watches the recovery (replacements run clean).
+  wc.arm_crash_points = initial && index == 0;
   wc.slot = index;
   wc.listen_fd = listener_.get();
   auto pid = SpawnChild(signals_.get(), [&wc] { return worker::RunWorker(wc); });
@@ -195,7 +199,7 @@ bool Supervisor::AnyAlive() const {
 }
 
 int Supervisor::Run() {
-  for (uint32_t i = 0; i < slots_.size(); ++i) Spawn(i);
+  for (uint32_t i = 0; i < slots_.size(); ++i) Spawn(i, /*initial=*/true);
   std::printf("listening on %s:%u\n", config_.host.c_str(), config_.port);
   std::fflush(stdout);
   Log("serving %s with %s workers", config_.worker.root, std::to_string(config_.workers));
@@ -268,6 +272,16 @@ int Supervisor::Shutdown(int signal_number) {
 }  // namespace
 
 int RunMaster(MasterConfig config) {
+  std::string crash_error;
+  if (!crash::ArmFromEnvironment(&crash_error)) {  // validated here, armed in the worker
+    std::fprintf(stderr, "fc-master: %s\n", crash_error.c_str());
+    return 2;
+  }
+  crash::Disarm();
+  if (const char* at = std::getenv("FC_CRASH_AT"); at != nullptr && *at != '\0') {
+    std::fprintf(stderr, "fc-master[%d] crash point %s armed in slot 0's first worker\n",
+                 ::getpid(), at);
+  }
   char resolved[PATH_MAX];
   if (::realpath(config.worker.root.c_str(), resolved) == nullptr) {
     std::fprintf(stderr, "fc-master: cannot serve \"%s\": %s\n", config.worker.root.c_str(),

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "cache_impl.h"
+#include "fc/protocol/crash_point.h"
 #include "robust_mutex.h"
 
 namespace fc::shm_cache {
@@ -144,7 +145,10 @@ bool ShmCache::Impl::MakeRoomLocked(uint32_t needed) {
   while (!enough(0, 0) && e != kNil) {
     const uint32_t next = entries[e].list_next;
     if (entries[e].readers == 0) {
-      DropLocked(e);
+      IndexRemoveLocked(e);
+      crash::At(crash::Point::kMidEvict);  // out of the index, still listed and holding packets
+      ListRemoveLocked(e);
+      FreeEntryLocked(e);
       ++header->stats.evictions;
     }
     e = next;
@@ -154,7 +158,7 @@ bool ShmCache::Impl::MakeRoomLocked(uint32_t needed) {
 
 bool ShmCache::Impl::SlotAlive(uint32_t s) const {
   const int32_t pid = slots[s].pid.load();
-  if (slots[s].state.load() != kSlotAttached || pid <= 0) return false;
+  if (slots[s].state.load() == kSlotEmpty || pid <= 0) return false;
   return ::kill(pid, 0) == 0 || errno == EPERM;
 }
 
@@ -193,6 +197,26 @@ Status ShmCache::AttachWorker(uint32_t slot) {
   return Status::Ok();
 }
 
+void ShmCache::MarkServing() {
+  Impl& m = *impl_;
+  if (m.slot != kNil) m.slots[m.slot].state.store(kSlotServing);
+}
+
+std::vector<WorkerInfo> ShmCache::PeekWorkers() const {
+  const Impl& m = *impl_;
+  std::vector<WorkerInfo> out;
+  for (uint32_t s = 0; s < m.header->slot_count; ++s) {
+    WorkerInfo w;
+    w.slot = s;
+    w.pid = m.slots[s].pid.load();
+    w.serving = m.slots[s].state.load() == kSlotServing;
+    w.alive = w.pid > 0 && m.slots[s].state.load() != kSlotEmpty;
+    w.epoch = m.slots[s].epoch.load();
+    out.push_back(w);
+  }
+  return out;
+}
+
 Status ShmCache::ReclaimWorker(uint32_t slot, int32_t pid, int timeout_ms) {
   Impl& m = *impl_;
   if (slot >= m.header->slot_count) return Status::Error("worker slot out of range");
@@ -216,6 +240,7 @@ bool ShmCache::LookupLocked(std::string_view name, uint64_t hash, const FileIden
     const FileIdentity cached{entry.size, entry.mtime_ns, entry.ino, entry.dev};
     if (cached == identity) {
       ++m.PinCount(m.slot, e);
+      crash::At(crash::Point::kAfterPin);  // pinned; the reader count not raised yet
       ++entry.readers;
       ++entry.hits;
       ++m.header->stats.hits;
@@ -289,6 +314,7 @@ Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
   entry.hits = 0;
   entry.hash_next = entry.list_prev = entry.list_next = kNil;
   m.WriteChain(first, 0, name.data(), name.size());
+  crash::At(crash::Point::kMidInsert);  // entry and packets taken, nothing committed
   entry.state.store(kLoading, std::memory_order_release);  // commit
   ++m.header->stats.loads;
   result.kind = Admission::Kind::kReserved;
@@ -318,6 +344,7 @@ PinnedEntry ShmCache::Publish(Reservation reservation, uint64_t checksum) {
   entry.inserted_seq = entry.access_seq = ++m.header->seq;
   ++m.PinCount(m.slot, e);
   ++entry.readers;
+  crash::At(crash::Point::kBeforePublish);
   entry.state.store(kReady, std::memory_order_release);  // commit: visible from here
   m.IndexInsertLocked(e);
   m.ListAppendLocked(e);
@@ -336,6 +363,7 @@ void ShmCache::AbortReservation(uint32_t e) {
 void ShmCache::Unpin(uint32_t e) {
   Impl& m = *impl_;
   RobustLock lock(&m.header->mutex, m.Repairer());
+  crash::At(crash::Point::kBeforeUnpin);
   uint32_t& mine = m.PinCount(m.slot, e);
   if (mine == 0) return;  // already reclaimed
   --mine;

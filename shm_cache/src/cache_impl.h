@@ -42,7 +42,7 @@ struct ShmCache::Impl {
   // Wires the pointers above from the header's offsets.
   void Bind(Header* h);
   std::function<void()> Repairer() {
-    return [this] { RebuildLocked(); };
+    return [this] { RepairLocked(); };
   }
 
   char* Packet(uint32_t index) const {
@@ -83,8 +83,17 @@ struct ShmCache::Impl {
   // the wrong length, or touches a packet already claimed in `claimed`.
   bool CollectChain(const Entry& entry, const std::vector<bool>& claimed,
                     std::vector<uint32_t>* out) const;
+  // After EOWNERDEAD: rebuild; if the result still fails the structural check,
+  // start a fresh generation (ResetLocked).
+  void RepairLocked();
   void RebuildLocked();
-  std::vector<std::string> CheckLocked() const;
+  // Drops every entry nobody reads (pinned ones become orphans, freed by their
+  // last unpin) and bumps the generation: nothing is served from a structure
+  // that may be corrupt, while transfers in flight finish from their pins.
+  void ResetLocked();
+  // Structural invariants; with `liveness` also that no dead worker holds pins
+  // or LOADING entries (false right after a crash, until the slot is reclaimed).
+  std::vector<std::string> CheckLocked(bool liveness) const;
 };
 
 uint64_t NameHash(std::string_view name);

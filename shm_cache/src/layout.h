@@ -54,7 +54,7 @@ struct Entry {
   uint32_t list_next;
 };
 
-enum SlotState : uint32_t { kSlotEmpty = 0, kSlotAttached = 1 };
+enum SlotState : uint32_t { kSlotEmpty = 0, kSlotAttached = 1, kSlotServing = 2 };
 
 struct WorkerSlot {
   std::atomic<int32_t> pid;

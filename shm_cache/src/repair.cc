@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cerrno>
 
 #include "cache_impl.h"
@@ -98,7 +99,27 @@ void ShmCache::Impl::RebuildLocked() {
   ++h.stats.repairs;
 }
 
-std::vector<std::string> ShmCache::Impl::CheckLocked() const {
+void ShmCache::Impl::RepairLocked() {
+  RebuildLocked();
+  const auto problems = CheckLocked(/*liveness=*/false);
+  std::fprintf(stderr, "fc[%d] shared cache: a process died holding the lock; rebuilt the index%s\n",
+               ::getpid(), problems.empty() ? "" : ", which still failed its check: new generation");
+  if (!problems.empty()) ResetLocked();
+}
+
+void ShmCache::Impl::ResetLocked() {
+  for (uint32_t e = 0; e < header->entry_capacity; ++e) {
+    Entry& entry = entries[e];
+    const uint32_t state = entry.state.load();
+    if (state == kReady || state == kOrphan) {
+      entry.state.store(entry.readers > 0 ? kOrphan : kFree);
+    }
+  }
+  RebuildLocked();
+  ++header->generation;
+}
+
+std::vector<std::string> ShmCache::Impl::CheckLocked(bool liveness) const {
   std::vector<std::string> problems;
   const Header& h = *header;
   auto report = [&](std::string text) {
@@ -109,7 +130,7 @@ std::vector<std::string> ShmCache::Impl::CheckLocked() const {
   uint64_t chained = 0;
   uint32_t live_entries = 0;
   std::vector<bool> alive(h.slot_count);
-  for (uint32_t s = 0; s < h.slot_count; ++s) alive[s] = SlotAlive(s);
+  for (uint32_t s = 0; s < h.slot_count; ++s) alive[s] = !liveness || SlotAlive(s);
   for (uint32_t e = 0; e < h.entry_capacity; ++e) {
     const Entry& entry = entries[e];
     const uint32_t state = entry.state.load();
@@ -141,7 +162,7 @@ std::vector<std::string> ShmCache::Impl::CheckLocked() const {
       }
       chained += chain.size();
     }
-    if (state == kLoading && (entry.owner_slot >= h.slot_count || !alive[entry.owner_slot] ||
+    if (liveness && state == kLoading && (entry.owner_slot >= h.slot_count || !alive[entry.owner_slot] ||
                               slots[entry.owner_slot].epoch.load() != entry.owner_epoch)) {
       report(label + ": left loading by a dead worker");
     }
@@ -179,7 +200,7 @@ std::vector<std::string> ShmCache::Check(int timeout_ms) {
     return {"shared cache lock busy for " + std::to_string(timeout_ms) +
             " ms (a worker stopped while holding it?)"};
   }
-  return m.CheckLocked();
+  return m.CheckLocked(/*liveness=*/true);
 }
 
 Snapshot ShmCache::TakeSnapshot(int timeout_ms) {
@@ -239,6 +260,7 @@ Snapshot ShmCache::TakeSnapshot(int timeout_ms) {
     w.slot = s;
     w.pid = m.slots[s].pid.load();
     w.alive = m.SlotAlive(s);
+    w.serving = m.slots[s].state.load() == kSlotServing;
     w.epoch = m.slots[s].epoch.load();
     for (uint32_t e = 0; e < h.entry_capacity; ++e) w.pins += m.PinCount(s, e);
     snap.workers.push_back(w);

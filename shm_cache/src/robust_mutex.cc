@@ -1,6 +1,8 @@
 // Robust mutex: lock, repair on EOWNERDEAD, unlock.
 #include "robust_mutex.h"
 
+#include "fc/protocol/crash_point.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -44,6 +46,7 @@ RobustLock::RobustLock(pthread_mutex_t* mutex, const std::function<void()>& repa
   }
   if (rc == 0) {
     owns_ = true;
+    crash::At(crash::Point::kAfterLock);
   } else if (rc != ETIMEDOUT) {
     // ENOTRECOVERABLE cannot happen (we always mark it consistent); anything else
     // is a broken segment. Serving on would risk wrong bytes, so stop loudly.

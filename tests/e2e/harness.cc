@@ -174,7 +174,8 @@ std::string MasterBin() { return FC_MASTER_BIN; }
 std::string ClientBin() { return FC_CLIENT_BIN; }
 std::string ShmdumpBin() { return FC_SHMDUMP_BIN; }
 
-Server::Server(const std::string& root, std::vector<std::string> extra_args) {
+Server::Server(const std::string& root, std::vector<std::string> extra_args,
+               std::vector<std::string> env) {
   static int counter = 0;
   log_path_ = "/tmp/fc-test-master-" + std::to_string(::getpid()) + "-" +
               std::to_string(counter++) + ".log";
@@ -194,7 +195,9 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args) {
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
   auto argv = Argv(args);
-  const int rc = ::posix_spawn(&pid_, args[0].c_str(), &actions, nullptr, argv.data(), environ);
+  for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+  auto envp = Argv(env);
+  const int rc = ::posix_spawn(&pid_, args[0].c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(out_pipe[1]);
   ::close(log_fd);

@@ -52,7 +52,9 @@ std::string ShmdumpBin();
 // on destruction. Its stderr goes to log_path().
 class Server {
  public:
-  Server(const std::string& root, std::vector<std::string> extra_args = {});
+  // `env` adds NAME=VALUE entries to the master's environment.
+  Server(const std::string& root, std::vector<std::string> extra_args = {},
+         std::vector<std::string> env = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -1,6 +1,8 @@
 // The reactor of a worker thread: accept, read, write, timeouts, drain.
 #include "event_loop.h"
 
+#include "fc/protocol/crash_point.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -239,6 +241,7 @@ bool EventLoop::Pump(Connection& c) {
     } else if (c.reader) {
       c.reader->Advance(left);
       c.body_left -= left;
+      if (left > 0) crash::At(crash::Point::kMidSend);
     }
     c.bytes_sent += left;
   }

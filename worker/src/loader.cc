@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "fc/protocol/checksum.h"
+#include "fc/protocol/crash_point.h"
 
 namespace fc::worker {
 namespace {
@@ -142,6 +143,9 @@ Status LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& 
       const size_t take = std::min(left, iov[i].iov_len);
       hash.Update(iov[i].iov_base, take);
       left -= take;
+    }
+    if (done < size / 2 && done + static_cast<uint64_t>(got) >= size / 2) {
+      crash::At(crash::Point::kMidLoad);
     }
     done += static_cast<uint64_t>(got);
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "event_loop.h"
+#include "fc/protocol/crash_point.h"
 #include "fc/worker/worker.h"
 #include "file_source.h"
 #include "loader.h"
@@ -27,6 +28,11 @@ int RunWorker(const WorkerConfig& config) {
   // main thread's sigwait() sees them.
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  std::string crash_error;
+  if (config.arm_crash_points && !crash::ArmFromEnvironment(&crash_error)) {
+    std::fprintf(stderr, "fc-worker[%d] %s\n", pid, crash_error.c_str());
+    return 1;
+  }
   auto cache = shm_cache::ShmCache::Open(config.shm_name);
   if (!cache.ok()) {
     std::fprintf(stderr, "fc-worker[%d] %s\n", pid, cache.status().message().c_str());
@@ -50,6 +56,7 @@ int RunWorker(const WorkerConfig& config) {
   std::vector<std::thread> threads;
   for (int i = 0; i < config.threads; ++i) loops.push_back(std::make_unique<EventLoop>(context));
   for (auto& loop : loops) threads.emplace_back([&loop] { loop->Run(); });
+  cache.value()->MarkServing();
   std::fprintf(stderr, "fc-worker[%d] slot %u serving with %d threads\n", pid, config.slot,
                config.threads);
 

@@ -153,6 +153,7 @@ struct WorkerInfo {
   uint32_t slot = 0;
   int32_t pid = 0;
   bool alive = false;
+  bool serving = false;  // its event loops are running
   uint64_t pins = 0;
   uint64_t epoch = 0;
 };
@@ -200,6 +201,11 @@ class ShmCache {
   // Binds this process to `slot`, first reclaiming anything a previous occupant
   // left (pins, half-loaded entries). Pins taken from now on are recorded there.
   Status AttachWorker(uint32_t slot);
+  // Marks this process's slot as serving (its event loops run). Lock-free.
+  void MarkServing();
+  // The worker slots, read without the lock (pins are not filled in): for
+  // watchers that poll often, like the chaos tool.
+  std::vector<WorkerInfo> PeekWorkers() const;
   // For the master, after reaping `pid`: releases the pins and LOADING entries of
   // `slot` if `pid` still occupies it. Waits at most timeout_ms for the lock.
   Status ReclaimWorker(uint32_t slot, int32_t pid, int timeout_ms);

@@ -24,6 +24,7 @@ struct WorkerConfig {
   int write_timeout_ms = 60'000;
   int shutdown_timeout_ms = 10'000;
   bool log_requests = true;
+  bool arm_crash_points = false;  // honour FC_CRASH_AT (tests: slot 0's first worker)
 };
 
 int RunWorker(const WorkerConfig& config);

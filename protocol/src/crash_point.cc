@@ -1,0 +1,57 @@
+// Named crash points; see crash_point.h.
+#include "fc/protocol/crash_point.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+namespace fc::crash {
+namespace {
+const char* const kNames[] = {"none",      "after_lock",     "mid_evict",    "mid_insert",
+                              "after_pin", "mid_load",       "before_publish", "before_unpin",
+                              "mid_send",  nullptr};
+std::atomic<long> remaining{0};
+int action_signal = SIGKILL;
+}  // namespace
+
+namespace internal {
+int armed_point = 0;
+
+void Reached(Point point) {
+  if (remaining.fetch_sub(1) != 1) return;
+  __atomic_store_n(&armed_point, 0, __ATOMIC_RELAXED);
+  (void)point;
+  ::raise(action_signal);
+}
+}  // namespace internal
+
+const char* const* PointNames() { return kNames + 1; }
+
+bool ArmFromEnvironment(std::string* error) {
+  const char* spec = std::getenv("FC_CRASH_AT");
+  if (spec == nullptr || *spec == '\0') return true;
+  std::string text(spec);
+  long nth = 1;
+  const size_t colon = text.find(':');
+  if (colon != std::string::npos) {
+    nth = std::strtol(text.c_str() + colon + 1, nullptr, 10);
+    text.resize(colon);
+  }
+  const char* action = std::getenv("FC_CRASH_ACTION");
+  action_signal = action != nullptr && std::strcmp(action, "stop") == 0 ? SIGSTOP : SIGKILL;
+  for (int i = 1; kNames[i] != nullptr; ++i) {
+    if (text == kNames[i] && nth >= 1) {
+      remaining.store(nth);
+      __atomic_store_n(&internal::armed_point, i, __ATOMIC_RELAXED);
+      return true;
+    }
+  }
+  *error = "FC_CRASH_AT=\"" + std::string(spec) + "\" names no crash point (or a bad count)";
+  return false;
+}
+
+void Disarm() { __atomic_store_n(&internal::armed_point, 0, __ATOMIC_RELAXED); }
+
+}  // namespace fc::crash
