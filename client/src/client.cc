@@ -21,7 +21,7 @@ constexpr size_t kChunk = 256 * 1024;
 constexpr uint64_t kMaxErrorBody = 64 * 1024;
 
 // A temporary file in the target directory, unlinked unless committed.
-class PartFile {
+class PartFile : public Sink {
  public:
   PartFile(int dir_fd, std::string dir) : dir_fd_(dir_fd), dir_(std::move(dir)) {}
   ~PartFile() {
@@ -37,7 +37,7 @@ class PartFile {
     }
     return Status::Error("cannot create a temporary file in " + dir_);
   }
-  Status Write(uint64_t offset, const char* data, size_t length) {
+  Status Write(uint64_t offset, const char* data, size_t length) override {
     while (length > 0) {
       ssize_t n = ::pwrite(fd_.get(), data, length, static_cast<off_t>(offset));
       if (n < 0 && errno == EINTR) continue;
@@ -48,7 +48,7 @@ class PartFile {
     }
     return Status::Ok();
   }
-  Status Truncate() {
+  Status Restart() override {
     if (::ftruncate(fd_.get(), 0) != 0) return Status::FromErrno(errno, "truncate", dir_ + "/" + name_);
     return Status::Ok();
   }
@@ -111,24 +111,18 @@ Result<std::string> LocalName(const std::string& name) {
   return base;
 }
 
-Result<GetSummary> Get(const Endpoint& server, const GetOptions& options) {
-  auto base = LocalName(options.name);
-  if (!base.ok()) return base.status();
-  UniqueFd dir_fd(::open(options.directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir_fd.valid()) return Status::FromErrno(errno, "open directory", options.directory);
-  PartFile part(dir_fd.get(), options.directory);
-  Status st = part.Create(base.value());
-  if (!st.ok()) return st;
-
-  const std::string what = "GET \"" + options.name + "\"";
-  GetSummary summary;
+Result<FetchSummary> Fetch(const Endpoint& server, const std::string& name, Sink& sink,
+                           int retries, const std::function<void(uint64_t, uint64_t)>& progress) {
+  const std::string what = "GET \"" + name + "\"";
+  FetchSummary summary;
   Checksum64 hash;
   uint64_t received = 0;
   bool known = false;
   int restarts = 0;
   std::unique_ptr<char[]> buffer(new char[kChunk]);
   Status last;
-  for (int attempt = 0; attempt <= options.retries; ++attempt) {
+  Status st;
+  for (int attempt = 0; attempt <= retries; ++attempt) {
     if (attempt > 0) ::usleep(static_cast<useconds_t>(std::min(1000, 50 << attempt) * 1000));
     summary.attempts = attempt + 1;
     auto conn = net::ConnectTcp(server.host, server.port, server.timeout_ms);
@@ -137,7 +131,7 @@ Result<GetSummary> Get(const Endpoint& server, const GetOptions& options) {
       continue;
     }
     const int fd = conn.value().get();
-    last = SendRequest(fd, server, protocol::Op::kGet, options.name, received);
+    last = SendRequest(fd, server, protocol::Op::kGet, name, received);
     protocol::ReplyHeader h;
     bool refused = false;
     if (last.ok()) last = ReadReply(fd, server, what, &h, &refused);
@@ -152,7 +146,7 @@ Result<GetSummary> Get(const Endpoint& server, const GetOptions& options) {
       // The file changed between attempts: start over.
       received = 0;
       hash.Reset();
-      if (!(last = part.Truncate()).ok()) return last;
+      if (!(last = sink.Restart()).ok()) return last;
       known = false;
       if (++restarts > 3) return Status::Error(what + ": the file keeps changing on the server");
       --attempt;  // a change on the server is not a failure of ours
@@ -175,24 +169,44 @@ Result<GetSummary> Get(const Endpoint& server, const GetOptions& options) {
                       : n.status();
         break;
       }
-      if (!(st = part.Write(received, buffer.get(), n.value())).ok()) return st;
+      if (!(st = sink.Write(received, buffer.get(), n.value())).ok()) return st;
       hash.Update(buffer.get(), n.value());
       received += n.value();
-      if (options.progress) options.progress(received, summary.size);
+      if (progress) progress(received, summary.size);
     }
     if (received == summary.size) {
       last = Status::Ok();
       break;
     }
   }
-  if (!last.ok()) return Status::Error(what + " from " + server.Describe() + " failed after " +
-                                       std::to_string(summary.attempts) + " attempts: " + last.message());
+  if (!last.ok()) {
+    return Status::Error(what + " from " + server.Describe() + " failed after " +
+                         std::to_string(summary.attempts) + " attempts: " + last.message());
+  }
   if (hash.Digest() != summary.checksum) {
     return Status::Error(what + ": checksum mismatch (the file changed during the transfer?); "
                          "nothing was saved");
   }
+  return summary;
+}
+
+Result<GetSummary> Get(const Endpoint& server, const GetOptions& options) {
+  auto base = LocalName(options.name);
+  if (!base.ok()) return base.status();
+  UniqueFd dir_fd(::open(options.directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd.valid()) return Status::FromErrno(errno, "open directory", options.directory);
+  PartFile part(dir_fd.get(), options.directory);
+  Status st = part.Create(base.value());
+  if (!st.ok()) return st;
+  auto fetched = Fetch(server, options.name, part, options.retries, options.progress);
+  if (!fetched.ok()) return fetched.status();
   if (!(st = part.Commit(base.value())).ok()) return st;
+  GetSummary summary;
   summary.path = options.directory + "/" + base.value();
+  summary.size = fetched->size;
+  summary.checksum = fetched->checksum;
+  summary.from_cache = fetched->from_cache;
+  summary.attempts = fetched->attempts;
   return summary;
 }
 

@@ -36,6 +36,28 @@ struct GetSummary {
   int attempts = 0;
 };
 
+// Where Fetch puts the bytes it receives.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual Status Write(uint64_t offset, const char* data, size_t length) = 0;
+  // The file changed on the server between attempts: drop what was written.
+  virtual Status Restart() = 0;
+};
+
+struct FetchSummary {
+  uint64_t size = 0;
+  uint64_t checksum = 0;  // verified: the bytes given to the sink hash to it
+  bool from_cache = false;
+  int attempts = 0;
+};
+
+// The transfer core of Get: fetches `name` into `sink`, resuming a cut
+// connection with a ranged GET (at most `retries` times) and verifying the
+// whole-file xxHash64 at the end. Thread-safe (no shared state).
+Result<FetchSummary> Fetch(const Endpoint& server, const std::string& name, Sink& sink,
+                           int retries, const std::function<void(uint64_t, uint64_t)>& progress);
+
 // Downloads into a temporary file in the directory and renames it into place
 // only once the size and the xxHash64 checksum match; on any failure nothing is
 // left behind. A cut connection is resumed with a ranged GET at the byte offset
