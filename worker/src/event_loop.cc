@@ -180,18 +180,18 @@ bool EventLoop::ReadInput(Connection& c) {
     c.in.clear();
     c.in_pos = 0;
   }
+  // Read into the loop's scratch buffer and keep only what arrived: an idle
+  // connection then costs no buffer at all.
+  if (read_scratch_.size() < kReadChunk) read_scratch_.resize(kReadChunk);
   while (c.in.size() - c.in_pos < kMaxBufferedInput) {
-    const size_t old = c.in.size();
-    c.in.resize(old + kReadChunk);
-    const ssize_t n = ::recv(c.fd.get(), c.in.data() + old, kReadChunk, 0);
+    const ssize_t n = ::recv(c.fd.get(), read_scratch_.data(), kReadChunk, 0);
     if (n <= 0) {
-      c.in.resize(old);
       if (n == 0) return false;  // peer closed
       if (errno == EAGAIN) return true;
       if (errno == EINTR) continue;
       return false;
     }
-    c.in.resize(old + static_cast<size_t>(n));
+    c.in.append(read_scratch_.data(), static_cast<size_t>(n));
     if (static_cast<size_t>(n) < kReadChunk) return true;
   }
   return true;
@@ -201,8 +201,8 @@ bool EventLoop::Pump(Connection& c) {
   for (;;) {
     iovec iov[kMaxIov + 2];
     int n = 0;
-    const size_t head_len = protocol::kReplyHeaderSize;
-    if (c.head_sent < head_len) iov[n++] = {c.head + c.head_sent, head_len - c.head_sent};
+    const size_t head_len = c.head.size();
+    if (c.head_sent < head_len) iov[n++] = {c.head.data() + c.head_sent, head_len - c.head_sent};
     if (c.body_sent < c.body.size()) {
       iov[n++] = {c.body.data() + c.body_sent, c.body.size() - c.body_sent};
     } else if (c.reader && c.body_left > 0) {
@@ -252,8 +252,15 @@ void EventLoop::FinishResponse(Connection& c) {
   c.pin.Release();
   c.reader.reset();
   c.file.Reset();
-  c.body.clear();
+  if (c.body.capacity() > 4096) {
+    std::string().swap(c.body);
+  } else {
+    c.body.clear();
+  }
   c.body_sent = 0;
+  c.head.clear();
+  c.head_sent = 0;
+  if (c.in_pos == c.in.size() && c.in.capacity() > 4096) std::string().swap(c.in);
   c.state = Connection::State::kReading;
   SetInterest(c, EPOLLIN);
 }

@@ -8,6 +8,8 @@
 // the only members safe to call from other threads.
 #pragma once
 
+#include <time.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -37,10 +39,12 @@ struct ServeContext {
 
 struct Connection {
   enum class State { kReading, kWaiting, kWriting };
+  enum class Proto { kUnknown, kFc, kHttp };  // told apart by a connection's first bytes
   UniqueFd fd;
   uint64_t serial = 0;
   std::string peer;
   State state = State::kReading;
+  Proto proto = Proto::kUnknown;
   uint32_t interest = 0;  // current epoll event mask
   std::string in;
   size_t in_pos = 0;
@@ -50,13 +54,21 @@ struct Connection {
   // The current request.
   std::string name;
   const char* op = "";
-  uint64_t offset = 0;
-  uint64_t length = 0;
+  uint64_t offset = 0;  // first byte of the body within the file
+  uint64_t length = 0;  // fc: requested length (0 = to the end); set to the body length
+  bool head_only = false;            // HTTP HEAD, 304: no body
+  bool http_keep_alive = true;
+  bool http_range = false;           // HTTP: answer 206
+  std::string if_none_match;         // HTTP conditionals
+  bool has_if_modified_since = false;
+  time_t if_modified_since = 0;
+  shm_cache::FileIdentity identity;  // of the file being answered
   int64_t started_ns = 0;
 
-  // The current response: header, then one of body / reader / file.
-  uint8_t head[protocol::kReplyHeaderSize];
-  size_t head_sent = protocol::kReplyHeaderSize;
+  // The current response: head (fc header or HTTP status and headers), then
+  // one of body / reader / file.
+  std::string head;
+  size_t head_sent = 0;
   std::string body;
   size_t body_sent = 0;
   shm_cache::PinnedEntry pin;
@@ -67,6 +79,7 @@ struct Connection {
   uint64_t bytes_sent = 0;
   const char* how = "";
   protocol::Code code = protocol::Code::kOk;
+  int status = 0;  // HTTP status, for the log
 };
 
 class EventLoop {
@@ -99,18 +112,29 @@ class EventLoop {
   bool Pump(Connection& c);       // false: connection must close
   void FinishResponse(Connection& c);
 
-  // request.cc: the fc protocol.
+  // request.cc: dispatch, and the file-serving flow both protocols share.
   void ProcessInput(Connection& c);
-  void HandleGet(Connection& c, std::string name, const protocol::RequestHeader& h);
+  bool ProcessFcRequest(Connection& c);  // false: wait for more input
+  void HandleGet(Connection& c);  // c.name, c.offset, c.length, c.head_only, conditionals set
   void HandleList(Connection& c);
   void OnLoaded(Connection& c, LoadResult result);
+  // Decides the body range (or answers at once: bad range, 304, HEAD). False
+  // when the reply is already started and no body is needed.
+  bool PlanBody(Connection& c);
   void StartCached(Connection& c, shm_cache::PinnedEntry pin, const char* how);
-  void StartStream(Connection& c, UniqueFd file, uint64_t size, uint64_t checksum,
-                   const char* how);
+  void StartStream(Connection& c, UniqueFd file, uint64_t checksum, const char* how);
+  void StartHead(Connection& c, uint64_t checksum, bool from_cache);
   void ReplyError(Connection& c, protocol::Code code, const std::string& message,
                   bool close_after);
-  void StartReply(Connection& c, const protocol::ReplyHeader& header);
+  void BeginReply(Connection& c);
   void LogRequest(const Connection& c);
+
+  // http_request.cc: HTTP/1.1 on the same port.
+  bool ProcessHttpRequest(Connection& c);  // false: wait for more input
+  bool PlanHttpBody(Connection& c);  // conditionals, Range, HEAD
+  void HttpHead(Connection& c, int status, uint64_t body_length, bool from_cache);
+  void HttpError(Connection& c, int status, const std::string& message, bool close_after);
+  const std::string& DateHeader();
 
   ServeContext& ctx_;
   UniqueFd epoll_;
@@ -120,6 +144,9 @@ class EventLoop {
   bool draining_ = false;
   int64_t drain_deadline_ns_ = 0;
   int64_t last_sweep_ns_ = 0;
+  std::string read_scratch_;  // one read buffer per loop, not per connection
+  std::string date_;          // "Date: ...\r\n", refreshed once a second
+  time_t date_second_ = 0;
 
   std::atomic<int64_t> drain_request_{0};  // deadline, 0 = none
   std::atomic<bool> drain_started_{false};

@@ -161,6 +161,13 @@ Status LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& 
 }
 
 LoadResult LoaderPool::Stream(LoadTask& task, const char* how) {
+  if (!task.need_checksum) {
+    LoadResult r;
+    r.kind = LoadResult::Kind::kStream;
+    r.fd = std::move(task.fd);
+    r.how = how;
+    return r;
+  }
   const IdentityKey key{task.identity.size, task.identity.mtime_ns, task.identity.ino,
                         task.identity.dev};
   LoadResult r;

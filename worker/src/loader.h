@@ -41,6 +41,7 @@ struct LoadTask {
   std::string name;
   UniqueFd fd;
   shm_cache::FileIdentity identity;
+  bool need_checksum = true;  // a streamed file is hashed first only if the reply carries it
   std::function<void(LoadResult)> done;  // called on a loader thread
 };
 

@@ -1,11 +1,15 @@
-// The fc protocol on a connection: parse requests, answer GET and LIST, and
-// format error replies. See PROTOCOL.md.
+// Requests on a connection: telling fc from HTTP, the fc protocol, and the
+// file-serving flow both protocols share (confine, stat, hit / load / stream).
+// See PROTOCOL.md for the wire format.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstdio>
 
 #include "event_loop.h"
+#include "fc/protocol/http.h"
 
 namespace fc::worker {
 
@@ -53,48 +57,51 @@ Code DecodeErrorCode(protocol::DecodeError e) {
   }
 }
 
+// A cheap confined stat for the hit path: one statx, no open. Serving cached
+// bytes on a match is safe even if a directory on the way was swapped for a
+// symlink: the cached bytes were loaded through a confined open, and device +
+// inode + size + mtime must all match them. Anything unusual (a symlink as the
+// last component, not a regular file) takes the full openat2 path instead.
+bool QuickIdentity(int root_fd, const std::string& name, shm_cache::FileIdentity* id) {
+  struct statx st;
+  if (::statx(root_fd, name.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_AS_STAT,
+              STATX_TYPE | STATX_SIZE | STATX_INO | STATX_MTIME, &st) != 0) {
+    return false;
+  }
+  if (!S_ISREG(st.stx_mode)) return false;
+  id->size = st.stx_size;
+  id->mtime_ns = static_cast<int64_t>(st.stx_mtime.tv_sec) * 1000000000LL + st.stx_mtime.tv_nsec;
+  id->ino = st.stx_ino;
+  id->dev = makedev(st.stx_dev_major, st.stx_dev_minor);
+  return true;
+}
+
 }  // namespace
 
 void EventLoop::ProcessInput(Connection& c) {
-  while (c.state == Connection::State::kReading && !c.close_after) {
-    const size_t avail = c.in.size() - c.in_pos;
-    const auto* p = reinterpret_cast<const uint8_t*>(c.in.data() + c.in_pos);
-    if (avail == 0) break;
+  while (c.state == Connection::State::kReading && !c.close_after && c.in_pos < c.in.size()) {
+    const std::string_view avail(c.in.data() + c.in_pos, c.in.size() - c.in_pos);
+    if (c.proto == Connection::Proto::kUnknown) {
+      const auto* p = reinterpret_cast<const uint8_t*>(avail.data());
+      if (protocol::LooksLikeFcRequest(p, std::min<size_t>(avail.size(), 2))) {
+        if (avail.size() < 2) break;
+        c.proto = Connection::Proto::kFc;
+      } else if (http::LooksLikeHttp(avail)) {
+        if (avail.find(' ') == std::string_view::npos && avail.size() < 8) break;
+        c.proto = Connection::Proto::kHttp;
+      } else {
+        c.proto = Connection::Proto::kFc;  // answered as a malformed fc request
+      }
+    }
     c.started_ns = MonotonicNs();
     c.name.clear();
     c.op = "?";
-    if (!protocol::LooksLikeFcRequest(p, avail)) {
-      return ReplyError(c, Code::kBadRequest, "not an fc request", /*close_after=*/true);
-    }
-    if (avail < protocol::kRequestHeaderSize) break;
-    protocol::RequestHeader h;
-    const protocol::DecodeError err = protocol::DecodeRequestHeader(p, &h);
-    if (err != protocol::DecodeError::kNone) {
-      return ReplyError(c, DecodeErrorCode(err), DecodeErrorText(err), /*close_after=*/true);
-    }
-    const size_t total = protocol::kRequestHeaderSize + h.name_length + h.token_length;
-    if (avail < total) break;
-    std::string name(reinterpret_cast<const char*>(p) + protocol::kRequestHeaderSize,
-                     h.name_length);
-    c.in_pos += total;
-    switch (h.op) {
-      case protocol::Op::kList:
-        c.op = "LIST";
-        HandleList(c);
-        break;
-      case protocol::Op::kGet:
-        c.op = "GET";
-        HandleGet(c, std::move(name), h);
-        break;
-      case protocol::Op::kPut:
-        c.op = "PUT";
-        c.name = std::move(name);
-        // The upload body follows the header; without upload support the
-        // stream cannot be resynchronised, so the connection ends here.
-        ReplyError(c, Code::kUnsupported, "uploads are not enabled on this server",
-                   /*close_after=*/true);
-        break;
-    }
+    c.offset = c.length = 0;
+    c.head_only = c.http_range = c.has_if_modified_since = false;
+    c.if_none_match.clear();
+    const bool progressed =
+        c.proto == Connection::Proto::kFc ? ProcessFcRequest(c) : ProcessHttpRequest(c);
+    if (!progressed) break;
   }
   if (c.in_pos == c.in.size()) {
     c.in.clear();
@@ -102,31 +109,76 @@ void EventLoop::ProcessInput(Connection& c) {
   }
 }
 
-void EventLoop::HandleList(Connection& c) {
-  protocol::ReplyHeader h;
-  c.body = protocol::EncodeListBody(ctx_.cache.List());
-  h.body_length = c.body.size();
-  c.how = "list";
-  StartReply(c, h);
+bool EventLoop::ProcessFcRequest(Connection& c) {
+  const size_t avail = c.in.size() - c.in_pos;
+  const auto* p = reinterpret_cast<const uint8_t*>(c.in.data() + c.in_pos);
+  if (!protocol::LooksLikeFcRequest(p, avail)) {
+    ReplyError(c, Code::kBadRequest, "not an fc request", /*close_after=*/true);
+    return true;
+  }
+  if (avail < protocol::kRequestHeaderSize) return false;
+  protocol::RequestHeader h;
+  const protocol::DecodeError err = protocol::DecodeRequestHeader(p, &h);
+  if (err != protocol::DecodeError::kNone) {
+    ReplyError(c, DecodeErrorCode(err), DecodeErrorText(err), /*close_after=*/true);
+    return true;
+  }
+  const size_t total = protocol::kRequestHeaderSize + h.name_length + h.token_length;
+  if (avail < total) return false;
+  c.name.assign(reinterpret_cast<const char*>(p) + protocol::kRequestHeaderSize, h.name_length);
+  c.in_pos += total;
+  switch (h.op) {
+    case protocol::Op::kList:
+      c.op = "LIST";
+      HandleList(c);
+      break;
+    case protocol::Op::kGet:
+      c.op = "GET";
+      c.offset = h.offset;
+      c.length = h.length;
+      HandleGet(c);
+      break;
+    case protocol::Op::kPut:
+      c.op = "PUT";
+      // The upload body follows the header; without upload support the
+      // stream cannot be resynchronised, so the connection ends here.
+      ReplyError(c, Code::kUnsupported, "uploads are not enabled on this server",
+                 /*close_after=*/true);
+      break;
+  }
+  return true;
 }
 
-void EventLoop::HandleGet(Connection& c, std::string name, const protocol::RequestHeader& h) {
-  c.name = std::move(name);
-  c.offset = h.offset;
-  c.length = h.length;
+void EventLoop::HandleList(Connection& c) {
+  c.body = protocol::EncodeListBody(ctx_.cache.List());
+  protocol::ReplyHeader h;
+  h.body_length = c.body.size();
+  c.how = "list";
+  c.code = Code::kOk;
+  c.head.resize(protocol::kReplyHeaderSize);
+  protocol::EncodeReplyHeader(h, reinterpret_cast<uint8_t*>(c.head.data()));
+  BeginReply(c);
+}
+
+void EventLoop::HandleGet(Connection& c) {
   Refusal refusal = FileSource::CheckName(c.name);
+  if (refusal.code != Code::kOk) {
+    return ReplyError(c, refusal.code, "\"" + Printable(c.name) + "\": " + refusal.message, false);
+  }
+  // Hit path: one statx and the cache; no open.
+  if (QuickIdentity(ctx_.files.root_fd(), c.name, &c.identity)) {
+    shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, c.identity);
+    if (pin.valid()) {
+      if (!PlanBody(c)) return;
+      return StartCached(c, std::move(pin), "hit");
+    }
+  }
   OpenedFile file;
-  if (refusal.code != Code::kOk || !ctx_.files.OpenFile(c.name, &file, &refusal)) {
-    return ReplyError(c, refusal.code, "\"" + Printable(c.name) + "\": " + refusal.message,
-                      /*close_after=*/false);
+  if (!ctx_.files.OpenFile(c.name, &file, &refusal)) {
+    return ReplyError(c, refusal.code, "\"" + Printable(c.name) + "\": " + refusal.message, false);
   }
-  if (c.offset > file.identity.size) {
-    return ReplyError(c, Code::kBadRange,
-                      "offset " + std::to_string(c.offset) + " is beyond the end of \"" +
-                          Printable(c.name) + "\" (" + std::to_string(file.identity.size) +
-                          " bytes)",
-                      /*close_after=*/false);
-  }
+  c.identity = file.identity;
+  if (!PlanBody(c)) return;
   shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, file.identity);
   if (pin.valid()) return StartCached(c, std::move(pin), "hit");
   // A miss: the disk work happens on a loader thread; this loop moves on.
@@ -137,8 +189,25 @@ void EventLoop::HandleGet(Connection& c, std::string name, const protocol::Reque
   task.name = c.name;
   task.fd = std::move(file.fd);
   task.identity = file.identity;
+  task.need_checksum = c.proto == Connection::Proto::kFc;
   task.done = [this, serial](LoadResult result) { PostLoaded(serial, std::move(result)); };
   ctx_.loaders->Submit(std::move(task));
+}
+
+bool EventLoop::PlanBody(Connection& c) {
+  const uint64_t size = c.identity.size;
+  if (c.proto == Connection::Proto::kFc) {
+    if (c.offset > size) {
+      ReplyError(c, Code::kBadRange,
+                 "offset " + std::to_string(c.offset) + " is beyond the end of \"" +
+                     Printable(c.name) + "\" (" + std::to_string(size) + " bytes)",
+                 false);
+      return false;
+    }
+    c.length = c.length == 0 ? size - c.offset : std::min(c.length, size - c.offset);
+    return true;
+  }
+  return PlanHttpBody(c);
 }
 
 void EventLoop::OnLoaded(Connection& c, LoadResult result) {
@@ -146,63 +215,80 @@ void EventLoop::OnLoaded(Connection& c, LoadResult result) {
   switch (result.kind) {
     case LoadResult::Kind::kCached:
       return StartCached(c, std::move(result.pin), result.how);
-    case LoadResult::Kind::kStream: {
-      return StartStream(c, std::move(result.fd), 0, result.checksum, result.how);
-    }
+    case LoadResult::Kind::kStream:
+      return StartStream(c, std::move(result.fd), result.checksum, result.how);
     case LoadResult::Kind::kError:
       return ReplyError(c, result.code, result.message, /*close_after=*/false);
   }
 }
 
 void EventLoop::StartCached(Connection& c, shm_cache::PinnedEntry pin, const char* how) {
-  const uint64_t size = pin.size();
-  protocol::ReplyHeader h;
-  h.flags = protocol::kFlagFromCache;
-  h.file_size = size;
-  h.offset = c.offset;
-  h.body_length = c.length == 0 ? size - c.offset : std::min(c.length, size - c.offset);
-  h.checksum = pin.checksum();
-  c.pin = std::move(pin);
-  c.reader.emplace(ctx_.cache, c.pin, c.offset);
-  c.body_left = h.body_length;
+  const uint64_t checksum = pin.checksum();
   c.how = how;
-  StartReply(c, h);
+  if (!c.head_only) {
+    c.pin = std::move(pin);
+    c.reader.emplace(ctx_.cache, c.pin, c.offset);
+    c.body_left = c.length;
+  }
+  StartHead(c, checksum, /*from_cache=*/true);
 }
 
-void EventLoop::StartStream(Connection& c, UniqueFd file, uint64_t, uint64_t checksum,
-                            const char* how) {
-  struct stat st;
-  const uint64_t size = ::fstat(file.get(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-  if (c.offset > size) {
-    return ReplyError(c, Code::kBadRange, "offset beyond the end of the file", false);
+void EventLoop::StartStream(Connection& c, UniqueFd file, uint64_t checksum, const char* how) {
+  c.how = how;
+  if (!c.head_only) {
+    c.file = std::move(file);
+    c.file_offset = static_cast<off_t>(c.offset);
+    c.body_left = c.length;
+  }
+  StartHead(c, checksum, /*from_cache=*/false);
+}
+
+void EventLoop::StartHead(Connection& c, uint64_t checksum, bool from_cache) {
+  c.code = Code::kOk;
+  if (c.proto == Connection::Proto::kHttp) {
+    return HttpHead(c, c.http_range ? 206 : 200, c.length, from_cache);
   }
   protocol::ReplyHeader h;
-  h.file_size = size;
+  h.flags = from_cache ? protocol::kFlagFromCache : 0;
+  h.file_size = c.identity.size;
   h.offset = c.offset;
-  h.body_length = c.length == 0 ? size - c.offset : std::min(c.length, size - c.offset);
+  h.body_length = c.length;
   h.checksum = checksum;
-  c.file = std::move(file);
-  c.file_offset = static_cast<off_t>(c.offset);
-  c.body_left = h.body_length;
-  c.how = how;
-  StartReply(c, h);
+  c.head.resize(protocol::kReplyHeaderSize);
+  protocol::EncodeReplyHeader(h, reinterpret_cast<uint8_t*>(c.head.data()));
+  BeginReply(c);
 }
 
 void EventLoop::ReplyError(Connection& c, Code code, const std::string& message,
                            bool close_after) {
+  c.code = code;
+  c.how = "refused";
+  if (close_after) c.in_pos = c.in.size();  // the rest of the stream is not trusted
+  if (c.proto == Connection::Proto::kHttp) {
+    int status = 500;
+    switch (code) {
+      case Code::kNotFound: status = 404; break;
+      case Code::kForbidden: status = 403; break;
+      case Code::kTooLarge: status = 414; break;
+      case Code::kBusy: status = 503; break;
+      case Code::kBadRequest: status = 400; break;
+      case Code::kBadRange: status = 416; break;
+      case Code::kUnsupported: status = 405; break;
+      default: break;
+    }
+    return HttpError(c, status, message, close_after);
+  }
+  c.close_after = c.close_after || close_after;
+  c.body = message;
   protocol::ReplyHeader h;
   h.code = code;
-  c.body = message;
   h.body_length = c.body.size();
-  c.how = "refused";
-  c.close_after = c.close_after || close_after;
-  if (close_after) c.in_pos = c.in.size();  // the rest of the stream is not trusted
-  StartReply(c, h);
+  c.head.resize(protocol::kReplyHeaderSize);
+  protocol::EncodeReplyHeader(h, reinterpret_cast<uint8_t*>(c.head.data()));
+  BeginReply(c);
 }
 
-void EventLoop::StartReply(Connection& c, const protocol::ReplyHeader& h) {
-  c.code = h.code;
-  protocol::EncodeReplyHeader(h, c.head);
+void EventLoop::BeginReply(Connection& c) {
   c.head_sent = 0;
   c.body_sent = 0;
   c.bytes_sent = 0;
@@ -213,10 +299,12 @@ void EventLoop::LogRequest(const Connection& c) {
   if (!ctx_.config.log_requests) return;
   const double ms = static_cast<double>(MonotonicNs() - c.started_ns) / 1e6;
   char line[512];
-  std::string code = protocol::CodeName(c.code);
-  const int n = std::snprintf(line, sizeof(line), "fc-worker[%d] %s %s \"%s\" %s %s %lluB %.3fms\n",
-                              ::getpid(), c.peer.c_str(), c.op, Printable(c.name).c_str(), c.how,
-                              code.c_str(), static_cast<unsigned long long>(c.bytes_sent), ms);
+  const bool http = c.proto == Connection::Proto::kHttp;
+  const std::string result = http ? std::to_string(c.status) : protocol::CodeName(c.code);
+  const int n = std::snprintf(line, sizeof(line), "fc-worker[%d] %s %s%s \"%s\" %s %s %lluB %.3fms\n",
+                              ::getpid(), c.peer.c_str(), http ? "HTTP " : "", c.op,
+                              Printable(c.name).c_str(), c.how, result.c_str(),
+                              static_cast<unsigned long long>(c.bytes_sent), ms);
   (void)!::write(2, line, static_cast<size_t>(std::min<int>(n, sizeof(line) - 1)));
 }
 
