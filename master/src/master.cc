@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -281,6 +282,12 @@ int RunMaster(MasterConfig config) {
   if (const char* at = std::getenv("FC_CRASH_AT"); at != nullptr && *at != '\0') {
     std::fprintf(stderr, "fc-master[%d] crash point %s armed in slot 0's first worker\n",
                  ::getpid(), at);
+  }
+  // Every connection is a descriptor: lift the soft limit to the hard one.
+  rlimit files;
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
   }
   char resolved[PATH_MAX];
   if (::realpath(config.worker.root.c_str(), resolved) == nullptr) {

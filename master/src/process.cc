@@ -2,6 +2,8 @@
 #include "process.h"
 
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -36,6 +38,10 @@ Result<UniqueFd> BindListener(const std::string& host, uint16_t port, uint16_t* 
       last = Status::FromErrno(errno, "bind", where);
       continue;
     }
+    // Accept only once the client has sent something: a worker then reads the
+    // request right away instead of waiting for another epoll round.
+    int defer_seconds = 5;
+    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds, sizeof(defer_seconds));
     if (::listen(fd.get(), 4096) != 0) {
       last = Status::FromErrno(errno, "listen", where);
       continue;

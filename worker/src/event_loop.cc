@@ -116,8 +116,6 @@ void EventLoop::Accept() {
                    Status::FromErrno(errno, "accept4", "").message().c_str());
       return;  // EMFILE/ENFILE: the sweep retries; the kernel keeps the backlog
     }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     auto c = std::make_unique<Connection>();
     c->fd.Reset(fd);
     c->serial = next_serial_++;
@@ -130,6 +128,9 @@ void EventLoop::Accept() {
     ev.data.u64 = ref.serial;
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
     ref.interest = EPOLLIN;
+    // The listening socket defers accept until data arrives (TCP_DEFER_ACCEPT),
+    // so the request is usually here already: serve it without another wait.
+    OnConnectionEvent(ref, EPOLLIN);
   }
 }
 
@@ -143,7 +144,7 @@ void EventLoop::SetInterest(Connection& c, uint32_t events) {
 }
 
 void EventLoop::Close(Connection& c) {
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
+  // No EPOLL_CTL_DEL: closing the only descriptor of the socket removes it.
   conns_.erase(c.serial);  // destroys c: closes the socket, unpins, closes the file
 }
 
@@ -209,15 +210,29 @@ bool EventLoop::Pump(Connection& c) {
       n += c.reader->Fill(iov + n, kMaxIov, std::min(c.body_left, kMaxWriteBurst));
     }
     ssize_t wrote = 0;
+    size_t asked = 0;
     if (n > 0) {
+      for (int i = 0; i < n; ++i) asked += iov[i].iov_len;
       wrote = ::writev(c.fd.get(), iov, n);
     } else if (c.file.valid() && c.body_left > 0) {
-      wrote = ::sendfile(c.fd.get(), c.file.get(), &c.file_offset,
-                         std::min(c.body_left, kMaxWriteBurst));
+      if (!c.corked && c.body_left > kMaxWriteBurst) {
+        // Like nginx's tcp_nopush: only full segments while a big file streams.
+        int on = 1;
+        ::setsockopt(c.fd.get(), IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+        c.corked = true;
+      }
+      asked = std::min(c.body_left, kMaxWriteBurst);
+      wrote = ::sendfile(c.fd.get(), c.file.get(), &c.file_offset, asked);
       if (wrote == 0) return false;  // the file shrank under us; the client sees a short body
       if (wrote > 0) {
         c.body_left -= static_cast<uint64_t>(wrote);
         c.bytes_sent += static_cast<uint64_t>(wrote);
+        if (static_cast<size_t>(wrote) < asked && c.body_left > 0) {
+          // The socket is full: wait until it drains a good part (EPOLLOUT)
+          // rather than trickle in whatever was freed meanwhile.
+          SetInterest(c, EPOLLOUT);
+          return true;
+        }
         continue;
       }
     } else {
@@ -244,11 +259,26 @@ bool EventLoop::Pump(Connection& c) {
       if (left > 0) crash::At(crash::Point::kMidSend);
     }
     c.bytes_sent += left;
+    if (static_cast<size_t>(wrote) < asked) {
+      SetInterest(c, EPOLLOUT);  // full socket: see above
+      return true;
+    }
   }
 }
 
 void EventLoop::FinishResponse(Connection& c) {
   LogRequest(c);
+  if (c.corked) {
+    int off = 0;
+    ::setsockopt(c.fd.get(), IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+    c.corked = false;
+  }
+  // Keep-alive: from the second response on, small replies must not wait for
+  // the client's delayed ACK (Nagle). A one-shot connection never pays for it.
+  if (++c.served == 1 && !c.close_after) {
+    int one = 1;
+    ::setsockopt(c.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
   c.pin.Release();
   c.reader.reset();
   c.file.Reset();

@@ -80,6 +80,8 @@ struct Connection {
   const char* how = "";
   protocol::Code code = protocol::Code::kOk;
   int status = 0;  // HTTP status, for the log
+  uint32_t served = 0;  // responses finished on this connection
+  bool corked = false;  // TCP_CORK on while a file streams
 };
 
 class EventLoop {
@@ -135,6 +137,8 @@ class EventLoop {
   void HttpHead(Connection& c, int status, uint64_t body_length, bool from_cache);
   void HttpError(Connection& c, int status, const std::string& message, bool close_after);
   const std::string& DateHeader();
+  // "ETag: ...\r\nLast-Modified: ...\r\n" for a file, memoised per loop.
+  const std::string& Validators(const shm_cache::FileIdentity& id);
 
   ServeContext& ctx_;
   UniqueFd epoll_;
@@ -147,6 +151,11 @@ class EventLoop {
   std::string read_scratch_;  // one read buffer per loop, not per connection
   std::string date_;          // "Date: ...\r\n", refreshed once a second
   time_t date_second_ = 0;
+  struct ValidatorMemo {
+    shm_cache::FileIdentity id;
+    std::string text;
+  };
+  ValidatorMemo validators_[64];
 
   std::atomic<int64_t> drain_request_{0};  // deadline, 0 = none
   std::atomic<bool> drain_started_{false};

@@ -84,6 +84,16 @@ const std::string& EventLoop::DateHeader() {
   return date_;
 }
 
+const std::string& EventLoop::Validators(const shm_cache::FileIdentity& id) {
+  ValidatorMemo& memo = validators_[(id.ino * 31 + static_cast<uint64_t>(id.mtime_ns)) % 64];
+  if (!(memo.id == id) || memo.text.empty()) {
+    memo.id = id;
+    memo.text = "ETag: " + ETag(id) + "\r\nLast-Modified: " +
+                http::FormatHttpDate(static_cast<time_t>(id.mtime_ns / 1000000000LL)) + "\r\n";
+  }
+  return memo.text;
+}
+
 bool EventLoop::ProcessHttpRequest(Connection& c) {
   const std::string_view avail(c.in.data() + c.in_pos, c.in.size() - c.in_pos);
   http::Request req;
@@ -138,10 +148,9 @@ bool EventLoop::ProcessHttpRequest(Connection& c) {
 
 bool EventLoop::PlanHttpBody(Connection& c) {
   const uint64_t size = c.identity.size;
-  const std::string etag = ETag(c.identity);
   bool not_modified = false;
   if (!c.if_none_match.empty()) {
-    not_modified = IfNoneMatchMatches(c.if_none_match, etag);
+    not_modified = IfNoneMatchMatches(c.if_none_match, ETag(c.identity));
   } else if (c.has_if_modified_since) {
     not_modified = c.identity.mtime_ns / 1000000000LL <= static_cast<int64_t>(c.if_modified_since);
   }
@@ -194,11 +203,7 @@ void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool f
     h += std::to_string(body_length);
     h += "\r\nAccept-Ranges: bytes\r\n";
   }
-  h += "ETag: ";
-  h += ETag(c.identity);
-  h += "\r\nLast-Modified: ";
-  h += http::FormatHttpDate(static_cast<time_t>(c.identity.mtime_ns / 1000000000LL));
-  h += "\r\n";
+  h += Validators(c.identity);
   if (status == 206) {
     h += "Content-Range: bytes " + std::to_string(c.offset) + "-" +
          std::to_string(c.offset + c.length - 1) + "/" + std::to_string(c.identity.size) + "\r\n";

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# fc against nginx on this machine, side by side, on loopback.
+#
+#   bash bench/run.sh            # REPS=3 DURATION=5 WORKERS=2 by default
+#
+# Installs nginx, wrk, iperf3 and gnuplot from Debian, builds fc (Release), sets
+# up the same files for both servers in a temporary directory, runs every load
+# REPS times alternating fc and nginx, and prints medians and fc/nginx and
+# fc/limit ratios. Also measures head-of-line blocking and idle-connection
+# memory, and draws bench/bench.png. All traffic stays on 127.0.0.1; every run
+# is bounded by DURATION.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPS=${REPS:-3}
+DURATION=${DURATION:-5}
+WORKERS=${WORKERS:-2}
+
+need=()
+for p in nginx-light wrk iperf3 gnuplot-nox curl python3; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if ((${#need[@]})); then
+  # Do not let the package start a system nginx on port 80.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+fi
+bash scripts/install-deps.sh
+bash scripts/build.sh >/dev/null
+B=$(pwd)/build
+
+tmp=$(mktemp -d /tmp/fc-bench-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null || true
+  sleep 0.5
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir -p "$tmp/root"
+head -c 4096 /dev/urandom > "$tmp/root/4k.bin"
+head -c 1048576 /dev/urandom > "$tmp/root/1m.bin"
+head -c 52400000 /dev/urandom > "$tmp/root/52m.bin"
+head -c 1073741824 /dev/urandom > "$tmp/root/1g.bin"
+for i in 1 2 3 4; do head -c 60000000 /dev/urandom > "$tmp/root/cold$i.bin"; done
+chmod -R a+rX "$tmp"  # nginx's workers run as an unprivileged user
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+NGINX_PORT=$(free_port)
+cat > "$tmp/nginx.conf" <<CONF
+worker_processes $WORKERS;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx-error.log;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  open_file_cache max=1000 inactive=60s;
+  open_file_cache_valid 60s;
+  keepalive_requests 100000000;
+  default_type application/octet-stream;
+  server { listen 127.0.0.1:$NGINX_PORT; root $tmp/root; }
+}
+CONF
+nginx -c "$tmp/nginx.conf" -p "$tmp"
+
+start_fc() {  # start_fc OUTVAR args...
+  local out=$tmp/fc-$RANDOM.out
+  "$B/fc-master" --root "$tmp/root" --port 0 --quiet "${@:2}" >"$out" 2>>"$tmp/fc.log" &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
+  printf -v "$1" '%s' "$(sed 's/.*://' "$out")"
+}
+start_fc FC_PORT --workers "$WORKERS" --threads 1
+sleep 0.5
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+wrk_rps() {
+  wrk -t2 -c"$2" -d"${DURATION}s" ${3:+-H "$3"} "$1" |
+    awk '/Non-2xx/ {bad=1} /Requests\/sec/ {r=$2} END {if (bad) print "NaN"; else print r}'
+}
+wrk_mbps() {
+  wrk -t2 -c"$2" -d"${DURATION}s" "$1" | awk '/Transfer\/sec/ {v=$2; u=substr(v, length(v)-1);
+    n=substr(v, 1, length(v)-2)+0; if (u=="GB") n*=1000; if (u=="KB") n/=1000; print n}'
+}
+curl_mbps() { curl -s -o /dev/null -w '%{speed_download}' "$1" | awk '{print $1/1e6}'; }
+# warm both caches
+for u in 4k.bin 1m.bin 52m.bin; do
+  curl -s -o /dev/null "http://127.0.0.1:$FC_PORT/$u"; curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/$u"
+done
+cat "$tmp/root/1g.bin" > /dev/null
+# Both servers must really serve the bytes (a 403 is fast too).
+for port in "$FC_PORT" "$NGINX_PORT"; do
+  for u in 4k.bin 1m.bin 52m.bin; do
+    cmp -s <(curl -s "http://127.0.0.1:$port/$u") "$tmp/root/$u" || { echo "port $port does not serve $u correctly" >&2; exit 1; }
+  done
+done
+
+declare -A R
+measure() {  # measure KEY command-with-{PORT}
+  local key=$1; shift
+  local fc_vals=() ng_vals=()
+  for _ in $(seq "$REPS"); do
+    fc_vals+=("$(eval "${*//\{PORT\}/$FC_PORT}")")
+    ng_vals+=("$(eval "${*//\{PORT\}/$NGINX_PORT}")")
+  done
+  R[$key.fc]=$(printf '%s\n' "${fc_vals[@]}" | median)
+  R[$key.nginx]=$(printf '%s\n' "${ng_vals[@]}" | median)
+  echo "  $key: fc ${fc_vals[*]} | nginx ${ng_vals[*]}" >&2
+}
+echo "measuring (REPS=$REPS, DURATION=${DURATION}s, $WORKERS workers each)..." >&2
+measure ka4k 'wrk_rps http://127.0.0.1:{PORT}/4k.bin 64'
+measure close4k 'wrk_rps http://127.0.0.1:{PORT}/4k.bin 64 "Connection: close"'
+measure mb1m 'wrk_mbps http://127.0.0.1:{PORT}/1m.bin 8'
+measure s52m 'curl_mbps http://127.0.0.1:{PORT}/52m.bin'
+measure s1g 'curl_mbps http://127.0.0.1:{PORT}/1g.bin'
+fcp=()
+for _ in $(seq "$REPS"); do
+  fcp+=("$("$B/fc-bench" --port "$FC_PORT" --name 4k.bin -c 64 -d "$DURATION" | awk '{print $6}')")
+done
+R[fcproto]=$(printf '%s\n' "${fcp[@]}" | median)
+IPERF_PORT=$(free_port)
+ip=()
+for _ in $(seq "$REPS"); do
+  iperf3 -s -1 -p "$IPERF_PORT" >/dev/null 2>&1 &
+  sleep 0.3
+  ip+=("$(iperf3 -c 127.0.0.1 -p "$IPERF_PORT" -t "$DURATION" -J |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/8e6)')")
+done
+R[iperf]=$(printf '%s\n' "${ip[@]}" | median)
+
+# Head-of-line blocking: hot 4 KiB p99, idle and while 60 MB files load cold.
+hol_p99() { "$B/fc-bench" --port "$FC_PORT" --name 4k.bin -c 16 -d "$DURATION" | sed 's/.*p99 \([0-9.]*\) ms.*/\1/'; }
+idle_p99=$(hol_p99)
+( end=$((SECONDS + DURATION + 1)); while [ $SECONDS -lt $end ]; do
+    for i in 1 2 3 4; do touch "$tmp/root/cold$i.bin"; curl -s -o /dev/null "http://127.0.0.1:$FC_PORT/cold$i.bin"; done
+  done ) &
+loader=$!
+busy_p99=$(hol_p99)
+wait $loader || true
+
+# Memory: 10,000 idle connections across 4 workers.
+start_fc MEM_PORT --workers 4 --threads 2
+python3 bench/hold_connections.py "$MEM_PORT" 10000 8 > "$tmp/hold.out" &
+holder=$!
+for _ in $(seq 200); do grep -q holding "$tmp/hold.out" 2>/dev/null && break; sleep 0.1; done
+sleep 1
+mem_master=$(pgrep -f -- "--port 0 --quiet --workers 4" | head -1 || true)
+rss=()
+for w in $(cat /proc/"$mem_master"/task/"$mem_master"/children); do
+  rss+=("$(awk '/^Private_(Clean|Dirty)/ {s+=$2} END {printf "%.1f", s/1024}' /proc/"$w"/smaps_rollup)")
+done
+seg=$(stat -c %s "/dev/shm/fc-$MEM_PORT")
+wait $holder || true
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+{
+  echo
+  printf '| load | fc | nginx | fc/nginx | limit (iperf3) | fc/limit |\n|---|---|---|---|---|---|\n'
+  printf '| 4 KiB, 64 keep-alive connections (wrk) | %.0f req/s | %.0f req/s | %s | | |\n' "${R[ka4k.fc]}" "${R[ka4k.nginx]}" "$(ratio "${R[ka4k.fc]}" "${R[ka4k.nginx]}")"
+  printf '| 4 KiB, a new connection per request (wrk) | %.0f req/s | %.0f req/s | %s | | |\n' "${R[close4k.fc]}" "${R[close4k.nginx]}" "$(ratio "${R[close4k.fc]}" "${R[close4k.nginx]}")"
+  printf '| 1 MiB hot, 8 connections (wrk) | %.0f MB/s | %.0f MB/s | %s | %.0f MB/s | %s |\n' "${R[mb1m.fc]}" "${R[mb1m.nginx]}" "$(ratio "${R[mb1m.fc]}" "${R[mb1m.nginx]}")" "${R[iperf]}" "$(ratio "${R[mb1m.fc]}" "${R[iperf]}")"
+  printf '| one stream, 52 MB cached (curl) | %.0f MB/s | %.0f MB/s | %s | %.0f MB/s | %s |\n' "${R[s52m.fc]}" "${R[s52m.nginx]}" "$(ratio "${R[s52m.fc]}" "${R[s52m.nginx]}")" "${R[iperf]}" "$(ratio "${R[s52m.fc]}" "${R[iperf]}")"
+  printf '| one stream, 1 GiB uncached (curl) | %.0f MB/s | %.0f MB/s | %s | %.0f MB/s | %s |\n' "${R[s1g.fc]}" "${R[s1g.nginx]}" "$(ratio "${R[s1g.fc]}" "${R[s1g.nginx]}")" "${R[iperf]}" "$(ratio "${R[s1g.fc]}" "${R[iperf]}")"
+  printf '| 4 KiB, fc protocol, 64 keep-alive connections (fc-bench) | %.0f req/s | | | | |\n' "${R[fcproto]}"
+  echo
+  echo "head-of-line: hot 4 KiB p99 ${idle_p99} ms idle, ${busy_p99} ms while 60 MB files load cold ($(ratio "$busy_p99" "$idle_p99")x)"
+  echo "memory: 10,000 idle connections over 4 workers: private RSS per worker ${rss[*]} MiB; segment $seg bytes"
+} | tee "$tmp/table.md"
+
+cat > "$tmp/plot.dat" <<DAT
+"4K keep-alive/nginx" $(ratio "${R[ka4k.fc]}" "${R[ka4k.nginx]}")
+"4K conn-per-req/nginx" $(ratio "${R[close4k.fc]}" "${R[close4k.nginx]}")
+"1M hot/nginx" $(ratio "${R[mb1m.fc]}" "${R[mb1m.nginx]}")
+"52M stream/iperf3" $(ratio "${R[s52m.fc]}" "${R[iperf]}")
+"1G uncached/nginx" $(ratio "${R[s1g.fc]}" "${R[s1g.nginx]}")
+DAT
+gnuplot <<PLOT
+set terminal pngcairo size 900,420 font ",10"
+set output "bench/bench.png"
+set title "fc ratios, same machine, same run (medians of $REPS)"
+set style data histograms
+set style fill solid 0.8
+set boxwidth 0.6
+set yrange [0:*]
+set grid ytics
+set ylabel "ratio"
+unset key
+plot "$tmp/plot.dat" using 2:xtic(1) lc rgb "#3070b0", 1 with lines lc rgb "#c03030" dt 2
+PLOT
+echo "plot: bench/bench.png" >&2
