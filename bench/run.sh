@@ -88,7 +88,10 @@ wrk_mbps() {
   wrk -t2 -c"$2" -d"${DURATION}s" "$1" | awk '/Transfer\/sec/ {v=$2; u=substr(v, length(v)-1);
     n=substr(v, 1, length(v)-2)+0; if (u=="GB") n*=1000; if (u=="KB") n/=1000; print n}'
 }
-curl_mbps() { curl -s -o /dev/null -w '%{speed_download}' "$1" | awk '{print $1/1e6}'; }
+curl_mbps() {  # one stream at a time, $2 transfers back to back: total bytes / total time
+  for _ in $(seq "$2"); do curl -s -o /dev/null -w '%{size_download} %{time_total}\n' "$1"; done |
+    awk '{b+=$1; t+=$2} END {print b/t/1e6}'
+}
 # warm both caches
 for u in 4k.bin 1m.bin 52m.bin; do
   curl -s -o /dev/null "http://127.0.0.1:$FC_PORT/$u"; curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/$u"
@@ -117,8 +120,8 @@ echo "measuring (REPS=$REPS, DURATION=${DURATION}s, $WORKERS workers each)..." >
 measure ka4k 'wrk_rps http://127.0.0.1:{PORT}/4k.bin 64'
 measure close4k 'wrk_rps http://127.0.0.1:{PORT}/4k.bin 64 "Connection: close"'
 measure mb1m 'wrk_mbps http://127.0.0.1:{PORT}/1m.bin 8'
-measure s52m 'curl_mbps http://127.0.0.1:{PORT}/52m.bin'
-measure s1g 'curl_mbps http://127.0.0.1:{PORT}/1g.bin'
+measure s52m 'curl_mbps http://127.0.0.1:{PORT}/52m.bin 20'
+measure s1g 'curl_mbps http://127.0.0.1:{PORT}/1g.bin 3'
 fcp=()
 for _ in $(seq "$REPS"); do
   fcp+=("$("$B/fc-bench" --port "$FC_PORT" --name 4k.bin -c 64 -d "$DURATION" | awk '{print $6}')")

@@ -1,9 +1,38 @@
-# Shared build settings: one INTERFACE target carries the warning flags, and
-# fc_add_test() builds one GoogleTest binary and registers its cases with CTest.
+# Shared build settings: one INTERFACE target carries the warning flags (and,
+# when asked, the sanitizer flags) for every fc target, and fc_add_test()
+# builds one GoogleTest binary and registers its cases with CTest.
+set(FC_SANITIZE "" CACHE STRING "Sanitizer build: 'address' (ASan + UBSan) or 'thread' (TSan)")
+option(FC_FUZZ "Instrument for libFuzzer and build the fuzz targets (clang only)" OFF)
+
 add_library(fc_warnings INTERFACE)
 target_compile_options(fc_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow
                        -Wno-missing-field-initializers)
+if(FC_SANITIZE STREQUAL "address")
+  set(_fc_san -fsanitize=address,undefined -fno-sanitize-recover=undefined)
+elseif(FC_SANITIZE STREQUAL "thread")
+  set(_fc_san -fsanitize=thread)
+elseif(NOT FC_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "FC_SANITIZE must be 'address', 'thread' or empty")
+endif()
+if(FC_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "FC_FUZZ needs clang: -DCMAKE_CXX_COMPILER=clang++")
+  endif()
+  list(APPEND _fc_san -fsanitize=fuzzer-no-link,address,undefined)
+endif()
+if(_fc_san)
+  target_compile_options(fc_warnings INTERFACE ${_fc_san} -fno-omit-frame-pointer)
+  target_link_options(fc_warnings INTERFACE ${_fc_san})
+endif()
 add_library(fc::warnings ALIAS fc_warnings)
+
+# fc_add_fuzzer(<name> SOURCES <src...> LIBS <lib...>) — a libFuzzer binary.
+function(fc_add_fuzzer name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} fc::warnings)
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+endfunction()
 
 # fc_add_test(<name> SOURCES <src...> LIBS <lib...> [TIMEOUT <seconds>])
 function(fc_add_test name)

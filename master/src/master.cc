@@ -78,9 +78,9 @@ struct Slot {
 
 class Supervisor {
  public:
-  Supervisor(MasterConfig config, UniqueFd listener, UniqueFd signals,
+  Supervisor(MasterConfig config, std::vector<UniqueFd> listeners, UniqueFd signals,
              std::unique_ptr<shm_cache::ShmCache> cache)
-      : config_(std::move(config)), listener_(std::move(listener)), signals_(std::move(signals)),
+      : config_(std::move(config)), listeners_(std::move(listeners)), signals_(std::move(signals)),
         cache_(std::move(cache)), slots_(config_.workers) {}
 
   int Run();
@@ -96,7 +96,9 @@ class Supervisor {
   bool AnyAlive() const;
 
   MasterConfig config_;
-  UniqueFd listener_;
+  // One SO_REUSEPORT listening socket per slot. The master keeps them all, so
+  // connections queued on a dead worker's socket wait for its replacement.
+  std::vector<UniqueFd> listeners_;
   UniqueFd signals_;
   std::unique_ptr<shm_cache::ShmCache> cache_;
   std::vector<Slot> slots_;
@@ -108,8 +110,12 @@ void Supervisor::Spawn(uint32_t index, bool initial) {
   // then watches the recovery (replacements run clean).
   wc.arm_crash_points = initial && index == 0;
   wc.slot = index;
-  wc.listen_fd = listener_.get();
-  auto pid = SpawnChild(signals_.get(), [&wc] { return worker::RunWorker(wc); });
+  wc.listen_fd = listeners_[index].get();
+  std::vector<int> others = {signals_.get()};
+  for (uint32_t i = 0; i < listeners_.size(); ++i) {
+    if (i != index) others.push_back(listeners_[i].get());
+  }
+  auto pid = SpawnChild(others, [&wc] { return worker::RunWorker(wc); });
   Slot& s = slots_[index];
   if (!pid.ok()) {
     Log("%s; retrying", pid.status().message());
@@ -226,7 +232,7 @@ int Supervisor::Shutdown(int signal_number) {
   Log("%s: stopping (transfers get %s ms to finish)",
       signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
       std::to_string(config_.worker.shutdown_timeout_ms));
-  listener_.Reset();  // the master no longer holds the port; workers let go as they drain
+  listeners_.clear();  // the master no longer holds the port; workers let go as they drain
   for (const Slot& s : slots_) {
     if (s.pid != 0) ::kill(s.pid, SIGTERM);
   }
@@ -301,9 +307,10 @@ int RunMaster(MasterConfig config) {
     return 1;
   }
   config.worker.root = resolved;
-  auto listener = BindListener(config.host, config.port, &config.port);
-  if (!listener.ok()) {
-    std::fprintf(stderr, "fc-master: %s\n", listener.status().message().c_str());
+  auto listeners =
+      BindListeners(config.host, config.port, static_cast<int>(config.workers), &config.port);
+  if (!listeners.ok()) {
+    std::fprintf(stderr, "fc-master: %s\n", listeners.status().message().c_str());
     return 1;
   }
   if (config.cache.shm_name.empty()) config.cache.shm_name = "fc-" + std::to_string(config.port);
@@ -350,7 +357,7 @@ int RunMaster(MasterConfig config) {
                static_cast<unsigned long long>(config.cache.segment_size),
                cache.value()->packet_count(), cache.value()->packet_size(),
                shm_cache::PolicyName(config.cache.policy));
-  Supervisor supervisor(std::move(config), std::move(listener.value()),
+  Supervisor supervisor(std::move(config), std::move(listeners.value()),
                         std::move(signal_fd.value()), std::move(cache.value()));
   return supervisor.Run();
 }

@@ -7,22 +7,27 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "fc/protocol/status.h"
 #include "fc/protocol/unique_fd.h"
 
 namespace fc::master {
 
-// Binds and listens (nonblocking, SO_REUSEADDR); *bound_port gets the real port.
-Result<UniqueFd> BindListener(const std::string& host, uint16_t port, uint16_t* bound_port);
+// Binds `count` listening sockets to one address with SO_REUSEPORT (nonblocking,
+// SO_REUSEADDR, TCP_DEFER_ACCEPT), one per worker slot, so the kernel spreads
+// new connections evenly over the workers. Port 0 picks a free port for the
+// first and the rest join it; *bound_port gets the real port.
+Result<std::vector<UniqueFd>> BindListeners(const std::string& host, uint16_t port, int count,
+                                            uint16_t* bound_port);
 
 // Blocks `signals` for the process and returns a signalfd that reads them.
 Result<UniqueFd> OpenSignalFd(const sigset_t& signals);
 
-// Forks a child that restores the default signal mask, closes `close_in_child`,
-// asks the kernel to SIGTERM it when the master dies, and runs `body`, exiting
-// with its return value. Returns the child's pid.
-Result<pid_t> SpawnChild(int close_in_child, const std::function<int()>& body);
+// Forks a child that restores the default signal mask, closes the descriptors
+// in `close_in_child`, asks the kernel to SIGTERM it when the master dies, and
+// runs `body`, exiting with its return value. Returns the child's pid.
+Result<pid_t> SpawnChild(const std::vector<int>& close_in_child, const std::function<int()>& body);
 
 // "exited with status 1", "killed by signal 9 (Killed)".
 std::string DescribeExit(int wait_status);
