@@ -2,6 +2,7 @@
 #include "fc/client/client.h"
 
 #include <fcntl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -207,6 +208,63 @@ Result<GetSummary> Get(const Endpoint& server, const GetOptions& options) {
   summary.checksum = fetched->checksum;
   summary.from_cache = fetched->from_cache;
   summary.attempts = fetched->attempts;
+  return summary;
+}
+
+Result<PutSummary> Put(const Endpoint& server, const std::string& local_path,
+                       const std::string& name, const std::string& token) {
+  UniqueFd file(::open(local_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!file.valid()) return Status::FromErrno(errno, "open", local_path);
+  struct stat st;
+  if (::fstat(file.get(), &st) != 0) return Status::FromErrno(errno, "fstat", local_path);
+  if (!S_ISREG(st.st_mode)) return Status::Error(local_path + " is not a regular file");
+  PutSummary summary;
+  summary.size = static_cast<uint64_t>(st.st_size);
+  Checksum64 hash;
+  std::unique_ptr<char[]> buffer(new char[kChunk]);
+  for (uint64_t done = 0; done < summary.size;) {
+    const ssize_t n = ::pread(file.get(), buffer.get(), kChunk, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::FromErrno(n < 0 ? errno : EIO, "read", local_path);
+    hash.Update(buffer.get(), static_cast<size_t>(n));
+    done += static_cast<uint64_t>(n);
+  }
+  summary.checksum = hash.Digest();
+  if (name.empty() || name.size() > protocol::kMaxNameLength) {
+    return Status::Error("upload name must be 1 to 4096 bytes");
+  }
+  if (token.size() > protocol::kMaxTokenLength) return Status::Error("token longer than 256 bytes");
+
+  auto conn = net::ConnectTcp(server.host, server.port, server.timeout_ms);
+  if (!conn.ok()) return conn.status();
+  const int fd = conn.value().get();
+  protocol::RequestHeader h;
+  h.op = protocol::Op::kPut;
+  h.name_length = static_cast<uint32_t>(name.size());
+  h.length = summary.size;
+  h.checksum = summary.checksum;
+  h.token_length = static_cast<uint32_t>(token.size());
+  std::string head(protocol::kRequestHeaderSize, '\0');
+  protocol::EncodeRequestHeader(h, reinterpret_cast<uint8_t*>(head.data()));
+  head += name;
+  head += token;
+  Status sent = net::WriteAll(fd, head.data(), head.size(), server.Describe());
+  off_t offset = 0;
+  while (sent.ok() && static_cast<uint64_t>(offset) < summary.size) {
+    const ssize_t n = ::sendfile(fd, file.get(), &offset, summary.size - static_cast<uint64_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) sent = Status::FromErrno(n < 0 ? errno : EIO, "send", server.Describe());
+  }
+  // Even if sending failed, the server may have said why (a refusal closes the
+  // connection before it reads the body).
+  protocol::ReplyHeader reply;
+  bool refused = false;
+  const std::string what = "PUT \"" + name + "\"";
+  Status answer = ReadReply(fd, server, what, &reply, &refused);
+  if (!answer.ok()) return refused || sent.ok() ? answer : sent;
+  if (reply.checksum != summary.checksum || reply.file_size != summary.size) {
+    return Status::Error(server.Describe() + " acknowledged " + what + " with a different size or checksum");
+  }
   return summary;
 }
 

@@ -1,4 +1,5 @@
 // fc-client: get a file into a directory, or list the server's cache.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -79,11 +80,16 @@ int RunGet(const Endpoint& server, fc::client::GetOptions options, bool quiet) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A server that refuses an upload closes the connection mid-body: that is an
+  // answer to read, not a reason to die of SIGPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
   int timeout_s = 30;
+  std::string token;
   int retries = 5;
   po::options_description visible(
       "Usage: fc-client get HOST PORT NAME [DIR]   save NAME into DIR (default .)\n"
       "       fc-client list HOST PORT [--json]    show what the server has cached\n"
+      "       fc-client put HOST PORT LOCALFILE [NAME] [--token T]   upload a file\n"
       "       fc-client HOST PORT NAME DIR         (seed form of get)\n"
       "       fc-client HOST PORT list             (seed form of list)\n\n"
       "A download goes to a temporary file in DIR and is renamed into place only\n"
@@ -93,7 +99,8 @@ int main(int argc, char** argv) {
   visible.add_options()
       ("help,h", "print this help and exit")
       ("json", "list: print JSON instead of a table")
-      ("quiet,q", "get: print nothing on success and no progress bar")
+      ("quiet,q", "get, put: print nothing on success and no progress bar")
+      ("token", po::value(&token)->value_name("T"), "put: the server's --upload-token")
       ("timeout", po::value(&timeout_s)->value_name("SEC"), "connect/read timeout (default 30)")
       ("retries", po::value(&retries)->value_name("N"),
        "get: attempts after a cut connection (default 5)");
@@ -120,7 +127,7 @@ int main(int argc, char** argv) {
   if (vm.count("args")) args = vm["args"].as<std::vector<std::string>>();
   if (args.empty()) return UsageError("missing command");
   std::string command = args[0];
-  if (command == "get" || command == "list") {
+  if (command == "get" || command == "list" || command == "put") {
     args.erase(args.begin());
   } else if (args.size() == 3 && args[2] == "list") {
     command = "list";
@@ -141,6 +148,22 @@ int main(int argc, char** argv) {
   if (command == "list") {
     if (args.size() != 2) return UsageError("list takes HOST PORT");
     return RunList(server, vm.count("json") > 0);
+  }
+  if (command == "put") {
+    if (args.size() < 3 || args.size() > 4) return UsageError("put takes HOST PORT LOCALFILE [NAME]");
+    const std::string local = args[2];
+    std::string name = args.size() == 4 ? args[3] : local.substr(local.find_last_of('/') + 1);
+    auto put = fc::client::Put(server, local, name, token);
+    if (!put.ok()) {
+      std::fprintf(stderr, "fc-client: %s\n", put.status().message().c_str());
+      return 1;
+    }
+    if (!vm.count("quiet")) {
+      std::printf("stored %s as \"%s\" (%llu bytes, xxh64 %016llx)\n", local.c_str(), name.c_str(),
+                  static_cast<unsigned long long>(put->size),
+                  static_cast<unsigned long long>(put->checksum));
+    }
+    return 0;
   }
   if (args.size() < 3 || args.size() > 4) return UsageError("get takes HOST PORT NAME [DIR]");
   fc::client::GetOptions options;

@@ -20,6 +20,11 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
   uint32_t workers = config->workers;
   int threads = config->worker.threads, loaders = config->worker.loaders;
   int idle_s = config->worker.idle_timeout_ms / 1000;
+  int write_s = config->worker.write_timeout_ms / 1000;
+  int request_s = config->worker.request_timeout_ms / 1000;
+  int max_connections = config->worker.max_connections;
+  int max_queued = config->worker.max_queued;
+  std::string max_upload = "1G";
   int shutdown_s = config->worker.shutdown_timeout_ms / 1000;
   po::options_description visible(
       "Usage: fc-master --root DIR [options]\n"
@@ -48,7 +53,19 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
        "close connections idle this long (default 60)")
       ("shutdown-timeout", po::value(&shutdown_s)->value_name("SEC"),
        "on SIGTERM, let transfers finish this long (default 10)")
-      ("quiet", "do not log one line per request");
+      ("quiet", "do not log one line per request")
+      ("allow-upload", "accept PUT uploads (off by default)")
+      ("upload-token", po::value(&config->worker.upload_token)->value_name("TOKEN"),
+       "uploads must carry this token (fc-client put --token, HTTP Authorization: Bearer)")
+      ("max-upload", po::value(&max_upload)->value_name("SIZE"), "largest upload (default 1G)")
+      ("max-connections", po::value(&max_connections)->value_name("N"),
+       "open connections per worker; more are closed at once (default 10000)")
+      ("request-timeout", po::value(&request_s)->value_name("SEC"),
+       "a request must arrive whole within this (default 10)")
+      ("write-timeout", po::value(&write_s)->value_name("SEC"),
+       "close a client that reads nothing for this long (default 60)")
+      ("max-queued", po::value(&max_queued)->value_name("N"),
+       "pipelined requests waiting per connection (default 32)");
   po::options_description hidden;
   hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
   po::options_description all;
@@ -98,7 +115,14 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
   }
   if (threads < 1 || threads > 64) return usage_error("--threads must be between 1 and 64");
   if (loaders < 1 || loaders > 64) return usage_error("--loaders must be between 1 and 64");
-  if (idle_s < 1 || shutdown_s < 0) return usage_error("timeouts must be positive");
+  if (idle_s < 1 || shutdown_s < 0 || write_s < 1 || request_s < 1) {
+    return usage_error("timeouts must be positive");
+  }
+  if (max_connections < 1 || max_queued < 1) {
+    return usage_error("--max-connections and --max-queued must be at least 1");
+  }
+  auto upload_limit = net::ParseByteSize(max_upload, "--max-upload");
+  if (!upload_limit.ok()) return usage_error(upload_limit.status().message());
   config->host = host;
   config->port = parsed_port.value();
   config->workers = workers;
@@ -110,7 +134,12 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
   config->worker.threads = threads;
   config->worker.loaders = loaders;
   config->worker.idle_timeout_ms = idle_s * 1000;
-  config->worker.write_timeout_ms = idle_s * 1000;
+  config->worker.write_timeout_ms = write_s * 1000;
+  config->worker.request_timeout_ms = request_s * 1000;
+  config->worker.max_connections = max_connections;
+  config->worker.max_queued = max_queued;
+  config->worker.allow_upload = vm.count("allow-upload") > 0;
+  config->worker.max_upload = upload_limit.value();
   config->worker.shutdown_timeout_ms = shutdown_s * 1000;
   config->worker.log_requests = vm.count("quiet") == 0;
   *run = true;

@@ -175,6 +175,23 @@ ParseStatus Parse(std::string_view data, Request* out) {
       out->has_if_modified_since = ParseHttpDate(value, &out->if_modified_since);
     } else if (IEquals(name, "content-length")) {
       if (!ParseU64(value, &out->content_length)) return ParseStatus::kBadRequest;
+      out->has_content_length = true;
+    } else if (IEquals(name, "authorization")) {
+      out->authorization = std::string(value);
+    } else if (IEquals(name, "x-fc-checksum")) {
+      if (value.size() != 16) return ParseStatus::kBadRequest;
+      uint64_t v = 0;
+      for (char c : value) {
+        const int d = std::isxdigit(static_cast<unsigned char>(c))
+                          ? (std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10))
+                          : -1;
+        if (d < 0) return ParseStatus::kBadRequest;
+        v = (v << 4) | static_cast<uint64_t>(d);
+      }
+      out->checksum = v;
+      out->has_checksum = true;
+    } else if (IEquals(name, "expect")) {
+      out->expect_continue = IEquals(value, "100-continue");
     } else if (IEquals(name, "transfer-encoding")) {
       return ParseStatus::kBadRequest;  // no chunked request bodies
     }

@@ -22,6 +22,8 @@ const char* CodeName(Code code) {
     case Code::kBadVersion: return "unsupported protocol version";
     case Code::kBadRange: return "range not satisfiable";
     case Code::kUnsupported: return "operation not enabled";
+    case Code::kNoSpace: return "no space on the server";
+    case Code::kBadChecksum: return "checksum mismatch";
   }
   return "unknown status";
 }

@@ -372,6 +372,17 @@ void ShmCache::Unpin(uint32_t e) {
   if (entry.readers == 0 && entry.state.load() == kOrphan) m.FreeEntryLocked(e);
 }
 
+void ShmCache::Invalidate(std::string_view name) {
+  Impl& m = *impl_;
+  const uint64_t hash = NameHash(name);
+  RobustLock lock(&m.header->mutex, m.Repairer());
+  const uint32_t e = m.FindLocked(name, hash);
+  if (e != kNil) {
+    m.DropLocked(e);
+    ++m.header->stats.stale_drops;
+  }
+}
+
 std::vector<protocol::ListItem> ShmCache::List() {
   Impl& m = *impl_;
   std::vector<protocol::ListItem> items;

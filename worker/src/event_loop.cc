@@ -100,6 +100,7 @@ void EventLoop::Run() {
     }
     if (MonotonicNs() - last_sweep_ns_ > 1'000'000'000LL) Sweep();
   }
+  ctx_.connections.fetch_sub(static_cast<int>(conns_.size()));
   conns_.clear();
   DeliverLoaded();  // releases pins of results nobody waits for any more
 }
@@ -115,6 +116,17 @@ void EventLoop::Accept() {
       std::fprintf(stderr, "fc-worker[%d] accept4() failed: %s\n", ::getpid(),
                    Status::FromErrno(errno, "accept4", "").message().c_str());
       return;  // EMFILE/ENFILE: the sweep retries; the kernel keeps the backlog
+    }
+    if (ctx_.connections.fetch_add(1) >= ctx_.config.max_connections) {
+      ctx_.connections.fetch_sub(1);
+      ::close(fd);  // over --max-connections: refuse rather than degrade everyone
+      const int64_t now = MonotonicNs();
+      if (now - last_limit_log_ns_ > 1'000'000'000LL) {
+        last_limit_log_ns_ = now;
+        std::fprintf(stderr, "fc-worker[%d] connection limit (%d) reached; closing new ones\n",
+                     ::getpid(), ctx_.config.max_connections);
+      }
+      continue;
     }
     auto c = std::make_unique<Connection>();
     c->fd.Reset(fd);
@@ -145,13 +157,14 @@ void EventLoop::SetInterest(Connection& c, uint32_t events) {
 
 void EventLoop::Close(Connection& c) {
   // No EPOLL_CTL_DEL: closing the only descriptor of the socket removes it.
+  ctx_.connections.fetch_sub(1);
   conns_.erase(c.serial);  // destroys c: closes the socket, unpins, closes the file
 }
 
 void EventLoop::OnConnectionEvent(Connection& c, uint32_t events) {
   c.last_activity_ns = MonotonicNs();
-  if (c.state == Connection::State::kReading) {
-    if (!ReadInput(c)) return Close(c);
+  if (c.state == Connection::State::kReading || c.state == Connection::State::kUploading) {
+    if (!ReadInput(c)) return Close(c);  // an unfinished upload vanishes with it
   } else if (c.state == Connection::State::kWaiting) {
     // Gone while its file loads: close now; the load result will be dropped.
     if (events & (EPOLLHUP | EPOLLERR)) Close(c);
@@ -162,17 +175,26 @@ void EventLoop::OnConnectionEvent(Connection& c, uint32_t events) {
 
 void EventLoop::Drive(Connection& c) {
   for (;;) {
-    if (c.state == Connection::State::kReading) {
-      if (c.close_after || (draining_ && c.in_pos == c.in.size())) return Close(c);
-      ProcessInput(c);
-      if (c.state == Connection::State::kReading) {
-        if (c.close_after) Close(c);
-        return;  // waiting for the rest of a request
-      }
+    switch (c.state) {
+      case Connection::State::kUploading:
+        ConsumeUpload(c);
+        if (c.state == Connection::State::kUploading) return;  // more body to come
+        break;
+      case Connection::State::kReading:
+        if (c.close_after || (draining_ && c.in_pos == c.in.size())) return Close(c);
+        ProcessInput(c);
+        if (c.state == Connection::State::kReading) {
+          if (c.close_after) Close(c);
+          return;  // waiting for the rest of a request
+        }
+        break;
+      case Connection::State::kWaiting:
+        return;  // a loader has it
+      case Connection::State::kWriting:
+        if (!Pump(c)) return Close(c);
+        if (c.state == Connection::State::kWriting) return;  // socket full; EPOLLOUT armed
+        break;
     }
-    if (c.state == Connection::State::kWaiting) return;
-    if (!Pump(c)) return Close(c);
-    if (c.state == Connection::State::kWriting) return;  // socket full; EPOLLOUT armed
   }
 }
 
@@ -185,6 +207,12 @@ bool EventLoop::ReadInput(Connection& c) {
   // connection then costs no buffer at all.
   if (read_scratch_.size() < kReadChunk) read_scratch_.resize(kReadChunk);
   while (c.in.size() - c.in_pos < kMaxBufferedInput) {
+    // At most --max-queued pipelined requests wait per connection; the rest
+    // stay in the socket (and, when it fills, in the client).
+    if (c.state == Connection::State::kReading &&
+        CountQueued(c) >= static_cast<size_t>(ctx_.config.max_queued)) {
+      return true;
+    }
     const ssize_t n = ::recv(c.fd.get(), read_scratch_.data(), kReadChunk, 0);
     if (n <= 0) {
       if (n == 0) return false;  // peer closed
@@ -315,17 +343,27 @@ void EventLoop::Sweep() {
   last_sweep_ns_ = now;
   const int64_t idle_ns = int64_t{ctx_.config.idle_timeout_ms} * 1'000'000;
   const int64_t write_ns = int64_t{ctx_.config.write_timeout_ms} * 1'000'000;
+  const int64_t request_ns = int64_t{ctx_.config.request_timeout_ms} * 1'000'000;
   std::vector<Connection*> expired;
   for (auto& [serial, c] : conns_) {
     const int64_t quiet = now - c->last_activity_ns;
-    if ((c->state == Connection::State::kReading && quiet > idle_ns) ||
+    const bool stuck_request = c->state == Connection::State::kReading &&
+                               c->request_started_ns != 0 &&
+                               now - c->request_started_ns > request_ns;
+    if ((c->state == Connection::State::kReading && quiet > idle_ns) || stuck_request ||
+        (c->state == Connection::State::kUploading && quiet > idle_ns) ||
         (c->state == Connection::State::kWriting && quiet > write_ns)) {
       expired.push_back(c.get());
     }
   }
   for (Connection* c : expired) {
-    std::fprintf(stderr, "fc-worker[%d] %s: closing connection idle for %lld ms\n", ::getpid(),
-                 c->peer.c_str(), static_cast<long long>((now - c->last_activity_ns) / 1000000));
+    const bool slow = c->request_started_ns != 0 && c->state == Connection::State::kReading;
+    std::fprintf(stderr, "fc-worker[%d] %s: closing connection: %s for %lld ms\n", ::getpid(),
+                 c->peer.c_str(),
+                 slow ? "request still incomplete"
+                      : c->state == Connection::State::kWriting ? "client not reading" : "idle",
+                 static_cast<long long>((now - (slow ? c->request_started_ns : c->last_activity_ns)) /
+                                        1000000));
     Close(*c);
   }
 }

@@ -26,6 +26,7 @@
 #include "fc/worker/worker.h"
 #include "file_source.h"
 #include "loader.h"
+#include "upload.h"
 
 namespace fc::worker {
 
@@ -35,10 +36,11 @@ struct ServeContext {
   shm_cache::ShmCache& cache;
   const FileSource& files;
   LoaderPool* loaders = nullptr;
+  std::atomic<int> connections{0};  // open connections in this worker
 };
 
 struct Connection {
-  enum class State { kReading, kWaiting, kWriting };
+  enum class State { kReading, kUploading, kWaiting, kWriting };
   enum class Proto { kUnknown, kFc, kHttp };  // told apart by a connection's first bytes
   UniqueFd fd;
   uint64_t serial = 0;
@@ -63,6 +65,11 @@ struct Connection {
   bool has_if_modified_since = false;
   time_t if_modified_since = 0;
   shm_cache::FileIdentity identity;  // of the file being answered
+  std::unique_ptr<Upload> upload;     // PUT in progress
+  bool upload_verify = false;         // the client sent a checksum
+  uint64_t upload_expected = 0;
+  uint64_t upload_length = 0;
+  int64_t request_started_ns = 0;     // first byte of a request not yet whole (0: none)
   int64_t started_ns = 0;
 
   // The current response: head (fc header or HTTP status and headers), then
@@ -119,6 +126,12 @@ class EventLoop {
   bool ProcessFcRequest(Connection& c);  // false: wait for more input
   void HandleGet(Connection& c);  // c.name, c.offset, c.length, c.head_only, conditionals set
   void HandleList(Connection& c);
+  // Complete requests waiting in the input buffer (pipelined).
+  size_t CountQueued(const Connection& c) const;
+  // PUT: checks, then receive the body into an Upload (fc and HTTP alike).
+  bool AdmitUpload(Connection& c, std::string_view token, uint64_t length);
+  void BeginUpload(Connection& c, uint64_t length, bool verify, uint64_t checksum);
+  void ConsumeUpload(Connection& c);
   void OnLoaded(Connection& c, LoadResult result);
   // Decides the body range (or answers at once: bad range, 304, HEAD). False
   // when the reply is already started and no body is needed.
@@ -148,6 +161,7 @@ class EventLoop {
   bool draining_ = false;
   int64_t drain_deadline_ns_ = 0;
   int64_t last_sweep_ns_ = 0;
+  int64_t last_limit_log_ns_ = 0;
   std::string read_scratch_;  // one read buffer per loop, not per connection
   std::string date_;          // "Date: ...\r\n", refreshed once a second
   time_t date_second_ = 0;

@@ -2,6 +2,8 @@
 // byte Range, ETag / Last-Modified with If-None-Match / If-Modified-Since, and
 // 400/403/404/405/414/416/431/505 replies. The same confinement and cache as
 // the fc protocol (request.cc) serve the file.
+#include <sys/socket.h>
+
 #include <cinttypes>
 #include <cstdio>
 #include <string_view>
@@ -15,6 +17,7 @@ namespace {
 const char* StatusText(int status) {
   switch (status) {
     case 200: return "200 OK";
+    case 201: return "201 Created";
     case 206: return "206 Partial Content";
     case 304: return "304 Not Modified";
     case 400: return "400 Bad Request";
@@ -27,6 +30,7 @@ const char* StatusText(int status) {
     case 431: return "431 Request Header Fields Too Large";
     case 503: return "503 Service Unavailable";
     case 505: return "505 HTTP Version Not Supported";
+    case 507: return "507 Insufficient Storage";
     default: return "500 Internal Server Error";
   }
 }
@@ -119,6 +123,23 @@ bool EventLoop::ProcessHttpRequest(Connection& c) {
   c.in_pos += req.header_bytes;
   c.http_keep_alive = req.keep_alive;
   c.name = std::move(req.path);
+  if (req.method == http::Method::kPut && ctx_.config.allow_upload) {
+    c.op = "PUT";
+    if (!req.has_content_length) {
+      HttpError(c, 400, "PUT needs a Content-Length", true);
+      return true;
+    }
+    std::string_view token = req.authorization;
+    if (token.substr(0, 7) == "Bearer ") token.remove_prefix(7);
+    if (AdmitUpload(c, token, req.content_length)) {
+      if (req.expect_continue) {
+        static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        (void)!::send(c.fd.get(), kContinue, sizeof(kContinue) - 1, MSG_NOSIGNAL);
+      }
+      BeginUpload(c, req.content_length, req.has_checksum, req.checksum);
+    }
+    return true;
+  }
   if (req.method != http::Method::kGet && req.method != http::Method::kHead) {
     c.op = req.method == http::Method::kPut ? "PUT" : "OTHER";
     // A body we will not read makes the rest of the stream untrustworthy.
@@ -220,7 +241,7 @@ void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool f
 void EventLoop::HttpError(Connection& c, int status, const std::string& message,
                           bool close_after) {
   c.status = status;
-  c.how = "refused";
+  if (status >= 400) c.how = "refused";
   c.close_after = c.close_after || close_after || !c.http_keep_alive;
   if (close_after) c.in_pos = c.in.size();
   c.pin.Release();
@@ -236,7 +257,7 @@ void EventLoop::HttpError(Connection& c, int status, const std::string& message,
   h += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ";
   h += std::to_string(message.size() + 1);
   h += "\r\n";
-  if (status == 405) h += "Allow: GET, HEAD\r\n";
+  if (status == 405) h += ctx_.config.allow_upload ? "Allow: GET, HEAD, PUT\r\n" : "Allow: GET, HEAD\r\n";
   if (status == 416) h += "Content-Range: bytes */" + std::to_string(c.identity.size) + "\r\n";
   if (c.close_after) h += "Connection: close\r\n";
   h += "\r\n";

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -32,34 +33,39 @@ LoaderPool::~LoaderPool() {
   }
   cv_.notify_all();
   for (auto& t : threads_) t.join();
-  for (auto& task : queue_) {
-    LoadResult r;
-    r.code = protocol::Code::kBusy;
-    r.message = "server shutting down";
-    task.done(std::move(r));
-  }
+  queue_.clear();  // jobs nobody waits for any more: their files close
 }
 
 void LoaderPool::Submit(LoadTask task) {
+  auto shared = std::make_shared<LoadTask>(std::move(task));
+  Post([this, shared] {
+    LoadResult result = Load(*shared);
+    shared->done(std::move(result));
+  });
+}
+
+void LoaderPool::Post(std::function<void()> job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(std::move(task));
+    queue_.push_back(std::move(job));
   }
   cv_.notify_one();
 }
 
 void LoaderPool::Run() {
+  // Disk work yields the CPU to the event loops (per-thread nice on Linux), so
+  // a cold load of a big file does not stretch the hot requests' latency.
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
   for (;;) {
-    LoadTask task;
+    std::function<void()> job;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      task = std::move(queue_.front());
+      job = std::move(queue_.front());
       queue_.pop_front();
     }
-    LoadResult result = Load(task);
-    task.done(std::move(result));
+    job();
   }
 }
 

@@ -28,7 +28,7 @@
 namespace fc::worker {
 
 struct LoadResult {
-  enum class Kind { kCached, kStream, kError } kind = Kind::kError;
+  enum class Kind { kCached, kStream, kError, kUploaded } kind = Kind::kError;
   shm_cache::PinnedEntry pin;  // kCached
   UniqueFd fd;                 // kStream
   uint64_t checksum = 0;       // kStream
@@ -53,6 +53,8 @@ class LoaderPool {
   LoaderPool& operator=(const LoaderPool&) = delete;
 
   void Submit(LoadTask task);
+  // Runs any disk-bound job (e.g. committing an upload) on a loader thread.
+  void Post(std::function<void()> job);
 
  private:
   void Run();
@@ -66,7 +68,7 @@ class LoaderPool {
   const std::string lock_dir_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<LoadTask> queue_;  // Guarded by mu_
+  std::deque<std::function<void()>> queue_;  // Guarded by mu_
   bool stopping_ = false;       // Guarded by mu_
   std::vector<std::thread> threads_;
 

@@ -107,6 +107,33 @@ void EventLoop::ProcessInput(Connection& c) {
     c.in.clear();
     c.in_pos = 0;
   }
+  // A request that has started to arrive must arrive whole within
+  // --request-timeout (a client sending a byte a second is dropped).
+  if (c.state == Connection::State::kReading && c.in_pos < c.in.size()) {
+    if (c.request_started_ns == 0) c.request_started_ns = MonotonicNs();
+  } else {
+    c.request_started_ns = 0;
+  }
+}
+
+size_t EventLoop::CountQueued(const Connection& c) const {
+  const std::string_view rest(c.in.data() + c.in_pos, c.in.size() - c.in_pos);
+  size_t count = 0;
+  if (c.proto == Connection::Proto::kHttp) {
+    for (size_t p = rest.find("\r\n\r\n"); p != std::string_view::npos;
+         p = rest.find("\r\n\r\n", p + 4)) {
+      ++count;
+    }
+    return count;
+  }
+  size_t pos = 0;
+  while (rest.size() - pos >= protocol::kRequestHeaderSize) {
+    const auto* h = reinterpret_cast<const uint8_t*>(rest.data() + pos);
+    pos += protocol::kRequestHeaderSize + protocol::GetU32(h + 4) + protocol::GetU32(h + 32);
+    if (pos > rest.size()) break;
+    ++count;
+  }
+  return count;
 }
 
 bool EventLoop::ProcessFcRequest(Connection& c) {
@@ -138,15 +165,107 @@ bool EventLoop::ProcessFcRequest(Connection& c) {
       c.length = h.length;
       HandleGet(c);
       break;
-    case protocol::Op::kPut:
+    case protocol::Op::kPut: {
       c.op = "PUT";
-      // The upload body follows the header; without upload support the
-      // stream cannot be resynchronised, so the connection ends here.
-      ReplyError(c, Code::kUnsupported, "uploads are not enabled on this server",
-                 /*close_after=*/true);
+      const std::string_view token(
+          reinterpret_cast<const char*>(p) + protocol::kRequestHeaderSize + h.name_length,
+          h.token_length);
+      if (AdmitUpload(c, token, h.length)) BeginUpload(c, h.length, true, h.checksum);
       break;
+    }
   }
   return true;
+}
+
+namespace {
+bool SameSecret(std::string_view a, std::string_view b) {
+  // Constant time in the secret's content.
+  unsigned diff = a.size() != b.size();
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i]);
+  }
+  return diff == 0;
+}
+}  // namespace
+
+bool EventLoop::AdmitUpload(Connection& c, std::string_view token, uint64_t length) {
+  // A refused upload closes the connection: its body cannot be skipped safely.
+  const WorkerConfig& cfg = ctx_.config;
+  if (!cfg.allow_upload) {
+    ReplyError(c, Code::kUnsupported, "uploads are not enabled on this server", true);
+    return false;
+  }
+  if (!cfg.upload_token.empty() && !SameSecret(token, cfg.upload_token)) {
+    ReplyError(c, Code::kForbidden, "upload token missing or wrong", true);
+    return false;
+  }
+  if (length > cfg.max_upload) {
+    ReplyError(c, Code::kTooLarge,
+               "upload of " + std::to_string(length) + " bytes is over the server's limit of " +
+                   std::to_string(cfg.max_upload) + " bytes",
+               true);
+    return false;
+  }
+  const Refusal refusal = FileSource::CheckName(c.name);
+  if (refusal.code != Code::kOk) {
+    ReplyError(c, refusal.code, "\"" + Printable(c.name) + "\": " + refusal.message, true);
+    return false;
+  }
+  return true;
+}
+
+void EventLoop::BeginUpload(Connection& c, uint64_t length, bool verify, uint64_t checksum) {
+  Refusal refusal;
+  c.upload = Upload::Begin(ctx_.files, c.name, length, &refusal);
+  if (!c.upload) {
+    return ReplyError(c, refusal.code, "\"" + Printable(c.name) + "\": " + refusal.message, true);
+  }
+  c.upload_verify = verify;
+  c.upload_expected = checksum;
+  c.upload_length = length;
+  c.state = Connection::State::kUploading;
+  ConsumeUpload(c);
+}
+
+void EventLoop::ConsumeUpload(Connection& c) {
+  const size_t take = static_cast<size_t>(
+      std::min<uint64_t>(c.in.size() - c.in_pos, c.upload->left()));
+  if (take > 0) {
+    Refusal refusal;
+    if (!c.upload->Append(c.in.data() + c.in_pos, take, &refusal)) {
+      c.upload.reset();  // the unnamed file vanishes
+      c.state = Connection::State::kReading;
+      return ReplyError(c, refusal.code, refusal.message, true);
+    }
+    c.in_pos += take;
+    if (c.in_pos == c.in.size()) {
+      c.in.clear();
+      c.in_pos = 0;
+    }
+  }
+  if (c.upload->left() > 0) return;  // more to come
+  // All bytes here: fsync, verify and rename on a loader thread.
+  c.state = Connection::State::kWaiting;
+  SetInterest(c, 0);
+  std::shared_ptr<Upload> upload(std::move(c.upload));
+  const uint64_t serial = c.serial;
+  const bool verify = c.upload_verify;
+  const uint64_t expected = c.upload_expected;
+  const std::string name = c.name;
+  ctx_.loaders->Post([this, upload, serial, verify, expected, name] {
+    LoadResult r;
+    Refusal refusal;
+    if (upload->Commit(verify, expected, &refusal)) {
+      ctx_.cache.Invalidate(name);
+      r.kind = LoadResult::Kind::kUploaded;
+      r.checksum = upload->checksum();
+      r.how = "stored";
+    } else {
+      r.code = refusal.code;
+      r.message = refusal.message;
+    }
+    PostLoaded(serial, std::move(r));
+  });
 }
 
 void EventLoop::HandleList(Connection& c) {
@@ -219,6 +338,20 @@ void EventLoop::OnLoaded(Connection& c, LoadResult result) {
       return StartStream(c, std::move(result.fd), result.checksum, result.how);
     case LoadResult::Kind::kError:
       return ReplyError(c, result.code, result.message, /*close_after=*/false);
+    case LoadResult::Kind::kUploaded: {
+      c.how = result.how;
+      c.code = Code::kOk;
+      c.identity.size = c.upload_length;
+      if (c.proto == Connection::Proto::kHttp) {
+        return HttpError(c, 201, "stored \"" + Printable(c.name) + "\"", false);
+      }
+      protocol::ReplyHeader h;
+      h.file_size = c.upload_length;
+      h.checksum = result.checksum;
+      c.head.resize(protocol::kReplyHeaderSize);
+      protocol::EncodeReplyHeader(h, reinterpret_cast<uint8_t*>(c.head.data()));
+      return BeginReply(c);
+    }
   }
 }
 
@@ -274,6 +407,8 @@ void EventLoop::ReplyError(Connection& c, Code code, const std::string& message,
       case Code::kBadRequest: status = 400; break;
       case Code::kBadRange: status = 416; break;
       case Code::kUnsupported: status = 405; break;
+      case Code::kBadChecksum: status = 400; break;
+      case Code::kNoSpace: status = 507; break;
       default: break;
     }
     return HttpError(c, status, message, close_after);

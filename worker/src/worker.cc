@@ -49,7 +49,7 @@ int RunWorker(const WorkerConfig& config) {
                  files.status().message().c_str());
     return 1;
   }
-  ServeContext context{config, *cache.value(), files.value()};
+  ServeContext context{config, *cache.value(), files.value(), nullptr};
   auto loaders = std::make_unique<LoaderPool>(*cache.value(), config.lock_dir, config.loaders);
   context.loaders = loaders.get();
   std::vector<std::unique_ptr<EventLoop>> loops;

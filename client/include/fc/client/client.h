@@ -64,6 +64,17 @@ Result<FetchSummary> Fetch(const Endpoint& server, const std::string& name, Sink
 // already received, at most `retries` times.
 Result<GetSummary> Get(const Endpoint& server, const GetOptions& options);
 
+struct PutSummary {
+  uint64_t size = 0;
+  uint64_t checksum = 0;
+};
+
+// Uploads `local_path` as `name` (PUT). The server stores it atomically only if
+// the xxHash64 sent ahead matches what arrives. `token`: the server's
+// --upload-token, if it has one.
+Result<PutSummary> Put(const Endpoint& server, const std::string& local_path,
+                       const std::string& name, const std::string& token);
+
 // The cache's entries as LIST reports them.
 Result<std::vector<protocol::ListItem>> List(const Endpoint& server);
 

@@ -34,6 +34,11 @@ struct Request {
   bool has_if_modified_since = false;
   time_t if_modified_since = 0;
   uint64_t content_length = 0;
+  bool has_content_length = false;
+  std::string authorization;     // the Authorization header, verbatim
+  bool has_checksum = false;     // X-Fc-Checksum: 16 hex digits of xxHash64
+  uint64_t checksum = 0;
+  bool expect_continue = false;  // Expect: 100-continue
   size_t header_bytes = 0;  // bytes consumed by the request line and headers
 };
 

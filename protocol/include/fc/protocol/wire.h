@@ -31,6 +31,8 @@ enum class Code : uint8_t {
   kBadVersion = 7,
   kBadRange = 8,
   kUnsupported = 9,  // a known op the server has switched off (e.g. PUT)
+  kNoSpace = 10,     // the server's disk or quota is full; nothing was stored
+  kBadChecksum = 11, // an upload's bytes do not match its checksum; nothing was stored
 };
 const char* CodeName(Code code);
 

@@ -219,6 +219,9 @@ class ShmCache {
   // Makes a filled reservation visible and returns a pin on it.
   PinnedEntry Publish(Reservation reservation, uint64_t checksum);
 
+  // Drops `name` from the cache (freed now, or by its last reader's unpin).
+  void Invalidate(std::string_view name);
+
   std::vector<protocol::ListItem> List();
   Snapshot TakeSnapshot(int timeout_ms);
   // Consistency check (free + used = total, readers = live pins, index agrees,

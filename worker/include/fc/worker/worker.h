@@ -24,6 +24,14 @@ struct WorkerConfig {
   int write_timeout_ms = 60'000;
   int shutdown_timeout_ms = 10'000;
   bool log_requests = true;
+  // Uploads (PUT): off unless allow_upload.
+  bool allow_upload = false;
+  std::string upload_token;            // empty: no token needed
+  uint64_t max_upload = 1ull << 30;    // bytes
+  // Limits against hostile or broken clients.
+  int max_connections = 10'000;        // per worker; more are closed at once
+  int request_timeout_ms = 10'000;     // a started request must arrive whole in this time
+  int max_queued = 32;                 // pipelined requests waiting per connection
   bool arm_crash_points = false;  // honour FC_CRASH_AT (tests: slot 0's first worker)
 };
 
