@@ -154,8 +154,8 @@ Result<std::unique_ptr<ShmCache>> ShmCache::Create(const CacheOptions& options) 
     h->stats.repairs = 0;
   }
   h->layout_version = kLayoutVersion;
-  std::atomic_thread_fence(std::memory_order_release);
-  h->magic = kMagic;  // last: an opener never sees a half-built segment as valid
+  // Last, with release order: an opener never sees a half-built segment as valid.
+  __atomic_store_n(&h->magic, kMagic, __ATOMIC_RELEASE);
   return std::unique_ptr<ShmCache>(new ShmCache(std::move(impl)));
 }
 

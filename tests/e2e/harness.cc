@@ -229,6 +229,17 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
 
 Server::~Server() {
   if (pid_ > 0) Stop();
+  // Under -DFC_SANITIZE a finding in any server process is a test failure, even
+  // if the supervisor replaced the process and the clients never noticed.
+  const std::string log = Log();
+  for (const char* marker : {"Sanitizer", "runtime error:"}) {
+    const size_t at = log.find(marker);
+    if (at != std::string::npos) {
+      ADD_FAILURE() << "sanitizer report in the server log:\n"
+                    << log.substr(at > 2000 ? at - 2000 : 0, 6000);
+      break;
+    }
+  }
   ::unlink(log_path_.c_str());
 }
 

@@ -258,7 +258,7 @@ TEST_F(LimitsTest, OverTheConnectionLimitNewcomersAreClosedAndServiceResumes) {
   RawConnection extra(server.port());
   extra.Send(RawConnection::GetRequest("a.txt"));
   EXPECT_TRUE(extra.ClosedByPeer());
-  EXPECT_NE(server.Log().find("connection limit (50) reached"), std::string::npos);
+  EXPECT_NE(server.Log().find("connection limit (50) reached"), std::string::npos) << server.Log();
   held.clear();
   ::usleep(200'000);
   EXPECT_EQ(server.Client({"get", "a.txt", out_.path(), "--quiet"}).exit_code, 0);

@@ -180,6 +180,16 @@ void Master::Stop() {
   pid_ = -1;
 }
 
+std::string Master::SanitizerReport() const {
+  std::ifstream in(log_path_);
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const char* marker : {"Sanitizer", "runtime error:"}) {
+    const size_t at = log.find(marker);
+    if (at != std::string::npos) return log.substr(at > 500 ? at - 500 : 0, 3000);
+  }
+  return "";
+}
+
 bool Master::IsChild(pid_t pid) const {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string text;

@@ -58,6 +58,8 @@ class Master {
   uint16_t port() const { return port_; }
   std::string shm_name() const { return "fc-" + std::to_string(port_); }
   bool IsChild(pid_t pid) const;  // is `pid` a process of this master?
+  // The first sanitizer report in the master's log (empty if none).
+  std::string SanitizerReport() const;
 
  private:
   std::string binary_, root_, cache_size_, log_path_;

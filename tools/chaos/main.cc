@@ -207,6 +207,7 @@ int main(int argc, char** argv) {
 
   const Settled settled = Settle(*cache.value(), master, o.bin_dir + "/fc-shmdump");
   master.Stop();
+  const std::string sanitizer = master.SanitizerReport();
   const Percentiles p = ComputePercentiles(tally.recovery_ms);
   std::printf("duration                 %.1f s\n", elapsed);
   std::printf("requests completed       %ld\n", tally.completed.load());
@@ -224,7 +225,8 @@ int main(int argc, char** argv) {
   if (!settled.check_output.empty() && !settled.check_passed) {
     std::printf("%s", settled.check_output.c_str());
   }
-  const bool ok = tally.wrong.load() == 0 && tally.failed.load() == 0 &&
+  if (!sanitizer.empty()) std::printf("sanitizer report in the server log:\n%s\n", sanitizer.c_str());
+  const bool ok = sanitizer.empty() && tally.wrong.load() == 0 && tally.failed.load() == 0 &&
                   settled.leaked_pins == 0 && settled.check_passed && tally.completed.load() > 0;
   std::printf("%s\n", ok ? "chaos: all promises held" : "chaos: FAILED");
   return ok ? 0 : 1;

@@ -119,13 +119,13 @@ void EventLoop::Accept() {
     }
     if (ctx_.connections.fetch_add(1) >= ctx_.config.max_connections) {
       ctx_.connections.fetch_sub(1);
-      ::close(fd);  // over --max-connections: refuse rather than degrade everyone
       const int64_t now = MonotonicNs();
       if (now - last_limit_log_ns_ > 1'000'000'000LL) {
         last_limit_log_ns_ = now;
         std::fprintf(stderr, "fc-worker[%d] connection limit (%d) reached; closing new ones\n",
                      ::getpid(), ctx_.config.max_connections);
       }
+      ::close(fd);  // over --max-connections: refuse rather than degrade everyone
       continue;
     }
     auto c = std::make_unique<Connection>();
