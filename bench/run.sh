@@ -108,9 +108,14 @@ declare -A R
 measure() {  # measure KEY command-with-{PORT}
   local key=$1; shift
   local fc_vals=() ng_vals=()
-  for _ in $(seq "$REPS"); do
-    fc_vals+=("$(eval "${*//\{PORT\}/$FC_PORT}")")
-    ng_vals+=("$(eval "${*//\{PORT\}/$NGINX_PORT}")")
+  for rep in $(seq "$REPS"); do  # alternate who goes first
+    if ((rep % 2)); then
+      fc_vals+=("$(eval "${*//\{PORT\}/$FC_PORT}")")
+      ng_vals+=("$(eval "${*//\{PORT\}/$NGINX_PORT}")")
+    else
+      ng_vals+=("$(eval "${*//\{PORT\}/$NGINX_PORT}")")
+      fc_vals+=("$(eval "${*//\{PORT\}/$FC_PORT}")")
+    fi
   done
   R[$key.fc]=$(printf '%s\n' "${fc_vals[@]}" | median)
   R[$key.nginx]=$(printf '%s\n' "${ng_vals[@]}" | median)

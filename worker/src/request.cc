@@ -402,7 +402,7 @@ void EventLoop::ReplyError(Connection& c, Code code, const std::string& message,
     switch (code) {
       case Code::kNotFound: status = 404; break;
       case Code::kForbidden: status = 403; break;
-      case Code::kTooLarge: status = 414; break;
+      case Code::kTooLarge: status = std::string_view(c.op) == "PUT" ? 413 : 414; break;
       case Code::kBusy: status = 503; break;
       case Code::kBadRequest: status = 400; break;
       case Code::kBadRange: status = 416; break;
