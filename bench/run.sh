@@ -96,7 +96,8 @@ curl_mbps() {  # one stream at a time, $2 transfers back to back: total bytes / 
 for u in 4k.bin 1m.bin 52m.bin; do
   curl -s -o /dev/null "http://127.0.0.1:$FC_PORT/$u"; curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/$u"
 done
-cat "$tmp/root/1g.bin" > /dev/null
+# The first pass over the 1 GiB file is slower whoever serves it: warm it through both.
+curl -s -o /dev/null "http://127.0.0.1:$FC_PORT/1g.bin"; curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/1g.bin"
 # Both servers must really serve the bytes (a 403 is fast too).
 for port in "$FC_PORT" "$NGINX_PORT"; do
   for u in 4k.bin 1m.bin 52m.bin; do
@@ -182,23 +183,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 } | tee "$tmp/table.md"
 
 cat > "$tmp/plot.dat" <<DAT
-"4K keep-alive/nginx" $(ratio "${R[ka4k.fc]}" "${R[ka4k.nginx]}")
-"4K conn-per-req/nginx" $(ratio "${R[close4k.fc]}" "${R[close4k.nginx]}")
-"1M hot/nginx" $(ratio "${R[mb1m.fc]}" "${R[mb1m.nginx]}")
-"52M stream/iperf3" $(ratio "${R[s52m.fc]}" "${R[iperf]}")
-"1G uncached/nginx" $(ratio "${R[s1g.fc]}" "${R[s1g.nginx]}")
+"4 KiB keep-alive\\nvs nginx" $(ratio "${R[ka4k.fc]}" "${R[ka4k.nginx]}")
+"4 KiB conn/request\\nvs nginx" $(ratio "${R[close4k.fc]}" "${R[close4k.nginx]}")
+"1 MiB hot\\nvs nginx" $(ratio "${R[mb1m.fc]}" "${R[mb1m.nginx]}")
+"52 MB cached stream\\nvs iperf3" $(ratio "${R[s52m.fc]}" "${R[iperf]}")
+"1 GiB uncached stream\\nvs nginx" $(ratio "${R[s1g.fc]}" "${R[s1g.nginx]}")
 DAT
-gnuplot <<PLOT
-set terminal pngcairo size 900,420 font ",10"
-set output "bench/bench.png"
-set title "fc ratios, same machine, same run (medians of $REPS)"
-set style data histograms
-set style fill solid 0.8
-set boxwidth 0.6
-set yrange [0:*]
-set grid ytics
-set ylabel "ratio"
-unset key
-plot "$tmp/plot.dat" using 2:xtic(1) lc rgb "#3070b0", 1 with lines lc rgb "#c03030" dt 2
-PLOT
+bash bench/plot.sh "$tmp/plot.dat" "$REPS" bench/bench.png
 echo "plot: bench/bench.png" >&2
