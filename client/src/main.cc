@@ -11,6 +11,7 @@
 #include <boost/program_options.hpp>
 
 #include "fc/client/client.h"
+#include "fc/protocol/cli.h"
 #include "fc/protocol/json.h"
 #include "fc/protocol/net.h"
 #include "progress.h"
@@ -20,10 +21,7 @@ using fc::client::Endpoint;
 
 namespace {
 
-int UsageError(const std::string& message) {
-  std::fprintf(stderr, "fc-client: %s\nTry 'fc-client --help'.\n", message.c_str());
-  return 2;
-}
+int UsageError(const std::string& message) { return fc::cli::UsageError("fc-client", message); }
 
 int RunList(const Endpoint& server, bool as_json) {
   auto items = fc::client::List(server);
@@ -111,17 +109,8 @@ int main(int argc, char** argv) {
   po::positional_options_description positional;
   positional.add("args", -1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return UsageError(e.what());
-  }
-  if (vm.count("help")) {
-    std::ostringstream out;
-    out << visible;
-    std::fputs(out.str().c_str(), stdout);
-    return 0;
+  if (int rc = fc::cli::Parse("fc-client", argc, argv, visible, all, &positional, &vm); rc >= 0) {
+    return rc;
   }
   std::vector<std::string> args;
   if (vm.count("args")) args = vm["args"].as<std::vector<std::string>>();

@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 
 #include "fc/master/master.h"
+#include "fc/protocol/cli.h"
 #include "fc/protocol/net.h"
 
 namespace po = boost::program_options;
@@ -73,21 +74,14 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
   po::positional_options_description positional;
   positional.add("positional", -1);
   po::variables_map vm;
-  auto usage_error = [&](const std::string& message) {
-    std::fprintf(stderr, "fc-master: %s\nTry 'fc-master --help'.\n", message.c_str());
-    return 2;
+  auto usage_error = [](const std::string& message) {
+    return cli::UsageError("fc-master", message);
   };
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return usage_error(e.what());
-  }
-  if (vm.count("help")) {
-    std::ostringstream out;
-    out << visible << "\nPrints \"listening on HOST:PORT\" on stdout once it accepts connections.\n";
-    std::fputs(out.str().c_str(), stdout);
-    return 0;
+  if (int rc = cli::Parse("fc-master", argc, argv, visible, all, &positional, &vm,
+                          "\nPrints \"listening on HOST:PORT\" on stdout once it accepts "
+                          "connections.\n");
+      rc >= 0) {
+    return rc;
   }
   if (vm.count("positional")) {
     const auto& args = vm["positional"].as<std::vector<std::string>>();

@@ -25,6 +25,7 @@
 #include <boost/program_options.hpp>
 
 #include "fc/client/client.h"
+#include "fc/protocol/cli.h"
 #include "fc/protocol/checksum.h"
 #include "fc/protocol/net.h"
 #include "fc/shm_cache/cache.h"
@@ -137,19 +138,7 @@ int ParseOptions(int argc, char** argv, Options* o) {
       ("bin-dir", po::value(&o->bin_dir)->value_name("DIR"),
        "where fc-master and fc-shmdump are (default: next to fc-chaos)");
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "fc-chaos: %s\n", e.what());
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::ostringstream out;
-    out << opts;
-    std::fputs(out.str().c_str(), stdout);
-    return 0;
-  }
+  if (int rc = fc::cli::Parse("fc-chaos", argc, argv, opts, opts, nullptr, &vm); rc >= 0) return rc;
   if (long_mode) {
     if (!vm.count("duration")) o->duration_s = 330;
     if (!vm.count("cache-size")) o->cache_size = "64M";

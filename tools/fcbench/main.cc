@@ -28,6 +28,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "fc/protocol/cli.h"
 #include "fc/protocol/wire.h"
 
 namespace po = boost::program_options;
@@ -258,19 +259,7 @@ int main(int argc, char** argv) {
       ("new-connection", po::bool_switch(&o.new_connection), "one connection per request")
       ("http", po::bool_switch(&o.http), "send HTTP/1.1 GET /NAME instead");
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "fc-bench: %s\n", e.what());
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::ostringstream out;
-    out << opts;
-    std::fputs(out.str().c_str(), stdout);
-    return 0;
-  }
+  if (int rc = fc::cli::Parse("fc-bench", argc, argv, opts, opts, nullptr, &vm); rc >= 0) return rc;
   if (o.port <= 0 || o.port > 65535 || o.name.empty() || o.connections < 1 || o.threads < 1 ||
       o.threads > o.connections || o.duration_s <= 0 || o.duration_s > 3600) {
     std::fprintf(stderr, "fc-bench: need --port, --name, 1 <= threads <= connections, "

@@ -11,6 +11,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "fc/protocol/cli.h"
 #include "fc/protocol/json.h"
 #include "fc/protocol/net.h"
 #include "fc/shm_cache/cache.h"
@@ -118,19 +119,7 @@ int main(int argc, char** argv) {
       ("check", "run the consistency check; exit 1 on any violation")
       ("lock-timeout", po::value(&timeout_ms)->value_name("MS"), "lock wait (default 500)");
   po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "fc-shmdump: %s\nTry 'fc-shmdump --help'.\n", e.what());
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::ostringstream out;
-    out << opts;
-    std::fputs(out.str().c_str(), stdout);
-    return 0;
-  }
+  if (int rc = fc::cli::Parse("fc-shmdump", argc, argv, opts, opts, nullptr, &vm); rc >= 0) return rc;
   if (port.empty() == shm_name.empty()) {
     std::fprintf(stderr, "fc-shmdump: give exactly one of --port or --shm-name\n");
     return 2;
