@@ -3,8 +3,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 

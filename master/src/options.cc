@@ -1,8 +1,6 @@
 // fc-master's command line: the option form and the seeds' positional form
 // `fc-master HOST PORT DIR`.
 #include <cstdio>
-#include <iostream>
-#include <sstream>
 
 #include <boost/program_options.hpp>
 

@@ -20,8 +20,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <iostream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>

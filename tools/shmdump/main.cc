@@ -5,8 +5,6 @@
 // never wedge the server; if the lock stays busy it prints an unlocked (possibly
 // torn) snapshot and says so. --check runs the consistency check.
 #include <cstdio>
-#include <iostream>
-#include <sstream>
 #include <string>
 
 #include <boost/program_options.hpp>
