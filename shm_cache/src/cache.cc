@@ -148,6 +148,7 @@ bool ShmCache::Impl::MakeRoomLocked(uint32_t needed) {
       IndexRemoveLocked(e);
       crash::At(crash::Point::kMidEvict);  // out of the index, still listed and holding packets
       ListRemoveLocked(e);
+      header->stats.evicted_bytes += entries[e].size;
       FreeEntryLocked(e);
       ++header->stats.evictions;
     }
@@ -340,6 +341,7 @@ PinnedEntry ShmCache::Publish(Reservation reservation, uint64_t checksum) {
   const uint32_t older = m.FindLocked(name_copy, entry.name_hash);
   if (older != kNil) m.DropLocked(older);
   entry.checksum = checksum;
+  m.header->stats.admitted_bytes += entry.size;
   entry.loaded_at_ns = NowRealtimeNs();
   entry.inserted_seq = entry.access_seq = ++m.header->seq;
   ++m.PinCount(m.slot, e);

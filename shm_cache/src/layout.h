@@ -68,6 +68,8 @@ struct Stats {
   uint64_t misses;
   uint64_t loads;
   uint64_t evictions;
+  uint64_t evicted_bytes;   // file bytes of evicted entries
+  uint64_t admitted_bytes;  // file bytes of published entries
   uint64_t stale_drops;
   uint64_t repairs;
   uint64_t reclaimed_pins;

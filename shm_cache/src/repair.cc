@@ -223,6 +223,8 @@ Snapshot ShmCache::TakeSnapshot(int timeout_ms) {
   snap.misses = h.stats.misses;
   snap.loads = h.stats.loads;
   snap.evictions = h.stats.evictions;
+  snap.evicted_bytes = h.stats.evicted_bytes;
+  snap.admitted_bytes = h.stats.admitted_bytes;
   snap.stale_drops = h.stats.stale_drops;
   snap.repairs = h.stats.repairs;
   snap.reclaimed_pins = h.stats.reclaimed_pins;

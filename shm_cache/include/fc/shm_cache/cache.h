@@ -171,7 +171,7 @@ struct Snapshot {
   std::string policy;
   int32_t master_pid = 0;
   uint64_t hits = 0, misses = 0, loads = 0, evictions = 0, stale_drops = 0, repairs = 0,
-           reclaimed_pins = 0;
+           reclaimed_pins = 0, evicted_bytes = 0, admitted_bytes = 0;
   std::vector<EntryInfo> entries;  // oldest first in eviction order, then the rest
   std::vector<WorkerInfo> workers;
 };
