@@ -15,7 +15,7 @@ namespace fc::master {
 int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
   *run = false;
   std::string root, host = config->host, port = std::to_string(config->port), cache_size = "64M",
-                    packet_size = "1K", policy = "lru";
+                    packet_size = "1K", policy = "fc";
   uint32_t workers = config->workers;
   int threads = config->worker.threads, loaders = config->worker.loaders;
   int idle_s = config->worker.idle_timeout_ms / 1000;
@@ -43,7 +43,8 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
        "shared segment size, metadata included (default 64M)")
       ("packet-size", po::value(&packet_size)->value_name("SIZE"),
        "cache packet size, 64 bytes to 1M (default 1K)")
-      ("policy", po::value(&policy)->value_name("lru|fifo"), "eviction policy (default lru)")
+      ("policy", po::value(&policy)->value_name("NAME"),
+       "eviction policy: fc (default), lru, fifo, sieve, s3fifo")
       ("shm-name", po::value(&config->cache.shm_name)->value_name("NAME"),
        "segment name (default fc-<port>)")
       ("lock-dir", po::value(&config->worker.lock_dir)->value_name("DIR"),

@@ -50,45 +50,6 @@ void ShmCache::Impl::IndexRemoveLocked(uint32_t e) {
   entries[e].hash_next = kNil;
 }
 
-// ---- eviction order -------------------------------------------------------------
-// One doubly linked list, oldest first. LRU moves an entry to the tail on every
-// hit; FIFO never does, so the list stays in insertion order.
-
-void ShmCache::Impl::ListAppendLocked(uint32_t e) {
-  Entry& entry = entries[e];
-  entry.list_next = kNil;
-  entry.list_prev = header->list_tail;
-  if (header->list_tail != kNil) {
-    entries[header->list_tail].list_next = e;
-  } else {
-    header->list_head = e;
-  }
-  header->list_tail = e;
-}
-
-void ShmCache::Impl::ListRemoveLocked(uint32_t e) {
-  Entry& entry = entries[e];
-  if (entry.list_prev != kNil) {
-    entries[entry.list_prev].list_next = entry.list_next;
-  } else if (header->list_head == e) {
-    header->list_head = entry.list_next;
-  }
-  if (entry.list_next != kNil) {
-    entries[entry.list_next].list_prev = entry.list_prev;
-  } else if (header->list_tail == e) {
-    header->list_tail = entry.list_prev;
-  }
-  entry.list_prev = entry.list_next = kNil;
-}
-
-void ShmCache::Impl::TouchLocked(uint32_t e) {
-  entries[e].access_seq = ++header->seq;
-  if (static_cast<Policy>(header->policy) == Policy::kLru && header->list_tail != e) {
-    ListRemoveLocked(e);
-    ListAppendLocked(e);
-  }
-}
-
 // ---- entries --------------------------------------------------------------------
 // Free entries are chained through hash_next from header->free_entry_head.
 
@@ -117,44 +78,12 @@ void ShmCache::Impl::FreeEntryLocked(uint32_t e) {
 
 void ShmCache::Impl::DropLocked(uint32_t e) {
   IndexRemoveLocked(e);
-  ListRemoveLocked(e);
+  QueueRemoveLocked(e);
   if (entries[e].readers == 0) {
     FreeEntryLocked(e);
   } else {
     entries[e].state.store(kOrphan, std::memory_order_release);
   }
-}
-
-bool ShmCache::Impl::MakeRoomLocked(uint32_t needed) {
-  const auto enough = [&](uint64_t freed, uint32_t entries_freed) {
-    return header->packet_count - header->used_packets + freed >= needed &&
-           header->entry_capacity - header->used_entries + entries_freed >= 1;
-  };
-  // Pass 1 (read only): can unpinned entries, taken oldest first, free enough?
-  uint64_t freeable = 0;
-  uint32_t entries_freeable = 0;
-  for (uint32_t e = header->list_head; !enough(freeable, entries_freeable) && e != kNil;
-       e = entries[e].list_next) {
-    if (entries[e].readers != 0) continue;  // pinned: step over it
-    freeable += entries[e].packet_count;
-    ++entries_freeable;
-  }
-  if (!enough(freeable, entries_freeable)) return false;
-  // Pass 2: evict exactly those.
-  uint32_t e = header->list_head;
-  while (!enough(0, 0) && e != kNil) {
-    const uint32_t next = entries[e].list_next;
-    if (entries[e].readers == 0) {
-      IndexRemoveLocked(e);
-      crash::At(crash::Point::kMidEvict);  // out of the index, still listed and holding packets
-      ListRemoveLocked(e);
-      header->stats.evicted_bytes += entries[e].size;
-      FreeEntryLocked(e);
-      ++header->stats.evictions;
-    }
-    e = next;
-  }
-  return enough(0, 0);
 }
 
 bool ShmCache::Impl::SlotAlive(uint32_t s) const {
@@ -292,6 +221,10 @@ Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
     return result;
   }
   const uint32_t needed = m.PacketsFor(needed_bytes);
+  if (!m.AdmitLocked(hash, needed_bytes)) {
+    result.kind = Admission::Kind::kNotAdmitted;  // the policy's gate: first request streams
+    return result;
+  }
   if (!m.MakeRoomLocked(needed)) {
     result.kind = Admission::Kind::kNoRoom;  // what is in the way is pinned
     return result;
@@ -314,6 +247,8 @@ Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
   entry.checksum = 0;
   entry.hits = 0;
   entry.hash_next = entry.list_prev = entry.list_next = kNil;
+  entry.queue = kQueueNone;
+  entry.freq = 0;
   m.WriteChain(first, 0, name.data(), name.size());
   crash::At(crash::Point::kMidInsert);  // entry and packets taken, nothing committed
   entry.state.store(kLoading, std::memory_order_release);  // commit
@@ -349,7 +284,7 @@ PinnedEntry ShmCache::Publish(Reservation reservation, uint64_t checksum) {
   crash::At(crash::Point::kBeforePublish);
   entry.state.store(kReady, std::memory_order_release);  // commit: visible from here
   m.IndexInsertLocked(e);
-  m.ListAppendLocked(e);
+  m.InsertLocked(e);
   FillPin(e, &pin);
   return pin;
 }
@@ -390,9 +325,11 @@ std::vector<protocol::ListItem> ShmCache::List() {
   std::vector<protocol::ListItem> items;
   RobustLock lock(&m.header->mutex, m.Repairer());
   items.reserve(m.header->used_entries);
-  for (uint32_t e = m.header->list_head; e != kNil; e = m.entries[e].list_next) {
-    const Entry& entry = m.entries[e];
-    items.push_back({m.EntryName(e), entry.size, entry.readers, entry.hits});
+  for (uint32_t head : {m.header->small_head, m.header->list_head}) {
+    for (uint32_t e = head; e != kNil; e = m.entries[e].list_next) {
+      const Entry& entry = m.entries[e];
+      items.push_back({m.EntryName(e), entry.size, entry.readers, entry.hits});
+    }
   }
   return items;
 }

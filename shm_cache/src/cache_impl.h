@@ -68,9 +68,21 @@ struct ShmCache::Impl {
   uint32_t FindLocked(std::string_view name, uint64_t hash) const;
   void IndexInsertLocked(uint32_t entry);
   void IndexRemoveLocked(uint32_t entry);
-  void ListAppendLocked(uint32_t entry);
-  void ListRemoveLocked(uint32_t entry);
+  // policy.cc: queues and the eviction policies.
+  bool HasProbation() const;
+  uint8_t FreqCap() const;
+  uint32_t SmallCapacity() const;
+  void QueueAppendLocked(uint32_t entry, uint8_t queue);
+  void QueueRemoveLocked(uint32_t entry);
+  bool GhostContains(uint64_t hash) const;
+  void GhostAddLocked(uint64_t hash);
   void TouchLocked(uint32_t entry);
+  bool AdmitLocked(uint64_t hash, uint64_t bytes);  // false: stream this one, do not cache
+  void InsertLocked(uint32_t entry);                // a published entry joins its queue
+  void EvictLocked(uint32_t entry);
+  bool RoomFor(uint32_t packets_needed) const;
+  bool EvictOneLocked();
+  bool EvictFromSmallLocked();
   uint32_t AllocEntryLocked();
   void FreeEntryLocked(uint32_t entry);
   void DropLocked(uint32_t entry);  // out of index and list; freed now or at last unpin

@@ -19,7 +19,8 @@
 namespace fc::shm_cache {
 
 constexpr uint64_t kMagic = 0x6663'6361'6368'6531ULL;  // "fccache1"
-constexpr uint32_t kLayoutVersion = 1;
+constexpr uint32_t kLayoutVersion = 2;
+constexpr uint32_t kGhostSlots = 4096;  // capacity of the ghost ring (recently refused / evicted)
 constexpr uint32_t kNil = UINT32_MAX;
 
 enum EntryState : uint32_t {
@@ -39,6 +40,9 @@ struct Entry {
   uint32_t first_packet;  // chain head; the name bytes come first, then the file
   uint32_t packet_count;
   uint32_t readers;  // derived: sum of pins over all worker slots
+  uint8_t queue;     // kQueueNone / kQueueSmall / kQueueMain (which eviction queue)
+  uint8_t freq;      // hits since last considered by the policy (capped; a hint)
+  uint16_t reserved;
   uint64_t size;
   int64_t mtime_ns;
   uint64_t ino;
@@ -46,13 +50,16 @@ struct Entry {
   uint64_t checksum;
   uint64_t hits;
   uint64_t inserted_seq;  // FIFO order
-  uint64_t access_seq;    // LRU order
+  uint64_t access_seq;    // last hit
+  uint64_t queue_seq;     // when it entered (or was moved to the tail of) its queue
   int64_t loaded_at_ns;   // CLOCK_REALTIME, for "age"
   // Derived.
   uint32_t hash_next;
   uint32_t list_prev;
   uint32_t list_next;
 };
+
+enum QueueId : uint8_t { kQueueNone = 0, kQueueSmall = 1, kQueueMain = 2 };
 
 enum SlotState : uint32_t { kSlotEmpty = 0, kSlotAttached = 1, kSlotServing = 2 };
 
@@ -70,6 +77,7 @@ struct Stats {
   uint64_t evictions;
   uint64_t evicted_bytes;   // file bytes of evicted entries
   uint64_t admitted_bytes;  // file bytes of published entries
+  uint64_t not_admitted;    // misses the admission gate sent to disk
   uint64_t stale_drops;
   uint64_t repairs;
   uint64_t reclaimed_pins;
@@ -106,8 +114,15 @@ struct Header {
   uint32_t used_entries;    // derived
   uint32_t alloc_cursor;    // derived: next-fit position in the bitmap
   uint32_t free_entry_head; // derived: free entries, chained through hash_next
-  uint32_t list_head;       // derived: eviction order, oldest first
+  uint32_t list_head;       // derived: main queue, oldest first
   uint32_t list_tail;       // derived
+  uint32_t small_head;      // derived: probation queue (S3-FIFO, fc), oldest first
+  uint32_t small_tail;      // derived
+  uint32_t small_used;      // derived: packets in the probation queue
+  uint32_t hand;            // derived: SIEVE hand in the main queue (kNil: from the head)
+  uint32_t ghost_window;    // ghost ring slots in use (scales with the cache)
+  uint32_t ghost_next;      // next ghost slot to overwrite
+  uint64_t ghost[kGhostSlots];  // name hashes recently refused or evicted: a hint only
   Stats stats;
 };
 

@@ -63,6 +63,7 @@ void ShmCache::Impl::RebuildLocked() {
     uint32_t state = entry.state.load();
     if (state == kOrphan && entry.readers == 0) state = kFree;
     if (state != kFree && !CollectChain(entry, claimed, &chain)) state = kFree;
+    if (state != kReady) entry.queue = kQueueNone;
     if (state == kFree) {
       entry.state.store(kFree);
       entry.hash_next = h.free_entry_head;
@@ -79,21 +80,26 @@ void ShmCache::Impl::RebuildLocked() {
   }
   // Index and eviction order from the READY entries, oldest first.
   std::fill(buckets, buckets + h.bucket_count, kNil);
-  h.list_head = h.list_tail = kNil;
-  const bool lru = static_cast<Policy>(h.policy) == Policy::kLru;
-  std::sort(ready.begin(), ready.end(), [&](uint32_t a, uint32_t b) {
-    return lru ? entries[a].access_seq < entries[b].access_seq
-               : entries[a].inserted_seq < entries[b].inserted_seq;
-  });
+  h.list_head = h.list_tail = h.small_head = h.small_tail = kNil;
+  h.small_used = 0;
+  h.hand = kNil;
+  // Each queue in the order its entries joined it (queue_seq is committed with
+  // every move); the SIEVE hand restarts from the oldest.
+  std::sort(ready.begin(), ready.end(),
+            [&](uint32_t a, uint32_t b) { return entries[a].queue_seq < entries[b].queue_seq; });
   for (uint32_t e : ready) {
     entries[e].hash_next = entries[e].list_prev = entries[e].list_next = kNil;
+    const uint8_t queue = entries[e].queue == kQueueSmall && HasProbation() ? kQueueSmall : kQueueMain;
+    entries[e].queue = kQueueNone;
     // Two READY copies of one name cannot be made by the code, but if found the
     // one seen later in the order (the newer) wins.
     const std::string name = EntryName(e);
     const uint32_t dup = FindLocked(name, entries[e].name_hash);
     if (dup != kNil) DropLocked(dup);
     IndexInsertLocked(e);
-    ListAppendLocked(e);
+    const uint64_t seq = entries[e].queue_seq;
+    QueueAppendLocked(e, queue);
+    entries[e].queue_seq = seq;  // keep the order a second rebuild will see
   }
   h.alloc_cursor = 0;
   ++h.stats.repairs;
@@ -183,10 +189,15 @@ std::vector<std::string> ShmCache::Impl::CheckLocked(bool liveness) const {
   }
   if (live_entries != h.used_entries) report("used entry count disagrees with entry states");
   uint32_t listed = 0;
-  for (uint32_t e = h.list_head; e != kNil && listed <= h.entry_capacity; e = entries[e].list_next) {
-    if (entries[e].state.load() != kReady) report("eviction list holds a non-ready entry");
-    ++listed;
+  uint64_t small_packets = 0;
+  for (uint32_t head : {h.small_head, h.list_head}) {
+    for (uint32_t e = head; e != kNil && listed <= h.entry_capacity; e = entries[e].list_next) {
+      if (entries[e].state.load() != kReady) report("eviction queue holds a non-ready entry");
+      if (head == h.small_head) small_packets += entries[e].packet_count;
+      ++listed;
+    }
   }
+  if (small_packets != h.small_used) report("probation queue size disagrees with its entries");
   uint32_t ready = 0;
   for (uint32_t e = 0; e < h.entry_capacity; ++e) ready += entries[e].state.load() == kReady;
   if (listed != ready) report("eviction list length disagrees with ready entries");
@@ -225,17 +236,20 @@ Snapshot ShmCache::TakeSnapshot(int timeout_ms) {
   snap.evictions = h.stats.evictions;
   snap.evicted_bytes = h.stats.evicted_bytes;
   snap.admitted_bytes = h.stats.admitted_bytes;
+  snap.not_admitted = h.stats.not_admitted;
   snap.stale_drops = h.stats.stale_drops;
   snap.repairs = h.stats.repairs;
   snap.reclaimed_pins = h.stats.reclaimed_pins;
   const int64_t now = NowRealtimeNs();
   std::vector<uint32_t> order;
   std::vector<bool> listed(h.entry_capacity, false);
-  for (uint32_t e = h.list_head; e < h.entry_capacity && order.size() < h.entry_capacity;
-       e = m.entries[e].list_next) {
-    if (listed[e]) break;  // a torn unlocked view can loop
-    listed[e] = true;
-    order.push_back(e);
+  for (uint32_t head : {h.small_head, h.list_head}) {
+    for (uint32_t e = head; e < h.entry_capacity && order.size() < h.entry_capacity;
+         e = m.entries[e].list_next) {
+      if (listed[e]) break;  // a torn unlocked view can loop
+      listed[e] = true;
+      order.push_back(e);
+    }
   }
   for (uint32_t e = 0; e < h.entry_capacity; ++e) {
     if (!listed[e] && m.entries[e].state.load() != kFree) order.push_back(e);

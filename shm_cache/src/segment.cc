@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <boost/interprocess/shared_memory_object.hpp>
+#include <algorithm>
 #include <cstring>
 
 #include "cache_impl.h"
@@ -70,12 +71,23 @@ int64_t NowRealtimeNs() {
 
 uint64_t NameHash(std::string_view name) { return Checksum64::Of(name.data(), name.size()); }
 
-const char* PolicyName(Policy policy) { return policy == Policy::kFifo ? "fifo" : "lru"; }
+const char* PolicyName(Policy policy) {
+  switch (policy) {
+    case Policy::kLru: return "lru";
+    case Policy::kFifo: return "fifo";
+    case Policy::kSieve: return "sieve";
+    case Policy::kS3Fifo: return "s3fifo";
+    case Policy::kFc: return "fc";
+  }
+  return "unknown";
+}
 
 Result<Policy> ParsePolicy(const std::string& text) {
-  if (text == "lru") return Policy::kLru;
-  if (text == "fifo") return Policy::kFifo;
-  return Status::Error("unknown eviction policy \"" + text + "\": expected lru or fifo");
+  for (Policy p : {Policy::kLru, Policy::kFifo, Policy::kSieve, Policy::kS3Fifo, Policy::kFc}) {
+    if (text == PolicyName(p)) return p;
+  }
+  return Status::Error("unknown eviction policy \"" + text +
+                       "\": expected fc, lru, fifo, sieve or s3fifo");
 }
 
 void ShmCache::Impl::Bind(Header* h) {
@@ -145,6 +157,11 @@ Result<std::unique_ptr<ShmCache>> ShmCache::Create(const CacheOptions& options) 
     impl->slots[i].state.store(kSlotEmpty);
     impl->slots[i].epoch.store(0);
   }
+  // fc's ghost window scales with the cache (about 500 names for 64 MiB);
+  // S3-FIFO's is as long as the ring allows.
+  h->ghost_window = options.policy == Policy::kS3Fifo
+                        ? kGhostSlots
+                        : std::clamp<uint32_t>(h->packet_count / 128, 64, kGhostSlots);
   h->generation = 1;
   h->master_pid = static_cast<int32_t>(::getpid());
   h->created_at_ns = NowRealtimeNs();

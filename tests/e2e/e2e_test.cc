@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "fc/protocol/checksum.h"
@@ -332,6 +333,23 @@ TEST_F(EndToEndTest, KilledWorkerIsReplacedWithinOneSecond) {
   EXPECT_LT(ms, 1000);
   EXPECT_EQ(server.Client({"get", "a.txt", out_.path()}).exit_code, 0);
   EXPECT_NE(server.Log().find("killed by signal 9"), std::string::npos);
+}
+
+TEST_F(EndToEndTest, TheDefaultPolicyCachesABigFileOnItsSecondRequest) {
+  Server server(root_.path(), {"--policy", "fc"});
+  ToolResult first = server.Client({"get", "docs/a b.bin", out_.path()});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("from disk"), std::string::npos);  // streamed, not cached yet
+  EXPECT_TRUE(JsonValues(server.Client({"list", "--json"}).out, "name").empty());
+  ToolResult second = server.Client({"get", "docs/a b.bin", out_.path()});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.out.find("from cache"), std::string::npos);
+  EXPECT_EQ(FileChecksum(out_ / "a b.bin"), FileChecksum(root_ / "docs/a b.bin"));
+  // A small file is cached at once.
+  ASSERT_EQ(server.Client({"get", "a.txt", out_.path()}).exit_code, 0);
+  const auto names = JsonValues(server.Client({"list", "--json"}).out, "name");
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()),
+            (std::set<std::string>{"a.txt", "docs/a b.bin"}));
 }
 
 TEST_F(EndToEndTest, ACrashLoopIsThrottledWithBackoff) {

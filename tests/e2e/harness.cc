@@ -180,11 +180,18 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
   log_path_ = "/tmp/fc-test-master-" + std::to_string(::getpid()) + "-" +
               std::to_string(counter++) + ".log";
   std::vector<std::string> args = {MasterBin(), "--root", root, "--port", "0"};
-  bool has_workers = false;
-  for (const auto& a : extra_args) has_workers = has_workers || a == "--workers";
+  bool has_workers = false, has_policy = false;
+  for (const auto& a : extra_args) {
+    has_workers = has_workers || a == "--workers";
+    has_policy = has_policy || a == "--policy";
+  }
   if (!has_workers) {
     args.push_back("--workers");
     args.push_back("2");
+  }
+  if (!has_policy) {  // most tests count on a file being cached at its first request
+    args.push_back("--policy");
+    args.push_back("lru");
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   int out_pipe[2];

@@ -48,8 +48,9 @@ std::string MasterBin();
 std::string ClientBin();
 std::string ShmdumpBin();
 
-// A running fc-master on 127.0.0.1, port 0. Stopped with SIGTERM (then SIGKILL)
-// on destruction. Its stderr goes to log_path().
+// A running fc-master on 127.0.0.1, port 0, with --workers 2 and --policy lru
+// unless `extra_args` say otherwise. Stopped with SIGTERM (then SIGKILL) on
+// destruction. Its stderr goes to log_path().
 class Server {
  public:
   // `env` adds NAME=VALUE entries to the master's environment.

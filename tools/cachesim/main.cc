@@ -21,7 +21,8 @@ using namespace fc::cachesim;
 
 int main(int argc, char** argv) {
   SyntheticSpec spec;
-  std::string trace_path, cache_size = "64M", packet_size = "1K", policies = "lru,fifo";
+  std::string trace_path, cache_size = "64M", packet_size = "1K",
+              policies = "lru,fifo,sieve,s3fifo,fc";
   std::string size_median = "16K", fixed_size = "0";
   po::options_description opts(
       "Usage: fc-cachesim [--trace FILE | synthetic options] [--policies lru,fifo]\n\n"
@@ -30,7 +31,8 @@ int main(int argc, char** argv) {
       "admitted, packet-rounding waste and requests streamed uncached.\n\nOptions");
   opts.add_options()("help,h", "print this help and exit")
       ("trace", po::value(&trace_path)->value_name("FILE"), "CSV trace: time,object id,size")
-      ("policies", po::value(&policies)->value_name("LIST"), "comma-separated (default lru,fifo)")
+      ("policies", po::value(&policies)->value_name("LIST"),
+       "comma-separated (default lru,fifo,sieve,s3fifo,fc)")
       ("cache-size", po::value(&cache_size)->value_name("SIZE"), "segment size (default 64M)")
       ("packet-size", po::value(&packet_size)->value_name("SIZE"), "packet size (default 1K)")
       ("objects", po::value(&spec.objects)->value_name("N"), "synthetic: objects (20000)")
@@ -68,8 +70,9 @@ int main(int argc, char** argv) {
   }
   std::printf("trace: %zu requests%s; cache %s in %s packets\n", trace.size(),
               trace_path.empty() ? " (synthetic)" : "", cache_size.c_str(), packet_size.c_str());
-  std::printf("%-8s %11s %11s %9s %9s %16s %9s %9s %7s\n", "policy", "miss ratio", "byte miss",
-              "vs LRU", "bytes", "evicted/admitted", "rounding", "streamed", "secs");
+  std::printf("%-8s %11s %11s %9s %9s %16s %9s %9s %9s %7s\n", "policy", "miss ratio",
+              "byte miss", "vs LRU", "bytes", "evicted/admitted", "rounding", "gated", "pinned",
+              "secs");
   double lru_miss = 0, lru_bytes = 0;
   size_t start = 0;
   while (start <= policies.size()) {
@@ -92,13 +95,12 @@ int main(int argc, char** argv) {
       lru_bytes = r->byte_miss_ratio();
     }
     auto delta = [](double v, double base) { return base > 0 ? 100.0 * (v - base) / base : 0.0; };
-    std::printf("%-8s %11.4f %11.4f %+8.1f%% %+8.1f%% %16.3f %8.2f%% %9llu %7.1f\n", name.c_str(),
-                r->miss_ratio(), r->byte_miss_ratio(), delta(r->miss_ratio(), lru_miss),
-                delta(r->byte_miss_ratio(), lru_bytes),
+    std::printf("%-8s %11.4f %11.4f %+8.1f%% %+8.1f%% %16.3f %8.2f%% %9llu %9llu %7.1f\n",
+                name.c_str(), r->miss_ratio(), r->byte_miss_ratio(),
+                delta(r->miss_ratio(), lru_miss), delta(r->byte_miss_ratio(), lru_bytes),
                 r->admitted_bytes ? double(r->evicted_bytes) / double(r->admitted_bytes) : 0.0,
-                100.0 * r->rounding_waste,
-                static_cast<unsigned long long>(r->streamed_too_large + r->streamed_pinned),
-                r->seconds);
+                100.0 * r->rounding_waste, static_cast<unsigned long long>(r->not_admitted),
+                static_cast<unsigned long long>(r->streamed_pinned), r->seconds);
   }
   return 0;
 }

@@ -52,6 +52,9 @@ Result<ReplayResult> Replay(const std::vector<Request>& trace, shm_cache::CacheO
       case shm_cache::Admission::Kind::kNoRoom:
         ++r.streamed_pinned;
         break;
+      case shm_cache::Admission::Kind::kNotAdmitted:
+        ++r.not_admitted;
+        break;
       case shm_cache::Admission::Kind::kHit:
         break;
     }

@@ -16,6 +16,7 @@ struct ReplayResult {
   uint64_t missed_bytes = 0;
   uint64_t streamed_too_large = 0;  // larger than the whole cache
   uint64_t streamed_pinned = 0;     // no room because what was in the way was pinned
+  uint64_t not_admitted = 0;        // kept out by the policy's admission gate (streamed)
   uint64_t admitted_bytes = 0;
   uint64_t evicted_bytes = 0;
   double rounding_waste = 0;        // of the packets in use at the end, the share not file bytes

@@ -109,6 +109,9 @@ LoadResult LoaderPool::Load(LoadTask& task) {
     case shm_cache::Admission::Kind::kNoRoom:
       lock_fd.Reset();
       return Stream(task, "stream-pinned");
+    case shm_cache::Admission::Kind::kNotAdmitted:
+      lock_fd.Reset();
+      return Stream(task, "stream-first");  // the policy caches it if it comes back
     case shm_cache::Admission::Kind::kReserved:
       break;
   }

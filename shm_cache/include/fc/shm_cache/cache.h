@@ -27,7 +27,8 @@
 
 namespace fc::shm_cache {
 
-enum class Policy : uint32_t { kLru = 0, kFifo = 1 };
+// Eviction policies (policy.cc explains each). kFc is fc's default.
+enum class Policy : uint32_t { kLru = 0, kFifo = 1, kSieve = 2, kS3Fifo = 3, kFc = 4 };
 const char* PolicyName(Policy policy);
 Result<Policy> ParsePolicy(const std::string& text);
 
@@ -40,7 +41,7 @@ struct CacheOptions {
   uint64_t segment_size = kDefaultSegmentSize;  // the whole segment, metadata included
   uint32_t packet_size = kDefaultPacketSize;
   uint32_t worker_slots = 4;
-  Policy policy = Policy::kLru;
+  Policy policy = Policy::kFc;
 };
 
 // What makes a cached copy fresh: it is served only while all of these match.
@@ -132,7 +133,8 @@ class Reservation {
 // The outcome of Admit(): the cache either already has the file (a pin), has
 // reserved room for it (a reservation), or cannot hold it right now.
 struct Admission {
-  enum class Kind { kHit, kReserved, kTooLarge, kNoRoom };
+  // kNotAdmitted: the policy's admission gate keeps it out for now (stream it).
+  enum class Kind { kHit, kReserved, kTooLarge, kNoRoom, kNotAdmitted };
   Kind kind = Kind::kNoRoom;
   PinnedEntry pin;          // kHit
   Reservation reservation;  // kReserved
@@ -171,7 +173,7 @@ struct Snapshot {
   std::string policy;
   int32_t master_pid = 0;
   uint64_t hits = 0, misses = 0, loads = 0, evictions = 0, stale_drops = 0, repairs = 0,
-           reclaimed_pins = 0, evicted_bytes = 0, admitted_bytes = 0;
+           reclaimed_pins = 0, evicted_bytes = 0, admitted_bytes = 0, not_admitted = 0;
   std::vector<EntryInfo> entries;  // oldest first in eviction order, then the rest
   std::vector<WorkerInfo> workers;
 };
