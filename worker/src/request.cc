@@ -285,12 +285,16 @@ void EventLoop::HandleGet(Connection& c) {
     return ReplyError(c, refusal.code, "\"" + Printable(c.name) + "\": " + refusal.message, false);
   }
   // Hit path: one statx and the cache; no open.
-  if (QuickIdentity(ctx_.files.root_fd(), c.name, &c.identity)) {
+  bool looked_up = false;
+  shm_cache::FileIdentity quick;
+  if (QuickIdentity(ctx_.files.root_fd(), c.name, &quick)) {
+    c.identity = quick;
     shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, c.identity);
     if (pin.valid()) {
       if (!PlanBody(c)) return;
       return StartCached(c, std::move(pin), "hit");
     }
+    looked_up = true;
   }
   OpenedFile file;
   if (!ctx_.files.OpenFile(c.name, &file, &refusal)) {
@@ -298,8 +302,12 @@ void EventLoop::HandleGet(Connection& c) {
   }
   c.identity = file.identity;
   if (!PlanBody(c)) return;
-  shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, file.identity);
-  if (pin.valid()) return StartCached(c, std::move(pin), "hit");
+  // Ask the cache again only if the open found another file than statx did
+  // (a symlink followed, or a change in between).
+  if (!looked_up || !(quick == file.identity)) {
+    shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, file.identity);
+    if (pin.valid()) return StartCached(c, std::move(pin), "hit");
+  }
   // A miss: the disk work happens on a loader thread; this loop moves on.
   c.state = Connection::State::kWaiting;
   SetInterest(c, 0);
