@@ -46,6 +46,7 @@ head -c 52400000 /dev/urandom > "$tmp/root/52m.bin"
 head -c 1073741824 /dev/urandom > "$tmp/root/1g.bin"
 for i in 1 2 3 4; do head -c 60000000 /dev/urandom > "$tmp/root/cold$i.bin"; done
 chmod -R a+rX "$tmp"  # nginx's workers run as an unprivileged user
+sync  # no writeback of the new files competing with the measurements
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
