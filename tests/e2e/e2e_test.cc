@@ -335,6 +335,22 @@ TEST_F(EndToEndTest, KilledWorkerIsReplacedWithinOneSecond) {
   EXPECT_NE(server.Log().find("killed by signal 9"), std::string::npos);
 }
 
+TEST_F(EndToEndTest, AProgressBarOnATerminalAndNoneOtherwise) {
+  Server server(root_.path());
+  // Not a terminal: just the one summary line.
+  ToolResult plain = server.Client({"get", "docs/a b.bin", out_.path()});
+  ASSERT_EQ(plain.exit_code, 0);
+  EXPECT_EQ(plain.out.find('%'), std::string::npos) << plain.out;
+  if (!FileExists("/usr/bin/script")) GTEST_SKIP() << "no script(1) to fake a terminal";
+  // On a pseudo-terminal (script(1)), a bar for a file over 1 MB.
+  const std::string command = ClientBin() + " get 127.0.0.1 " + server.port_text() +
+                              " 'docs/a b.bin' " + out_.path();
+  ToolResult tty = RunTool({"/usr/bin/script", "-qec", command, "/dev/null"}, 30'000);
+  EXPECT_EQ(tty.exit_code, 0) << tty.err;
+  EXPECT_NE(tty.out.find("100%"), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("MB/s"), std::string::npos) << tty.out;
+}
+
 TEST_F(EndToEndTest, TheDefaultPolicyCachesABigFileOnItsSecondRequest) {
   Server server(root_.path(), {"--policy", "fc"});
   ToolResult first = server.Client({"get", "docs/a b.bin", out_.path()});

@@ -264,6 +264,20 @@ TEST_F(LimitsTest, OverTheConnectionLimitNewcomersAreClosedAndServiceResumes) {
   EXPECT_EQ(server.Client({"get", "a.txt", out_.path(), "--quiet"}).exit_code, 0);
 }
 
+TEST_F(LimitsTest, ManyPipelinedRequestsAreAllAnsweredInOrderWithinTheQueueLimit) {
+  Server server(root_.path(), {"--max-queued", "4"});
+  RawConnection conn(server.port());
+  std::string burst;
+  for (int i = 0; i < 200; ++i) burst += RawConnection::GetRequest(i % 2 ? "a.txt" : "nope");
+  ASSERT_TRUE(conn.Send(burst));
+  for (int i = 0; i < 200; ++i) {
+    protocol::ReplyHeader h;
+    std::string body;
+    ASSERT_TRUE(conn.ReadReply(&h, &body)) << "reply " << i;
+    EXPECT_EQ(h.code, i % 2 ? Code::kOk : Code::kNotFound) << "reply " << i;
+  }
+}
+
 TEST(ConfinementTest, FifosDevicesAndDirectoriesAreRefusedWithoutBlocking) {
   TempDir root, out;
   ASSERT_EQ(::mkfifo((root / "fifo").c_str(), 0644), 0);
