@@ -278,7 +278,6 @@ PinnedEntry ShmCache::Publish(Reservation reservation, uint64_t checksum) {
   entry.checksum = checksum;
   m.header->stats.admitted_bytes += entry.size;
   entry.loaded_at_ns = NowRealtimeNs();
-  entry.inserted_seq = entry.access_seq = ++m.header->seq;
   ++m.PinCount(m.slot, e);
   ++entry.readers;
   crash::At(crash::Point::kBeforePublish);

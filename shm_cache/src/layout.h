@@ -49,8 +49,6 @@ struct Entry {
   uint64_t dev;
   uint64_t checksum;
   uint64_t hits;
-  uint64_t inserted_seq;  // FIFO order
-  uint64_t access_seq;    // last hit
   uint64_t queue_seq;     // when it entered (or was moved to the tail of) its queue
   int64_t loaded_at_ns;   // CLOCK_REALTIME, for "age"
   // Derived.
@@ -109,7 +107,7 @@ struct Header {
   pthread_mutex_t mutex;
   std::atomic<int32_t> holder_pid;  // diagnostics only
 
-  uint64_t seq;             // ordering clock for inserted_seq / access_seq
+  uint64_t seq;             // ordering clock for queue_seq
   uint32_t used_packets;    // derived
   uint32_t used_entries;    // derived
   uint32_t alloc_cursor;    // derived: next-fit position in the bitmap
