@@ -48,7 +48,8 @@ ScratchDir::ScratchDir() {
 ScratchDir::~ScratchDir() {
   if (DIR* d = ::opendir(path_.c_str())) {
     while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] != '.') ::unlink((path_ + "/" + e->d_name).c_str());
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") ::unlink((path_ + "/" + name).c_str());  // .master.log too
     }
     ::closedir(d);
   }
