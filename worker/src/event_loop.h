@@ -1,5 +1,5 @@
-// Internal header: EventLoop, one per worker thread. It accepts from the shared
-// listening socket (EPOLLEXCLUSIVE, so one loop wakes per connection), reads
+// Internal header: EventLoop, one per worker thread. It accepts from its worker
+// slot's listening socket (EPOLLEXCLUSIVE, so one loop wakes per connection), reads
 // requests, answers hits straight from the shared-memory packets with writev,
 // streams uncached files with sendfile, and hands misses to the LoaderPool.
 // Nothing on a loop blocks: a slow client only ever holds its own buffers.

@@ -48,7 +48,7 @@ struct LoadTask {
 class LoaderPool {
  public:
   LoaderPool(shm_cache::ShmCache& cache, std::string lock_dir, int threads);
-  ~LoaderPool();  // stops and joins; pending tasks get an error result
+  ~LoaderPool();  // stops and joins; jobs not started are dropped (their files close)
   LoaderPool(const LoaderPool&) = delete;
   LoaderPool& operator=(const LoaderPool&) = delete;
 

@@ -1,5 +1,5 @@
-// A worker process: serves connections accepted from the master's listening
-// socket with `threads` epoll event loops, from the shared cache, with a small
+// A worker process: serves connections accepted from its slot's listening
+// socket (SO_REUSEPORT, bound by the master) with `threads` epoll event loops, from the shared cache, with a small
 // pool of loader threads for disk work (loading a file into the cache under its
 // lock file, or checksumming a file that will be streamed).
 //
