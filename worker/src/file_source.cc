@@ -41,16 +41,21 @@ Refusal FileSource::CheckName(std::string_view name) {
   return {};
 }
 
-bool FileSource::OpenFile(std::string_view name, OpenedFile* out, Refusal* refusal) const {
-  const std::string path(name);
+int FileSource::OpenBeneath(const std::string& path, int flags) const {
   open_how how;
   std::memset(&how, 0, sizeof(how));
-  how.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+  how.flags = static_cast<uint64_t>(flags);
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
   int fd;
   do {
     fd = static_cast<int>(::syscall(SYS_openat2, root_fd_.get(), path.c_str(), &how, sizeof(how)));
   } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+  return fd;
+}
+
+bool FileSource::OpenFile(std::string_view name, OpenedFile* out, Refusal* refusal) const {
+  const std::string path(name);
+  const int fd = OpenBeneath(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     const int err = errno;
     switch (err) {

@@ -37,6 +37,9 @@ class FileSource {
   static Refusal CheckName(std::string_view name);
   // Opens `name` beneath the root for reading. On failure *refusal says why.
   bool OpenFile(std::string_view name, OpenedFile* out, Refusal* refusal) const;
+  // The one confined open: openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) from
+  // the root, retrying EINTR/EAGAIN. Returns the fd, or -1 with errno set.
+  int OpenBeneath(const std::string& path, int flags) const;
 
   int root_fd() const { return root_fd_.get(); }
 

@@ -2,9 +2,7 @@
 #include "upload.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -47,11 +45,7 @@ std::unique_ptr<Upload> Upload::Begin(const FileSource& files, const std::string
     *refusal = {Code::kBadRequest, "\"" + name + "\" does not name a file"};
     return nullptr;
   }
-  open_how how;
-  std::memset(&how, 0, sizeof(how));
-  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  const int dfd = static_cast<int>(::syscall(SYS_openat2, files.root_fd(), dir.c_str(), &how, sizeof(how)));
+  const int dfd = files.OpenBeneath(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) {
     *refusal = FromErrno(errno, "openat2", name);
     return nullptr;
