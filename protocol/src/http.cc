@@ -1,12 +1,255 @@
-// HTTP/1.1 request parsing; see http.h.
+// HTTP/1.1 request-head parsing; see http.h. Every rule that decides where a
+// message ends is here, and each ambiguity is refused rather than guessed.
 #include "fc/protocol/http.h"
 
 #include <cctype>
-#include <cstdio>
-#include <cstring>
 
 namespace fc::http {
 namespace {
+
+// RFC 9110 §5.6.2 tchar.
+bool IsTokenChar(unsigned char c) {
+  if (std::isalnum(c)) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!IsTokenChar(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+// A field value may hold VCHAR, obs-text, SP and HTAB; any other control byte
+// (NUL, CR, LF, DEL, ...) is refused.
+bool IsFieldValue(std::string_view s) {
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+  }
+  return true;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool ParseDecimal(std::string_view s, uint64_t* out) {
+  if (s.empty() || s.size() > 19) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+bool ParseHex64(std::string_view s, uint64_t* out) {
+  if (s.size() != 16) return false;
+  uint64_t v = 0;
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (!std::isxdigit(c)) return false;
+    v = (v << 4) | static_cast<uint64_t>(std::isdigit(c) ? c - '0' : std::tolower(c) - 'a' + 10);
+  }
+  *out = v;
+  return true;
+}
+
+Method MethodFromToken(std::string_view m) {
+  // Methods are case-sensitive (RFC 9110 §9.1): "get" is an unknown method.
+  static const struct { std::string_view name; Method method; } kMethods[] = {
+      {"GET", Method::kGet},         {"HEAD", Method::kHead},     {"PUT", Method::kPut},
+      {"OPTIONS", Method::kOptions}, {"POST", Method::kPost},     {"DELETE", Method::kDelete},
+      {"PATCH", Method::kPatch},     {"TRACE", Method::kTrace},   {"CONNECT", Method::kConnect},
+  };
+  for (const auto& k : kMethods) {
+    if (k.name == m) return k.method;
+  }
+  return Method::kUnknown;
+}
+
+// Splits the next line off `*rest`. A line ends in LF, optionally preceded by
+// CR; a CR anywhere else makes the line invalid. False when no LF is there yet.
+bool NextLine(std::string_view* rest, std::string_view* line, bool* valid) {
+  const size_t lf = rest->find('\n');
+  if (lf == std::string_view::npos) return false;
+  *line = rest->substr(0, lf);
+  rest->remove_prefix(lf + 1);
+  if (!line->empty() && line->back() == '\r') line->remove_suffix(1);
+  *valid = line->find('\r') == std::string_view::npos;
+  return true;
+}
+
+// The request target: origin-form ("/path?query"), absolute-form
+// ("http://host/path", RFC 9112 §3.2.2: a server must accept it; fc serves
+// the same tree whatever the host) or "*" for OPTIONS.
+ParseStatus ParseTarget(std::string_view target, Request* out) {
+  if (target.size() > 3 * 4096) return ParseStatus::kUriTooLong;
+  for (char ch : target) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f) return ParseStatus::kBadRequest;  // targets are visible ASCII
+  }
+  if (target == "*") {
+    if (out->method != Method::kOptions) return ParseStatus::kBadRequest;
+    out->asterisk = true;
+    return ParseStatus::kOk;
+  }
+  if (target.front() != '/') {
+    const size_t scheme_end = target.find("://");
+    if (scheme_end == std::string_view::npos ||
+        !(IEquals(target.substr(0, scheme_end), "http") ||
+          IEquals(target.substr(0, scheme_end), "https"))) {
+      return ParseStatus::kBadRequest;
+    }
+    const size_t path_start = target.find('/', scheme_end + 3);
+    if (path_start == scheme_end + 3) return ParseStatus::kBadRequest;  // no host
+    target = path_start == std::string_view::npos ? std::string_view("/") : target.substr(path_start);
+  }
+  std::string_view path = target.substr(1);
+  path = path.substr(0, path.find('?'));
+  if (path.find('#') != std::string_view::npos) return ParseStatus::kBadRequest;
+  if (!PercentDecode(path, &out->path)) return ParseStatus::kBadRequest;
+  if (out->path.size() > 4096) return ParseStatus::kUriTooLong;
+  return ParseStatus::kOk;
+}
+
+ParseStatus ParseRequestLine(std::string_view line, Request* out) {
+  // method SP request-target SP HTTP-version, single spaces (RFC 9112 §3).
+  const size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos) return ParseStatus::kBadRequest;
+  const size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
+    return ParseStatus::kBadRequest;
+  }
+  const std::string_view method = line.substr(0, sp1);
+  const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view version = line.substr(sp2 + 1);
+  if (!IsToken(method) || target.empty()) return ParseStatus::kBadRequest;
+  out->method = MethodFromToken(method);
+  if (version == "HTTP/1.1") {
+    out->http10 = false;
+  } else if (version == "HTTP/1.0") {
+    out->http10 = true;
+    out->keep_alive = false;
+  } else if (version.substr(0, 5) == "HTTP/" && version.size() >= 6 &&
+             version.find_first_not_of("0123456789.", 5) == std::string_view::npos) {
+    return ParseStatus::kVersion;
+  } else {
+    return ParseStatus::kBadRequest;
+  }
+  return ParseTarget(target, out);
+}
+
+// Fields seen so far, for the rules that span several of them.
+struct FieldState {
+  int hosts = 0;
+  int content_lengths = 0;
+  int transfer_encodings = 0;
+  int ranges = 0, if_ranges = 0, authorizations = 0;
+  bool connection_close = false;
+  bool connection_keep_alive = false;
+};
+
+// A field fc reads one value of: a second one is refused rather than guessed at.
+bool SetOnce(int* seen, std::string* field, std::string_view value) {
+  if ((*seen)++ > 0) return false;
+  *field = std::string(value);
+  return true;
+}
+
+ParseStatus ParseField(std::string_view line, Request* out, FieldState* st) {
+  if (line.front() == ' ' || line.front() == '\t') return ParseStatus::kBadRequest;  // obs-fold
+  const size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return ParseStatus::kBadRequest;
+  const std::string_view name = line.substr(0, colon);
+  // A name is a token: this also refuses whitespace before the colon.
+  if (!IsToken(name)) return ParseStatus::kBadRequest;
+  const std::string_view raw = line.substr(colon + 1);
+  if (!IsFieldValue(raw)) return ParseStatus::kBadRequest;
+  const std::string_view value = Trim(raw);
+  if (IEquals(name, "host")) {
+    ++st->hosts;
+  } else if (IEquals(name, "content-length")) {
+    ++st->content_lengths;
+    if (!ParseDecimal(value, &out->content_length)) return ParseStatus::kBadRequest;
+    out->has_content_length = true;
+  } else if (IEquals(name, "transfer-encoding")) {
+    ++st->transfer_encodings;
+    if (!IEquals(value, "chunked")) return ParseStatus::kBadRequest;
+    out->chunked = true;
+  } else if (IEquals(name, "connection")) {
+    st->connection_close |= HasToken(value, "close");
+    st->connection_keep_alive |= HasToken(value, "keep-alive");
+  } else if (IEquals(name, "range")) {
+    if (!SetOnce(&st->ranges, &out->range, value)) return ParseStatus::kBadRequest;
+  } else if (IEquals(name, "if-range")) {
+    if (!SetOnce(&st->if_ranges, &out->if_range, value)) return ParseStatus::kBadRequest;
+  } else if (IEquals(name, "if-match")) {
+    if (!out->if_match.empty()) out->if_match += ", ";  // list fields combine
+    out->if_match += std::string(value);
+  } else if (IEquals(name, "if-none-match")) {
+    if (!out->if_none_match.empty()) out->if_none_match += ", ";
+    out->if_none_match += std::string(value);
+  } else if (IEquals(name, "if-modified-since")) {
+    out->has_if_modified_since = ParseHttpDate(value, &out->if_modified_since);
+  } else if (IEquals(name, "if-unmodified-since")) {
+    out->has_if_unmodified_since = ParseHttpDate(value, &out->if_unmodified_since);
+  } else if (IEquals(name, "authorization")) {
+    if (!SetOnce(&st->authorizations, &out->authorization, value)) return ParseStatus::kBadRequest;
+  } else if (IEquals(name, "x-fc-checksum")) {
+    if (out->has_checksum || !ParseHex64(value, &out->checksum)) return ParseStatus::kBadRequest;
+    out->has_checksum = true;
+  } else if (IEquals(name, "expect")) {
+    out->expect_continue = IEquals(value, "100-continue");
+  }
+  return ParseStatus::kOk;
+}
+
+// RFC 9112 §6: exactly one way to find the body's end, or none at all.
+ParseStatus CheckFraming(Request* out, const FieldState& st) {
+  if (st.hosts > 1 || (!out->http10 && st.hosts == 0)) return ParseStatus::kBadRequest;
+  if (st.content_lengths > 1 || st.transfer_encodings > 1) return ParseStatus::kBadRequest;
+  if (out->chunked) {
+    if (out->has_content_length || out->http10) return ParseStatus::kBadRequest;
+    if (out->method == Method::kGet || out->method == Method::kHead) return ParseStatus::kBadRequest;
+  }
+  // "close" wins over "keep-alive" (RFC 9112 §9.3, §9.6).
+  if (st.connection_close) {
+    out->keep_alive = false;
+  } else if (st.connection_keep_alive) {
+    out->keep_alive = true;
+  }
+  return ParseStatus::kOk;
+}
+
+}  // namespace
+
+const char* MethodName(Method m) {
+  switch (m) {
+    case Method::kGet: return "GET";
+    case Method::kHead: return "HEAD";
+    case Method::kPut: return "PUT";
+    case Method::kOptions: return "OPTIONS";
+    case Method::kPost: return "POST";
+    case Method::kDelete: return "DELETE";
+    case Method::kPatch: return "PATCH";
+    case Method::kTrace: return "TRACE";
+    case Method::kConnect: return "CONNECT";
+    case Method::kUnknown: break;
+  }
+  return "OTHER";
+}
 
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -19,13 +262,7 @@ bool IEquals(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool ContainsToken(std::string_view list, std::string_view token) {
+bool HasToken(std::string_view list, std::string_view token) {
   while (!list.empty()) {
     const size_t comma = list.find(',');
     if (IEquals(Trim(list.substr(0, comma)), token)) return true;
@@ -35,57 +272,21 @@ bool ContainsToken(std::string_view list, std::string_view token) {
   return false;
 }
 
-bool ParseU64(std::string_view s, uint64_t* out) {
-  if (s.empty() || s.size() > 19) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  *out = v;
-  return true;
-}
-
-// "bytes=A-B", "bytes=A-", "bytes=-N"; a list of ranges is not supported.
-bool ParseRange(std::string_view v, Range* r) {
-  v = Trim(v);
-  if (v.size() < 7 || !IEquals(v.substr(0, 6), "bytes=")) return false;
-  v.remove_prefix(6);
-  if (v.find(',') != std::string_view::npos) return false;
-  const size_t dash = v.find('-');
-  if (dash == std::string_view::npos) return false;
-  const std::string_view a = Trim(v.substr(0, dash)), b = Trim(v.substr(dash + 1));
-  r->present = true;
-  if (a.empty()) {
-    r->suffix = true;
-    return ParseU64(b, &r->last) && r->last > 0;
-  }
-  if (!ParseU64(a, &r->first)) return false;
-  if (b.empty()) return true;
-  return ParseU64(b, &r->last) && r->last >= r->first;
-}
-
-const char* const kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-}  // namespace
-
 bool PercentDecode(std::string_view in, std::string* out) {
   out->clear();
   out->reserve(in.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] != '%') {
       out->push_back(in[i]);
       continue;
     }
     if (i + 2 >= in.size()) return false;
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
     const int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
     if (hi < 0 || lo < 0) return false;
     out->push_back(static_cast<char>(hi * 16 + lo));
@@ -94,142 +295,35 @@ bool PercentDecode(std::string_view in, std::string* out) {
   return true;
 }
 
-bool LooksLikeHttp(std::string_view data) {
-  static const std::string_view kStarts[] = {"GET ", "HEAD ", "PUT ", "POST ", "DELETE ",
-                                             "OPTIONS ", "PATCH ", "TRACE ", "CONNECT "};
-  for (std::string_view s : kStarts) {
-    const size_t n = std::min(s.size(), data.size());
-    if (data.substr(0, n) == s.substr(0, n)) return true;
-  }
-  return false;
-}
-
 ParseStatus Parse(std::string_view data, Request* out) {
   *out = Request();
-  const size_t end = data.find("\r\n\r\n");
-  if (end == std::string_view::npos) {
-    return data.size() > kMaxHeaderBytes ? ParseStatus::kHeaderTooLarge : ParseStatus::kNeedMore;
-  }
-  if (end + 4 > kMaxHeaderBytes) return ParseStatus::kHeaderTooLarge;
-  out->header_bytes = end + 4;
-  std::string_view head = data.substr(0, end);
-  const size_t line_end = head.find("\r\n");
-  std::string_view line = head.substr(0, line_end);
-  head = line_end == std::string_view::npos ? std::string_view() : head.substr(line_end + 2);
-
-  // Request line: METHOD SP target SP HTTP/1.x
-  const size_t sp1 = line.find(' ');
-  const size_t sp2 = line.rfind(' ');
-  if (sp1 == std::string_view::npos || sp2 == sp1) return ParseStatus::kBadRequest;
-  const std::string_view method = line.substr(0, sp1);
-  const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  const std::string_view version = line.substr(sp2 + 1);
-  if (method == "GET") out->method = Method::kGet;
-  else if (method == "HEAD") out->method = Method::kHead;
-  else if (method == "PUT") out->method = Method::kPut;
-  else out->method = Method::kOther;
-  if (version == "HTTP/1.1") {
-    out->http10 = false;
-  } else if (version == "HTTP/1.0") {
-    out->http10 = true;
-    out->keep_alive = false;
-  } else if (version.substr(0, 5) == "HTTP/") {
-    return ParseStatus::kVersion;
-  } else {
-    return ParseStatus::kBadRequest;
-  }
-  if (target.empty() || target.front() != '/') return ParseStatus::kBadRequest;
-  if (target.size() > 3 * 4096) return ParseStatus::kUriTooLong;
-  for (char c : target) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return ParseStatus::kBadRequest;
-  }
-  std::string_view path = target.substr(1);
-  path = path.substr(0, path.find('?'));
-  path = path.substr(0, path.find('#'));
-  if (!PercentDecode(path, &out->path)) return ParseStatus::kBadRequest;
-  if (out->path.size() > 4096) return ParseStatus::kUriTooLong;
-
-  bool has_host = false;
-  while (!head.empty()) {
-    const size_t eol = head.find("\r\n");
-    std::string_view h = head.substr(0, eol);
-    head = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
-    const size_t colon = h.find(':');
-    if (colon == std::string_view::npos || colon == 0) return ParseStatus::kBadRequest;
-    const std::string_view name = h.substr(0, colon);
-    if (name.find_first_of(" \t") != std::string_view::npos) return ParseStatus::kBadRequest;
-    const std::string_view value = Trim(h.substr(colon + 1));
-    if (IEquals(name, "host")) {
-      has_host = true;
-    } else if (IEquals(name, "connection")) {
-      if (ContainsToken(value, "close")) out->keep_alive = false;
-      if (ContainsToken(value, "keep-alive")) out->keep_alive = true;
-    } else if (IEquals(name, "range")) {
-      if (!ParseRange(value, &out->range)) {
-        out->range = Range();
-        out->range_invalid = true;
-      }
-    } else if (IEquals(name, "if-none-match")) {
-      out->if_none_match = std::string(value);
-    } else if (IEquals(name, "if-modified-since")) {
-      out->has_if_modified_since = ParseHttpDate(value, &out->if_modified_since);
-    } else if (IEquals(name, "content-length")) {
-      if (!ParseU64(value, &out->content_length)) return ParseStatus::kBadRequest;
-      out->has_content_length = true;
-    } else if (IEquals(name, "authorization")) {
-      out->authorization = std::string(value);
-    } else if (IEquals(name, "x-fc-checksum")) {
-      if (value.size() != 16) return ParseStatus::kBadRequest;
-      uint64_t v = 0;
-      for (char c : value) {
-        const int d = std::isxdigit(static_cast<unsigned char>(c))
-                          ? (std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10))
-                          : -1;
-        if (d < 0) return ParseStatus::kBadRequest;
-        v = (v << 4) | static_cast<uint64_t>(d);
-      }
-      out->checksum = v;
-      out->has_checksum = true;
-    } else if (IEquals(name, "expect")) {
-      out->expect_continue = IEquals(value, "100-continue");
-    } else if (IEquals(name, "transfer-encoding")) {
-      return ParseStatus::kBadRequest;  // no chunked request bodies
+  std::string_view rest = data;
+  std::string_view line;
+  bool valid = true;
+  // Skip empty lines before the request line (RFC 9112 §2.2).
+  for (;;) {
+    if (data.size() - rest.size() > kMaxHeaderBytes) return ParseStatus::kHeaderTooLarge;
+    if (!NextLine(&rest, &line, &valid)) {
+      return data.size() > kMaxHeaderBytes ? ParseStatus::kHeaderTooLarge : ParseStatus::kNeedMore;
     }
+    if (!valid) return ParseStatus::kBadRequest;
+    if (!line.empty()) break;
   }
-  if (!out->http10 && !has_host) return ParseStatus::kBadRequest;
-  return ParseStatus::kOk;
-}
-
-std::string FormatHttpDate(time_t t) {
-  tm g;
-  gmtime_r(&t, &g);
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[g.tm_wday],
-                g.tm_mday, kMonths[g.tm_mon], g.tm_year + 1900, g.tm_hour, g.tm_min, g.tm_sec);
-  return buf;
-}
-
-bool ParseHttpDate(std::string_view text, time_t* out) {
-  // IMF-fixdate only: "Sun, 06 Nov 1994 08:49:37 GMT" (29 bytes).
-  if (text.size() != 29 || text.substr(25) != " GMT") return false;
-  const std::string s(text);
-  tm g{};
-  char mon[4] = {};
-  if (std::sscanf(s.c_str() + 5, "%2d %3s %4d %2d:%2d:%2d", &g.tm_mday, mon, &g.tm_year,
-                  &g.tm_hour, &g.tm_min, &g.tm_sec) != 6) {
-    return false;
+  ParseStatus status = ParseRequestLine(line, out);
+  if (status != ParseStatus::kOk) return status;
+  FieldState st;
+  for (;;) {
+    if (!NextLine(&rest, &line, &valid)) {
+      return data.size() > kMaxHeaderBytes ? ParseStatus::kHeaderTooLarge : ParseStatus::kNeedMore;
+    }
+    if (data.size() - rest.size() > kMaxHeaderBytes) return ParseStatus::kHeaderTooLarge;
+    if (!valid) return ParseStatus::kBadRequest;
+    if (line.empty()) break;
+    status = ParseField(line, out, &st);
+    if (status != ParseStatus::kOk) return status;
   }
-  g.tm_mon = -1;
-  for (int i = 0; i < 12; ++i) {
-    if (std::strcmp(mon, kMonths[i]) == 0) g.tm_mon = i;
-  }
-  if (g.tm_mon < 0 || g.tm_mday < 1 || g.tm_mday > 31 || g.tm_hour > 23 || g.tm_min > 59 ||
-      g.tm_sec > 60) {
-    return false;
-  }
-  g.tm_year -= 1900;
-  *out = timegm(&g);
-  return true;
+  out->header_bytes = data.size() - rest.size();
+  return CheckFraming(out, st);
 }
 
 }  // namespace fc::http

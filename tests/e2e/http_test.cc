@@ -124,7 +124,7 @@ TEST_F(HttpTest, ConfinementAndErrorStatuses) {
   EXPECT_EQ(Get("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").status, 404);
   HttpResponse post = Get("POST /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(post.status, 405);
-  EXPECT_EQ(post.Header("Allow"), "GET, HEAD");
+  EXPECT_EQ(post.Header("Allow"), "GET, HEAD, OPTIONS");
   EXPECT_EQ(Get("PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").status, 405);
   EXPECT_EQ(Get("GET /index.html HTTP/1.1\r\n\r\n").status, 400);  // no Host
   EXPECT_EQ(Get("GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n").status, 400);

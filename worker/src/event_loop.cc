@@ -63,7 +63,8 @@ EventLoop::EventLoop(ServeContext& context)
 
 EventLoop::~EventLoop() = default;
 
-void EventLoop::BeginDrain(int64_t deadline_ns) {
+void EventLoop::BeginDrain(int64_t notice_until_ns, int64_t deadline_ns) {
+  notice_request_.store(notice_until_ns);
   drain_request_.store(deadline_ns);
   const uint64_t one = 1;
   (void)!::write(wakeup_.get(), &one, sizeof(one));
@@ -82,9 +83,14 @@ void EventLoop::Run() {
   epoll_event events[128];
   for (;;) {
     const int64_t now = MonotonicNs();
-    if (!draining_ && drain_request_.load() != 0) StartDrain();
+    if (!draining_ && drain_request_.load() != 0) {
+      // Tell health checks first (503), keep serving, then drain.
+      notice_until_ns_ = notice_request_.load();
+      if (now >= notice_until_ns_) StartDrain();
+    }
     if (draining_ && (conns_.empty() || now >= drain_deadline_ns_)) break;
-    const int n = ::epoll_wait(epoll_.get(), events, 128, 1000);
+    const int timeout_ms = notice_until_ns_ != 0 && !draining_ ? 50 : 1000;
+    const int n = ::epoll_wait(epoll_.get(), events, 128, timeout_ms);
     for (int i = 0; i < n; ++i) {
       const uint64_t serial = events[i].data.u64;
       if (serial == kListenSerial) {
@@ -263,6 +269,8 @@ bool EventLoop::Pump(Connection& c) {
         }
         continue;
       }
+    } else if (NextPart(c)) {
+      continue;
     } else {
       FinishResponse(c);
       return true;
@@ -310,6 +318,7 @@ void EventLoop::FinishResponse(Connection& c) {
   c.pin.Release();
   c.reader.reset();
   c.file.Reset();
+  c.spans.clear();
   if (c.body.capacity() > 4096) {
     std::string().swap(c.body);
   } else {

@@ -20,12 +20,14 @@
 #include <utility>
 #include <vector>
 
+#include "fc/protocol/http.h"
 #include "fc/protocol/unique_fd.h"
 #include "fc/protocol/wire.h"
 #include "fc/shm_cache/cache.h"
 #include "fc/worker/worker.h"
 #include "file_source.h"
 #include "loader.h"
+#include "media_types.h"
 #include "upload.h"
 
 namespace fc::worker {
@@ -35,6 +37,7 @@ struct ServeContext {
   const WorkerConfig& config;
   shm_cache::ShmCache& cache;
   const FileSource& files;
+  const MediaTypes& media_types;
   LoaderPool* loaders = nullptr;
   std::atomic<int> connections{0};  // open connections in this worker
 };
@@ -50,6 +53,7 @@ struct Connection {
   uint32_t interest = 0;  // current epoll event mask
   std::string in;
   size_t in_pos = 0;
+  uint64_t discard_left = 0;  // body bytes of an answered request still to skip
   int64_t last_activity_ns = 0;
   bool close_after = false;
 
@@ -59,11 +63,15 @@ struct Connection {
   uint64_t offset = 0;  // first byte of the body within the file
   uint64_t length = 0;  // fc: requested length (0 = to the end); set to the body length
   bool head_only = false;            // HTTP HEAD, 304: no body
+  bool is_upload = false;            // the request is a PUT
+  http::Request http;                // HTTP: the parsed request head
   bool http_keep_alive = true;
   bool http_range = false;           // HTTP: answer 206
-  std::string if_none_match;         // HTTP conditionals
-  bool has_if_modified_since = false;
-  time_t if_modified_since = 0;
+  // HTTP multipart/byteranges: the spans, the one being sent, and the boundary.
+  std::vector<http::ByteSpan> spans;
+  size_t part = 0;
+  bool parts_closed = false;
+  char boundary[17] = {};
   shm_cache::FileIdentity identity;  // of the file being answered
   std::unique_ptr<Upload> upload;     // PUT in progress
   bool upload_verify = false;         // the client sent a checksum
@@ -99,8 +107,9 @@ class EventLoop {
   EventLoop& operator=(const EventLoop&) = delete;
 
   void Run();
-  // Stop accepting, finish in-flight responses, exit by `deadline_ns` (monotonic).
-  void BeginDrain(int64_t deadline_ns);
+  // Answer the health endpoint with 503 until `notice_until_ns`, then stop
+  // accepting, finish in-flight responses, exit by `deadline_ns` (monotonic).
+  void BeginDrain(int64_t notice_until_ns, int64_t deadline_ns);
   // Delivers a loader's result for connection `serial` to this loop's thread.
   void PostLoaded(uint64_t serial, LoadResult result);
   // True once the loop has stopped watching the listening socket.
@@ -119,9 +128,12 @@ class EventLoop {
   void Close(Connection& c);
   bool ReadInput(Connection& c);  // false: peer gone
   bool Pump(Connection& c);       // false: connection must close
+  // HTTP multipart/byteranges: moves to the next part; false when none is left.
+  bool NextPart(Connection& c);
   void FinishResponse(Connection& c);
 
-  // request.cc: dispatch, and the file-serving flow both protocols share.
+  // request.cc: dispatch, fc requests, replies; serve.cc: the file-serving
+  // flow both protocols share; upload_request.cc: PUT.
   void ProcessInput(Connection& c);
   bool ProcessFcRequest(Connection& c);  // false: wait for more input
   void HandleGet(Connection& c);  // c.name, c.offset, c.length, c.head_only, conditionals set
@@ -141,14 +153,25 @@ class EventLoop {
   void StartHead(Connection& c, uint64_t checksum, bool from_cache);
   void ReplyError(Connection& c, protocol::Code code, const std::string& message,
                   bool close_after);
+  // ReplyError with the request's name in front of the refusal's message.
+  void Refuse(Connection& c, const Refusal& refusal, bool close_after);
   void BeginReply(Connection& c);
   void LogRequest(const Connection& c);
 
   // http_request.cc: HTTP/1.1 on the same port.
   bool ProcessHttpRequest(Connection& c);  // false: wait for more input
+  void DispatchHttp(Connection& c, bool body_skippable);
+  void HandleHttpPut(Connection& c);
   bool PlanHttpBody(Connection& c);  // conditionals, Range, HEAD
+  // http_reply.cc: status lines and fields.
   void HttpHead(Connection& c, int status, uint64_t body_length, bool from_cache);
+  // A reply with a short text body (errors, health, OPTIONS).
   void HttpError(Connection& c, int status, const std::string& message, bool close_after);
+  // The text before part `part` of a multipart/byteranges body; for
+  // part == spans.size(), the closing boundary.
+  std::string PartHeader(const Connection& c, size_t part) const;
+  // The HTTP status for an fc code, in the context of the request.
+  static int HttpStatusFor(const Connection& c, protocol::Code code);
   const std::string& DateHeader();
   // "ETag: ...\r\nLast-Modified: ...\r\n" for a file, memoised per loop.
   const std::string& Validators(const shm_cache::FileIdentity& id);
@@ -159,6 +182,7 @@ class EventLoop {
   uint64_t next_serial_ = 2;  // 0 = listening socket, 1 = wakeup
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
   bool draining_ = false;
+  int64_t notice_until_ns_ = 0;  // SIGTERM seen: health answers 503; drain starts then
   int64_t drain_deadline_ns_ = 0;
   int64_t last_sweep_ns_ = 0;
   int64_t last_limit_log_ns_ = 0;
@@ -172,11 +196,17 @@ class EventLoop {
   ValidatorMemo validators_[64];
 
   std::atomic<int64_t> drain_request_{0};  // deadline, 0 = none
+  std::atomic<int64_t> notice_request_{0};
   std::atomic<bool> drain_started_{false};
   std::mutex loaded_mu_;
   std::vector<std::pair<uint64_t, LoadResult>> loaded_;  // Guarded by loaded_mu_
 };
 
 int64_t MonotonicNs();
+// The strong validator of a file: changes whenever fc would consider a cached
+// copy stale.
+std::string ETag(const shm_cache::FileIdentity& id);
+// A name quoted for a message or a log line: escaped and bounded.
+std::string Printable(const std::string& name);
 
 }  // namespace fc::worker

@@ -14,13 +14,19 @@ namespace fc::worker {
 
 using protocol::Code;
 
+namespace {
+constexpr size_t kMaxComponentLength = 255;  // NAME_MAX
+constexpr std::string_view kReservedDirectory = ".fc";
+}  // namespace
+
 Result<FileSource> FileSource::Open(const std::string& root) {
   UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return Status::FromErrno(errno, "open", root);
   return FileSource(std::move(fd));
 }
 
-Refusal FileSource::CheckName(std::string_view name) {
+Refusal FileSource::CanonicalName(std::string_view name, std::string* out) {
+  out->clear();
   if (name.empty()) return {Code::kBadRequest, "empty file name"};
   if (name.size() > protocol::kMaxNameLength) {
     return {Code::kTooLarge, "file name longer than 4096 bytes"};
@@ -29,14 +35,27 @@ Refusal FileSource::CheckName(std::string_view name) {
     return {Code::kForbidden, "file name contains a NUL byte"};
   }
   if (name.front() == '/') return {Code::kForbidden, "absolute paths are refused"};
+  out->reserve(name.size());
   size_t start = 0;
   while (start <= name.size()) {
     size_t end = name.find('/', start);
     if (end == std::string_view::npos) end = name.size();
-    if (name.substr(start, end - start) == "..") {
-      return {Code::kForbidden, "\"..\" components are refused"};
-    }
+    const std::string_view part = name.substr(start, end - start);
     start = end + 1;
+    if (part.empty() || part == ".") continue;
+    if (part == "..") return {Code::kForbidden, "\"..\" components are refused"};
+    if (part.size() > kMaxComponentLength) {
+      return {Code::kTooLarge, "a path component is longer than 255 bytes"};
+    }
+    if (out->empty() && part == kReservedDirectory) {
+      return {Code::kForbidden, "names under \".fc/\" are reserved for the server"};
+    }
+    if (!out->empty()) out->push_back('/');
+    out->append(part);
+  }
+  if (out->empty()) return {Code::kForbidden, "is the served root, a directory"};
+  if (out->size() >= protocol::kMaxNameLength) {
+    return {Code::kTooLarge, "file name longer than 4095 bytes"};
   }
   return {};
 }

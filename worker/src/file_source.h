@@ -1,6 +1,9 @@
 // Internal header: opening a requested name confined to the served root.
 //
-// A name is first checked lexically (no NUL, not absolute, no ".." component),
+// A name is first made canonical (empty and "." components dropped, so that
+// "./a//b" and "a/b" are one cache entry and one lock file) and checked
+// lexically (no NUL, not absolute, no ".." component, components of at most
+// 255 bytes, at most 4095 bytes in all, nothing under the reserved ".fc/"),
 // then opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) from the
 // root's directory fd, so a symlink (or a component swapped for one after the
 // check) cannot lead outside the root. Symlinks that stay inside are followed.
@@ -33,8 +36,9 @@ class FileSource {
   // Opens `root` as the confinement directory; fails if it is not a directory.
   static Result<FileSource> Open(const std::string& root);
 
-  // Lexical check of a requested name; code kOk when acceptable.
-  static Refusal CheckName(std::string_view name);
+  // The canonical form of a requested name in *out; code kOk when acceptable.
+  // Used for both protocols and uploads, before the cache, locks or disk.
+  static Refusal CanonicalName(std::string_view name, std::string* out);
   // Opens `name` beneath the root for reading. On failure *refusal says why.
   bool OpenFile(std::string_view name, OpenedFile* out, Refusal* refusal) const;
   // The one confined open: openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) from

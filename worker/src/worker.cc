@@ -49,7 +49,8 @@ int RunWorker(const WorkerConfig& config) {
                  files.status().message().c_str());
     return 1;
   }
-  ServeContext context{config, *cache.value(), files.value(), nullptr};
+  const MediaTypes media_types = MediaTypes::Load(config.mime_types, config.default_type);
+  ServeContext context{config, *cache.value(), files.value(), media_types, nullptr};
   auto loaders = std::make_unique<LoaderPool>(*cache.value(), config.lock_dir, config.loaders);
   context.loaders = loaders.get();
   std::vector<std::unique_ptr<EventLoop>> loops;
@@ -65,11 +66,12 @@ int RunWorker(const WorkerConfig& config) {
   }
   std::fprintf(stderr, "fc-worker[%d] %s: draining (at most %d ms)\n", pid,
                signal_number == SIGTERM ? "SIGTERM" : "SIGINT", config.shutdown_timeout_ms);
-  const int64_t deadline = MonotonicNs() + int64_t{config.shutdown_timeout_ms} * 1'000'000;
-  for (auto& loop : loops) loop->BeginDrain(deadline);
+  const int64_t notice_until = MonotonicNs() + int64_t{config.drain_notice_ms} * 1'000'000;
+  const int64_t deadline = notice_until + int64_t{config.shutdown_timeout_ms} * 1'000'000;
+  for (auto& loop : loops) loop->BeginDrain(notice_until, deadline);
   // Let go of the listening socket as soon as no loop watches it, so that a new
   // master can bind the port while this one still finishes its transfers.
-  for (int i = 0; i < 1000; ++i) {
+  for (int i = 0; i < 1000 + config.drain_notice_ms; ++i) {
     bool all = true;
     for (auto& loop : loops) all = all && loop->drain_started();
     if (all) break;

@@ -23,6 +23,7 @@ struct WorkerConfig {
   int idle_timeout_ms = 60'000;
   int write_timeout_ms = 60'000;
   int shutdown_timeout_ms = 10'000;
+  int drain_notice_ms = 0;     // after SIGTERM, serve on (health: 503) this long before draining
   bool log_requests = true;
   // Uploads (PUT): off unless allow_upload.
   bool allow_upload = false;
@@ -32,6 +33,11 @@ struct WorkerConfig {
   int max_connections = 10'000;        // per worker; more are closed at once
   int request_timeout_ms = 10'000;     // a started request must arrive whole in this time
   int max_queued = 32;                 // pipelined requests waiting per connection
+  // HTTP.
+  std::string health_path = "/.fc/health";  // GET/HEAD: 200 serving, 503 draining
+  std::string default_type = "application/octet-stream";
+  std::string mime_types = "/etc/mime.types";
+  std::string cache_control;                // empty: no Cache-Control on files
   bool arm_crash_points = false;  // honour FC_CRASH_AT (tests: slot 0's first worker)
 };
 

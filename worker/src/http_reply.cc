@@ -1,0 +1,168 @@
+// HTTP replies: the status line and fields of a file reply (200, 206 single or
+// multipart/byteranges, 304) and of short text replies (errors, health,
+// OPTIONS), with Date, validators, Content-Type and connection handling.
+#include <cinttypes>
+#include <cstdio>
+#include <string_view>
+
+#include "event_loop.h"
+
+namespace fc::worker {
+namespace {
+
+const char* StatusText(int status) {
+  switch (status) {
+    case 200: return "200 OK";
+    case 201: return "201 Created";
+    case 206: return "206 Partial Content";
+    case 304: return "304 Not Modified";
+    case 400: return "400 Bad Request";
+    case 403: return "403 Forbidden";
+    case 404: return "404 Not Found";
+    case 405: return "405 Method Not Allowed";
+    case 411: return "411 Length Required";
+    case 412: return "412 Precondition Failed";
+    case 413: return "413 Content Too Large";
+    case 414: return "414 URI Too Long";
+    case 416: return "416 Range Not Satisfiable";
+    case 431: return "431 Request Header Fields Too Large";
+    case 501: return "501 Not Implemented";
+    case 503: return "503 Service Unavailable";
+    case 505: return "505 HTTP Version Not Supported";
+    case 507: return "507 Insufficient Storage";
+    default: return "500 Internal Server Error";
+  }
+}
+
+}  // namespace
+
+std::string ETag(const shm_cache::FileIdentity& id) {
+  char buf[80];
+  std::snprintf(buf, sizeof(buf), "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"", id.ino, id.size,
+                static_cast<uint64_t>(id.mtime_ns));
+  return buf;
+}
+
+const std::string& EventLoop::DateHeader() {
+  const time_t now = ::time(nullptr);
+  if (now != date_second_) {
+    date_second_ = now;
+    date_ = "Date: " + http::FormatHttpDate(now) + "\r\n";
+  }
+  return date_;
+}
+
+const std::string& EventLoop::Validators(const shm_cache::FileIdentity& id) {
+  ValidatorMemo& memo = validators_[(id.ino * 31 + static_cast<uint64_t>(id.mtime_ns)) % 64];
+  if (!(memo.id == id) || memo.text.empty()) {
+    memo.id = id;
+    memo.text = "ETag: " + ETag(id) + "\r\nLast-Modified: " +
+                http::FormatHttpDate(static_cast<time_t>(id.mtime_ns / 1000000000LL)) + "\r\n";
+  }
+  return memo.text;
+}
+
+std::string EventLoop::PartHeader(const Connection& c, size_t part) const {
+  std::string h = part == 0 ? "--" : "\r\n--";
+  h.append(c.boundary, 16);
+  if (part == c.spans.size()) return h + "--\r\n";
+  const http::ByteSpan& s = c.spans[part];
+  h += "\r\nContent-Type: ";
+  h += ctx_.media_types.Lookup(c.name);
+  h += "\r\nContent-Range: bytes " + std::to_string(s.first) + "-" + std::to_string(s.last) + "/" +
+       std::to_string(c.identity.size) + "\r\n\r\n";
+  return h;
+}
+
+// Connection fields: close when asked, when draining, or after an unread body.
+static void ConnectionField(Connection& c, bool draining, std::string* h) {
+  if (!c.http_keep_alive || draining) {
+    *h += "Connection: close\r\n";
+    c.close_after = true;
+  } else if (c.http.http10) {
+    *h += "Connection: keep-alive\r\n";  // an HTTP/1.0 client needs to be told
+  }
+}
+
+void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool from_cache) {
+  c.status = status;
+  std::string& h = c.head;
+  h.clear();
+  h.reserve(320);
+  h += "HTTP/1.1 ";
+  h += StatusText(status);
+  h += "\r\nServer: fc\r\n";
+  h += DateHeader();
+  const bool multipart = status == 206 && c.spans.size() > 1;
+  if (multipart) {
+    std::snprintf(c.boundary, sizeof(c.boundary), "%016" PRIx64,
+                  static_cast<uint64_t>((c.serial * 0x9E3779B97F4A7C15ull) ^ static_cast<uint64_t>(MonotonicNs())));
+    body_length = 0;
+    for (size_t i = 0; i <= c.spans.size(); ++i) {
+      body_length += PartHeader(c, i).size() + (i < c.spans.size() ? c.spans[i].length() : 0);
+    }
+  }
+  if (status != 304) {
+    h += "Content-Type: ";
+    if (multipart) {
+      h += "multipart/byteranges; boundary=";
+      h.append(c.boundary, 16);
+    } else {
+      h += ctx_.media_types.Lookup(c.name);
+    }
+    h += "\r\nContent-Length: ";
+    h += std::to_string(body_length);
+    h += "\r\nAccept-Ranges: bytes\r\n";
+  }
+  h += Validators(c.identity);
+  if (!ctx_.config.cache_control.empty()) {
+    h += "Cache-Control: " + ctx_.config.cache_control + "\r\n";
+  }
+  if (status == 206 && !multipart) {
+    h += "Content-Range: bytes " + std::to_string(c.offset) + "-" +
+         std::to_string(c.offset + c.length - 1) + "/" + std::to_string(c.identity.size) + "\r\n";
+  }
+  h += from_cache ? "X-Fc-Served: cache\r\n" : "X-Fc-Served: disk\r\n";
+  ConnectionField(c, draining_, &h);
+  h += "\r\n";
+  if (multipart && !c.head_only) h += PartHeader(c, 0);
+  BeginReply(c);
+}
+
+void EventLoop::HttpError(Connection& c, int status, const std::string& message,
+                          bool close_after) {
+  c.status = status;
+  if (status >= 400) c.how = "refused";
+  c.close_after = c.close_after || close_after;
+  if (close_after) {
+    c.in_pos = c.in.size();
+    c.http_keep_alive = false;
+  }
+  c.pin.Release();
+  c.reader.reset();
+  c.file.Reset();
+  c.spans.clear();
+  c.body_left = 0;
+  c.body = c.head_only ? std::string() : message + "\n";
+  std::string& h = c.head;
+  h = "HTTP/1.1 ";
+  h += StatusText(status);
+  h += "\r\nServer: fc\r\n";
+  h += DateHeader();
+  h += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ";
+  h += std::to_string(message.size() + 1);
+  h += "\r\n";
+  if (status == 405 || status == 501 || c.http.method == http::Method::kOptions) {
+    h += ctx_.config.allow_upload ? "Allow: GET, HEAD, OPTIONS, PUT\r\n"
+                                  : "Allow: GET, HEAD, OPTIONS\r\n";
+  }
+  if (status == 503 || c.how == std::string_view("health")) h += "Cache-Control: no-store\r\n";
+  // The validators stay on replies about a file (RFC 9110 §15.4.5, §15.5.13).
+  if (c.identity.ino != 0 && (status == 412 || status == 416)) h += Validators(c.identity);
+  if (status == 416) h += "Content-Range: bytes */" + std::to_string(c.identity.size) + "\r\n";
+  ConnectionField(c, draining_, &h);
+  h += "\r\n";
+  BeginReply(c);
+}
+
+}  // namespace fc::worker

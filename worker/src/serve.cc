@@ -1,0 +1,173 @@
+// The file-serving flow both protocols share: canonical name, confined stat,
+// then a hit from the cache, a load on a loader thread, or a stream from disk.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "event_loop.h"
+
+namespace fc::worker {
+
+using protocol::Code;
+
+namespace {
+
+// A cheap confined stat for the hit path: one statx, no open. Serving cached
+// bytes on a match is safe even if a directory on the way was swapped for a
+// symlink: the cached bytes were loaded through a confined open, and device +
+// inode + size + mtime must all match them. Anything unusual (a symlink as the
+// last component, not a regular file) takes the full openat2 path instead.
+bool QuickIdentity(int root_fd, const std::string& name, shm_cache::FileIdentity* id) {
+  struct statx st;
+  if (::statx(root_fd, name.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_AS_STAT,
+              STATX_TYPE | STATX_SIZE | STATX_INO | STATX_MTIME, &st) != 0) {
+    return false;
+  }
+  if (!S_ISREG(st.stx_mode)) return false;
+  id->size = st.stx_size;
+  id->mtime_ns = static_cast<int64_t>(st.stx_mtime.tv_sec) * 1000000000LL + st.stx_mtime.tv_nsec;
+  id->ino = st.stx_ino;
+  id->dev = makedev(st.stx_dev_major, st.stx_dev_minor);
+  return true;
+}
+
+}  // namespace
+
+void EventLoop::HandleGet(Connection& c) {
+  std::string canonical;
+  Refusal refusal = FileSource::CanonicalName(c.name, &canonical);
+  if (refusal.code != Code::kOk) return Refuse(c, refusal, false);
+  c.name = std::move(canonical);
+  // Hit path: one statx and the cache; no open.
+  bool looked_up = false;
+  shm_cache::FileIdentity quick;
+  if (QuickIdentity(ctx_.files.root_fd(), c.name, &quick)) {
+    c.identity = quick;
+    shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, c.identity);
+    if (pin.valid()) {
+      if (!PlanBody(c)) return;
+      return StartCached(c, std::move(pin), "hit");
+    }
+    looked_up = true;
+  }
+  OpenedFile file;
+  if (!ctx_.files.OpenFile(c.name, &file, &refusal)) return Refuse(c, refusal, false);
+  c.identity = file.identity;
+  if (!PlanBody(c)) return;
+  // Ask the cache again only if the open found another file than statx did
+  // (a symlink followed, or a change in between).
+  if (!looked_up || !(quick == file.identity)) {
+    shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, file.identity);
+    if (pin.valid()) return StartCached(c, std::move(pin), "hit");
+  }
+  // A miss: the disk work happens on a loader thread; this loop moves on.
+  c.state = Connection::State::kWaiting;
+  SetInterest(c, 0);
+  const uint64_t serial = c.serial;
+  LoadTask task;
+  task.name = c.name;
+  task.fd = std::move(file.fd);
+  task.identity = file.identity;
+  task.need_checksum = c.proto == Connection::Proto::kFc;
+  task.done = [this, serial](LoadResult result) { PostLoaded(serial, std::move(result)); };
+  ctx_.loaders->Submit(std::move(task));
+}
+
+bool EventLoop::PlanBody(Connection& c) {
+  const uint64_t size = c.identity.size;
+  if (c.proto == Connection::Proto::kFc) {
+    if (c.offset > size) {
+      ReplyError(c, Code::kBadRange,
+                 "offset " + std::to_string(c.offset) + " is beyond the end of \"" +
+                     Printable(c.name) + "\" (" + std::to_string(size) + " bytes)",
+                 false);
+      return false;
+    }
+    c.length = c.length == 0 ? size - c.offset : std::min(c.length, size - c.offset);
+    return true;
+  }
+  return PlanHttpBody(c);
+}
+
+void EventLoop::OnLoaded(Connection& c, LoadResult result) {
+  c.state = Connection::State::kReading;
+  switch (result.kind) {
+    case LoadResult::Kind::kCached:
+      return StartCached(c, std::move(result.pin), result.how);
+    case LoadResult::Kind::kStream:
+      return StartStream(c, std::move(result.fd), result.checksum, result.how);
+    case LoadResult::Kind::kError:
+      return ReplyError(c, result.code, result.message, /*close_after=*/false);
+    case LoadResult::Kind::kUploaded: {
+      c.how = result.how;
+      c.code = Code::kOk;
+      c.identity.size = c.upload_length;
+      if (c.proto == Connection::Proto::kHttp) {
+        return HttpError(c, 201, "stored \"" + Printable(c.name) + "\"", false);
+      }
+      protocol::ReplyHeader h;
+      h.file_size = c.upload_length;
+      h.checksum = result.checksum;
+      c.head.resize(protocol::kReplyHeaderSize);
+      protocol::EncodeReplyHeader(h, reinterpret_cast<uint8_t*>(c.head.data()));
+      return BeginReply(c);
+    }
+  }
+}
+
+void EventLoop::StartCached(Connection& c, shm_cache::PinnedEntry pin, const char* how) {
+  const uint64_t checksum = pin.checksum();
+  c.how = how;
+  if (!c.head_only) {
+    c.pin = std::move(pin);
+    c.reader.emplace(ctx_.cache, c.pin, c.offset);
+    c.body_left = c.length;
+  }
+  StartHead(c, checksum, /*from_cache=*/true);
+}
+
+void EventLoop::StartStream(Connection& c, UniqueFd file, uint64_t checksum, const char* how) {
+  c.how = how;
+  if (!c.head_only) {
+    c.file = std::move(file);
+    c.file_offset = static_cast<off_t>(c.offset);
+    c.body_left = c.length;
+  }
+  StartHead(c, checksum, /*from_cache=*/false);
+}
+
+void EventLoop::StartHead(Connection& c, uint64_t checksum, bool from_cache) {
+  c.code = Code::kOk;
+  if (c.proto == Connection::Proto::kHttp) {
+    return HttpHead(c, c.http_range ? 206 : 200, c.length, from_cache);
+  }
+  protocol::ReplyHeader h;
+  h.flags = from_cache ? protocol::kFlagFromCache : 0;
+  h.file_size = c.identity.size;
+  h.offset = c.offset;
+  h.body_length = c.length;
+  h.checksum = checksum;
+  c.head.resize(protocol::kReplyHeaderSize);
+  protocol::EncodeReplyHeader(h, reinterpret_cast<uint8_t*>(c.head.data()));
+  BeginReply(c);
+}
+
+bool EventLoop::NextPart(Connection& c) {
+  if (c.spans.size() < 2 || c.head_only || c.parts_closed) return false;
+  if (c.part + 1 < c.spans.size()) {
+    const http::ByteSpan& span = c.spans[++c.part];
+    if (c.reader) {
+      c.reader.emplace(ctx_.cache, c.pin, span.first);
+    } else {
+      c.file_offset = static_cast<off_t>(span.first);
+    }
+    c.body_left = span.length();
+  } else {
+    c.parts_closed = true;
+  }
+  c.head = PartHeader(c, c.parts_closed ? c.spans.size() : c.part);
+  c.head_sent = 0;
+  return true;
+}
+
+}  // namespace fc::worker
