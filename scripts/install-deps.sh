@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs fc's build and test dependencies from Debian 12 packages (run as root).
+#   media-types       /etc/mime.types, fc's Content-Type table
+#   haproxy, nginx    real proxies in front of fc in the smuggling tests
+#   python3-h11       the reference HTTP/1.1 parser of the differential test
 set -euo pipefail
 packages=(cmake g++ ninja-build pkg-config libboost-dev libboost-program-options-dev
-          libxxhash-dev libgtest-dev libbenchmark-dev clang libclang-rt-14-dev)
+          libxxhash-dev libgtest-dev libbenchmark-dev clang libclang-rt-14-dev
+          media-types haproxy nginx-light python3 python3-h11)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -10,6 +14,9 @@ done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Do not let the packages start a system nginx or haproxy: the tests start their own.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}"
 fi

@@ -236,7 +236,9 @@ int Supervisor::Shutdown(int signal_number) {
   for (const Slot& s : slots_) {
     if (s.pid != 0) ::kill(s.pid, SIGTERM);
   }
-  const int64_t deadline = NowNs() + int64_t{config_.worker.shutdown_timeout_ms} * kMs + 2000 * kMs;
+  const int64_t deadline = NowNs() +
+                           int64_t{config_.worker.shutdown_timeout_ms + config_.worker.drain_notice_ms} * kMs +
+                           2000 * kMs;
   bool forced = false;
   while (AnyAlive()) {
     const int64_t now = NowNs();

@@ -25,6 +25,7 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
   int max_queued = config->worker.max_queued;
   std::string max_upload = "1G";
   int shutdown_s = config->worker.shutdown_timeout_ms / 1000;
+  int drain_notice_s = config->worker.drain_notice_ms / 1000;
   po::options_description visible(
       "Usage: fc-master --root DIR [options]\n"
       "       fc-master HOST PORT DIR\n\n"
@@ -65,7 +66,18 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
       ("write-timeout", po::value(&write_s)->value_name("SEC"),
        "close a client that reads nothing for this long (default 60)")
       ("max-queued", po::value(&max_queued)->value_name("N"),
-       "pipelined requests waiting per connection (default 32)");
+       "pipelined requests waiting per connection (default 32)")
+      ("drain-notice", po::value(&drain_notice_s)->value_name("SEC"),
+       "on SIGTERM, keep serving this long with the health endpoint answering 503, so that "
+       "load balancers stop sending first (default 0)")
+      ("health-path", po::value(&config->worker.health_path)->value_name("PATH"),
+       "HTTP health endpoint: 200 while serving, 503 while draining (default /.fc/health; "
+       "names under /.fc/ are reserved)")
+      ("default-type", po::value(&config->worker.default_type)->value_name("TYPE"),
+       "HTTP Content-Type for extensions /etc/mime.types does not know "
+       "(default application/octet-stream)")
+      ("cache-control", po::value(&config->worker.cache_control)->value_name("VALUE"),
+       "HTTP Cache-Control field sent with every file (default none)");
   po::options_description hidden;
   hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
   po::options_description all;
@@ -108,6 +120,14 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
   }
   if (threads < 1 || threads > 64) return usage_error("--threads must be between 1 and 64");
   if (loaders < 1 || loaders > 64) return usage_error("--loaders must be between 1 and 64");
+  if (drain_notice_s < 0 || drain_notice_s > 3600) {
+    return usage_error("--drain-notice must be between 0 and 3600 seconds");
+  }
+  const std::string& health = config->worker.health_path;
+  if (!health.empty() && (health.size() < 2 || health[0] != '/' ||
+                          health.find_first_of(" \t\r\n?#") != std::string::npos)) {
+    return usage_error("--health-path must be an absolute path such as /.fc/health (or empty for none)");
+  }
   if (idle_s < 1 || shutdown_s < 0 || write_s < 1 || request_s < 1) {
     return usage_error("timeouts must be positive");
   }
@@ -134,6 +154,7 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
   config->worker.allow_upload = vm.count("allow-upload") > 0;
   config->worker.max_upload = upload_limit.value();
   config->worker.shutdown_timeout_ms = shutdown_s * 1000;
+  config->worker.drain_notice_ms = drain_notice_s * 1000;
   config->worker.log_requests = vm.count("quiet") == 0;
   *run = true;
   return 0;

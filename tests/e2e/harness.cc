@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -396,6 +397,92 @@ bool RawConnection::ClosedByPeer() {
   char c;
   const ssize_t n = ::recv(fd_.get(), &c, 1, 0);
   return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+void RawConnection::SetReceiveTimeout(int ms) {
+  timeval tv{ms / 1000, (ms % 1000) * 1000};
+  ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+std::string HttpResponse::Header(const std::string& name) const {
+  size_t pos = head.find("\r\n");
+  while (pos != std::string::npos && pos + 2 < head.size()) {
+    const size_t start = pos + 2;
+    const size_t end = head.find("\r\n", start);
+    const std::string line = head.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    const size_t colon = line.find(':');
+    if (colon == name.size() && ::strncasecmp(line.c_str(), name.c_str(), colon) == 0) {
+      const size_t v = line.find_first_not_of(' ', colon + 1);
+      return v == std::string::npos ? "" : line.substr(v);
+    }
+    pos = end;
+  }
+  return "";
+}
+
+namespace {
+// Parses one response from the front of `data`; returns bytes used, 0 if incomplete.
+size_t SplitResponse(const std::string& data, bool head_only, HttpResponse* r) {
+  const size_t end = data.find("\r\n\r\n");
+  if (end == std::string::npos) return 0;
+  r->head = data.substr(0, end + 2);
+  r->status = data.size() > 12 ? std::atoi(data.c_str() + 9) : 0;
+  const std::string length = r->Header("Content-Length");
+  const size_t body = head_only || r->status == 304 || r->status < 200 || length.empty()
+                          ? 0
+                          : std::stoull(length);
+  if (data.size() < end + 4 + body) return 0;
+  r->body = data.substr(end + 4, body);
+  return end + 4 + body;
+}
+}  // namespace
+
+bool ReadHttpResponse(RawConnection& conn, HttpResponse* r, bool head_only) {
+  std::string data, byte;
+  while (data.size() < 65536 && data.find("\r\n\r\n") == std::string::npos) {
+    if (!conn.ReadExactly(1, &byte)) return false;
+    data += byte;
+  }
+  const size_t end = data.find("\r\n\r\n");
+  if (end == std::string::npos) return false;
+  r->head = data.substr(0, end + 2);
+  r->status = std::atoi(data.c_str() + 9);
+  r->body.clear();
+  const std::string length = r->Header("Content-Length");
+  if (head_only || r->status == 304 || r->status < 200 || length.empty()) return true;
+  return conn.ReadExactly(std::stoull(length), &r->body);
+}
+
+std::vector<HttpResponse> ReadHttpResponses(RawConnection& conn, size_t max_count, int idle_ms,
+                                            bool* closed) {
+  std::vector<HttpResponse> out;
+  std::string data;
+  *closed = false;
+  char buf[65536];
+  while (out.size() < max_count) {
+    pollfd p{conn.fd(), POLLIN, 0};
+    if (::poll(&p, 1, idle_ms) <= 0) break;
+    const ssize_t n = ::recv(conn.fd(), buf, sizeof(buf), 0);
+    if (n <= 0) {
+      *closed = true;
+      break;
+    }
+    data.append(buf, static_cast<size_t>(n));
+    for (;;) {
+      HttpResponse r;
+      const size_t used = SplitResponse(data, false, &r);
+      if (used == 0) break;
+      out.push_back(std::move(r));
+      data.erase(0, used);
+    }
+  }
+  if (!data.empty() && out.size() < max_count) {
+    HttpResponse partial;  // a response cut short still counts as one
+    partial.head = data;
+    partial.status = data.size() > 12 ? std::atoi(data.c_str() + 9) : -1;
+    out.push_back(partial);
+  }
+  return out;
 }
 
 std::vector<std::string> JsonValues(const std::string& json, const std::string& key) {

@@ -102,11 +102,30 @@ class RawConnection {
   bool ReadExactly(size_t n, std::string* out);
   // True if the server closed the connection (EOF) within the timeout.
   bool ClosedByPeer();
+  // Sets the receive timeout (10 s by default).
+  void SetReceiveTimeout(int ms);
   int fd() const { return fd_.get(); }
 
  private:
   UniqueFd fd_;
 };
+
+// One HTTP response as read off a connection.
+struct HttpResponse {
+  int status = 0;
+  std::string head;  // status line and fields, up to the empty line
+  std::string body;
+  // The value of a field (case-insensitive name), "" when absent.
+  std::string Header(const std::string& name) const;
+};
+// Reads one response: the head, then Content-Length bytes unless `head_only`
+// (a HEAD request) or the status has no body (1xx, 204, 304). False on EOF or
+// timeout before it is whole.
+bool ReadHttpResponse(RawConnection& conn, HttpResponse* response, bool head_only = false);
+// Reads responses until `max_count` are whole, the peer closes, or nothing
+// arrives for `idle_ms`. *closed says whether the peer closed.
+std::vector<HttpResponse> ReadHttpResponses(RawConnection& conn, size_t max_count, int idle_ms,
+                                            bool* closed);
 
 // Extracts every value of `"key": <number>` / `"key": "<string>"` in a JSON text.
 std::vector<std::string> JsonValues(const std::string& json, const std::string& key);

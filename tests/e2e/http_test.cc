@@ -9,30 +9,8 @@
 namespace fc::testing {
 namespace {
 
-// Reads one HTTP response (head, then Content-Length bytes unless `head_only`).
-struct HttpResponse {
-  int status = 0;
-  std::string head;
-  std::string body;
-  std::string Header(const std::string& name) const {
-    const size_t p = head.find("\r\n" + name + ": ");
-    if (p == std::string::npos) return "";
-    const size_t start = p + name.size() + 4;
-    return head.substr(start, head.find("\r\n", start) - start);
-  }
-};
-
 bool ReadResponse(RawConnection& conn, HttpResponse* r, bool head_only = false) {
-  r->head.clear();
-  std::string byte;
-  while (r->head.size() < 16384 && r->head.find("\r\n\r\n") == std::string::npos) {
-    if (!conn.ReadExactly(1, &byte)) return false;
-    r->head += byte;
-  }
-  r->status = std::atoi(r->head.c_str() + 9);
-  const std::string length = r->Header("Content-Length");
-  if (head_only || r->status == 304 || length.empty()) return true;
-  return conn.ReadExactly(std::stoull(length), &r->body);
+  return ReadHttpResponse(conn, r, head_only);
 }
 
 class HttpTest : public ::testing::Test {
