@@ -2,6 +2,7 @@
 #include "fc/client/client.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -251,7 +252,12 @@ Result<PutSummary> Put(const Endpoint& server, const std::string& local_path,
   Status sent = net::WriteAll(fd, head.data(), head.size(), server.Describe());
   off_t offset = 0;
   while (sent.ok() && static_cast<uint64_t>(offset) < summary.size) {
-    const ssize_t n = ::sendfile(fd, file.get(), &offset, summary.size - static_cast<uint64_t>(offset));
+    // A refusal can come before the body is whole (PROTOCOL.md): stop sending
+    // as soon as the server has said something.
+    pollfd readable{fd, POLLIN, 0};
+    if (::poll(&readable, 1, 0) > 0) break;
+    const uint64_t chunk = std::min<uint64_t>(summary.size - static_cast<uint64_t>(offset), 1 << 20);
+    const ssize_t n = ::sendfile(fd, file.get(), &offset, chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) sent = Status::FromErrno(n < 0 ? errno : EIO, "send", server.Describe());
   }

@@ -168,6 +168,14 @@ bool SetOnce(int* seen, std::string* field, std::string_view value) {
   return true;
 }
 
+// Repeated list fields combine into one comma-separated value (RFC 9110 §5.3);
+// empty ones add nothing.
+void AppendListMember(std::string* list, std::string_view value) {
+  if (value.empty()) return;
+  if (!list->empty()) *list += ", ";
+  list->append(value);
+}
+
 ParseStatus ParseField(std::string_view line, Request* out, FieldState* st) {
   if (line.front() == ' ' || line.front() == '\t') return ParseStatus::kBadRequest;  // obs-fold
   const size_t colon = line.find(':');
@@ -196,11 +204,9 @@ ParseStatus ParseField(std::string_view line, Request* out, FieldState* st) {
   } else if (IEquals(name, "if-range")) {
     if (!SetOnce(&st->if_ranges, &out->if_range, value)) return ParseStatus::kBadRequest;
   } else if (IEquals(name, "if-match")) {
-    if (!out->if_match.empty()) out->if_match += ", ";  // list fields combine
-    out->if_match += std::string(value);
+    AppendListMember(&out->if_match, value);
   } else if (IEquals(name, "if-none-match")) {
-    if (!out->if_none_match.empty()) out->if_none_match += ", ";
-    out->if_none_match += std::string(value);
+    AppendListMember(&out->if_none_match, value);
   } else if (IEquals(name, "if-modified-since")) {
     out->has_if_modified_since = ParseHttpDate(value, &out->if_modified_since);
   } else if (IEquals(name, "if-unmodified-since")) {
