@@ -2,6 +2,7 @@
 # fc against nginx on this machine, side by side, on loopback.
 #
 #   bash bench/run.sh            # REPS=3 DURATION=5 WORKERS=2 by default
+#   FC_MASTER=/path/to/fc-master bash bench/run.sh   # measure another build of the server
 #
 # Installs nginx, wrk, iperf3 and gnuplot from Debian, builds fc (Release), sets
 # up the same files for both servers in a temporary directory, runs every load
@@ -29,6 +30,7 @@ fi
 bash scripts/install-deps.sh
 bash scripts/build.sh >/dev/null
 B=$(pwd)/build
+FC_MASTER=${FC_MASTER:-$B/fc-master}
 
 tmp=$(mktemp -d /tmp/fc-bench-XXXXXX)
 pids=()
@@ -72,7 +74,7 @@ nginx -c "$tmp/nginx.conf" -p "$tmp"
 
 start_fc() {  # start_fc OUTVAR args...
   local out=$tmp/fc-$RANDOM.out
-  "$B/fc-master" --root "$tmp/root" --port 0 --quiet "${@:2}" >"$out" 2>>"$tmp/fc.log" &
+  "$FC_MASTER" --root "$tmp/root" --port 0 --quiet "${@:2}" >"$out" 2>>"$tmp/fc.log" &
   pids+=($!)
   for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
   printf -v "$1" '%s' "$(sed 's/.*://' "$out")"

@@ -245,5 +245,20 @@ TEST_F(HttpSemanticsTest, AliasesOfANameShareOneCacheEntry) {
   EXPECT_NE(list.out.find("sub/x.txt"), std::string::npos) << list.out;
 }
 
+TEST_F(HttpSemanticsTest, UploadTokenSchemeIsCaseInsensitiveAndChunkedPutIsRefused) {
+  Start({"--allow-upload", "--upload-token", "T0k"});
+  HttpResponse r = Get("PUT /up.txt HTTP/1.1\r\nHost: x\r\nauthorization: bearer T0k\r\n"
+                       "Content-Length: 3\r\n\r\nabc");
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(ReadFileOrEmpty(root_ / "up.txt"), "abc");
+  r = Get("PUT /up.txt HTTP/1.1\r\nHost: x\r\nAuthorization: BEARER wrong\r\nContent-Length: 3\r\n\r\nxyz");
+  EXPECT_EQ(r.status, 403);
+  r = Get("PUT /up2.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer T0k\r\n"
+          "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  EXPECT_EQ(r.status, 411);
+  EXPECT_EQ(r.Header("Connection"), "close");
+  EXPECT_FALSE(FileExists(root_ / "up2.txt"));
+}
+
 }  // namespace
 }  // namespace fc::testing
