@@ -16,12 +16,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <fstream>
 #include <memory>
 #include <vector>
 
 #include "fc/master/master.h"
 #include "fc/protocol/crash_point.h"
+#include "fc/protocol/private_dir.h"
 #include "process.h"
 
 namespace fc::master {
@@ -55,7 +57,8 @@ bool IsLiveMaster(int32_t pid) {
   return name == "fc-master";
 }
 
-void RemoveLockDir(const std::string& dir) {
+// Removes the load lock files fc left in `dir` (only those: *.lock).
+void RemoveLockFiles(const std::string& dir) {
   if (DIR* d = ::opendir(dir.c_str())) {
     while (dirent* e = ::readdir(d)) {
       const std::string name = e->d_name;
@@ -65,6 +68,10 @@ void RemoveLockDir(const std::string& dir) {
     }
     ::closedir(d);
   }
+}
+
+void RemoveLockDir(const std::string& dir) {
+  RemoveLockFiles(dir);
   ::rmdir(dir.c_str());
 }
 
@@ -316,11 +323,6 @@ int RunMaster(MasterConfig config) {
     return 1;
   }
   if (config.cache.shm_name.empty()) config.cache.shm_name = "fc-" + std::to_string(config.port);
-  if (config.worker.lock_dir.empty()) {
-    const char* tmp = std::getenv("TMPDIR");
-    config.worker.lock_dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/" +
-                             config.cache.shm_name + ".locks";
-  }
   config.worker.shm_name = config.cache.shm_name;
   // Leftovers of a master that was killed: a segment whose creator is gone.
   auto creator = shm_cache::ShmCache::CreatorPid(config.cache.shm_name);
@@ -329,17 +331,26 @@ int RunMaster(MasterConfig config) {
                  " choose another --shm-name\n", config.cache.shm_name.c_str(), creator.value());
     return 1;
   }
+  if (config.worker.lock_dir.empty()) {
+    auto dir = DefaultLockDirectory(config.cache.shm_name);
+    if (!dir.ok()) {
+      std::fprintf(stderr, "fc-master: cannot choose a lock directory: %s\n",
+                   dir.status().message().c_str());
+      return 1;
+    }
+    config.worker.lock_dir = dir.value();
+  }
+  if (Status dir_status = EnsurePrivateDirectory(config.worker.lock_dir); !dir_status.ok()) {
+    std::fprintf(stderr, "fc-master: lock directory: %s\n", dir_status.message().c_str());
+    return 1;
+  }
+  config.worker.lock_salt = (uint64_t{std::random_device()()} << 32) ^ std::random_device()();
   shm_cache::ShmCache::Remove(config.cache.shm_name);
-  RemoveLockDir(config.worker.lock_dir);
+  RemoveLockFiles(config.worker.lock_dir);  // a dead master's, if any
   auto cache = shm_cache::ShmCache::Create(config.cache);
   if (!cache.ok()) {
     std::fprintf(stderr, "fc-master: %s\n", cache.status().message().c_str());
-    return 1;
-  }
-  if (::mkdir(config.worker.lock_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    std::fprintf(stderr, "fc-master: cannot create lock directory \"%s\": %s\n",
-                 config.worker.lock_dir.c_str(), std::strerror(errno));
-    shm_cache::ShmCache::Remove(config.cache.shm_name);
+    RemoveLockDir(config.worker.lock_dir);
     return 1;
   }
   sigset_t signals;
@@ -354,11 +365,12 @@ int RunMaster(MasterConfig config) {
   }
   ::signal(SIGPIPE, SIG_IGN);
   std::fprintf(stderr,
-               "fc-master[%d] cache \"%s\": %llu bytes, %u packets of %u bytes, policy %s\n",
+               "fc-master[%d] cache \"%s\": %llu bytes, %u packets of %u bytes, policy %s; "
+               "lock directory %s\n",
                ::getpid(), config.cache.shm_name.c_str(),
                static_cast<unsigned long long>(config.cache.segment_size),
                cache.value()->packet_count(), cache.value()->packet_size(),
-               shm_cache::PolicyName(config.cache.policy));
+               shm_cache::PolicyName(config.cache.policy), config.worker.lock_dir.c_str());
   Supervisor supervisor(std::move(config), std::move(listeners.value()),
                         std::move(signal_fd.value()), std::move(cache.value()));
   return supervisor.Run();

@@ -49,7 +49,8 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
       ("shm-name", po::value(&config->cache.shm_name)->value_name("NAME"),
        "segment name (default fc-<port>)")
       ("lock-dir", po::value(&config->worker.lock_dir)->value_name("DIR"),
-       "directory for load lock files (default /tmp/<shm-name>.locks)")
+       "private directory for load lock files (default: $RUNTIME_DIRECTORY, /run/fc as root, "
+       "$XDG_RUNTIME_DIR, or a new one in $TMPDIR; + /<shm-name>.locks)")
       ("idle-timeout", po::value(&idle_s)->value_name("SEC"),
        "close connections idle this long (default 60)")
       ("shutdown-timeout", po::value(&shutdown_s)->value_name("SEC"),

@@ -13,7 +13,8 @@ const char* const kNames[] = {"none",      "after_lock",     "mid_evict",    "mi
                               "after_pin", "mid_load",       "before_publish", "before_unpin",
                               "mid_send",  nullptr};
 std::atomic<long> remaining{0};
-int action_signal = SIGKILL;
+int action_signal = SIGKILL;  // 0: FC_CRASH_ACTION=error
+thread_local bool injected_error = false;
 }  // namespace
 
 namespace internal {
@@ -23,6 +24,10 @@ void Reached(Point point) {
   if (remaining.fetch_sub(1) != 1) return;
   __atomic_store_n(&armed_point, 0, __ATOMIC_RELAXED);
   (void)point;
+  if (action_signal == 0) {
+    injected_error = true;
+    return;
+  }
   ::raise(action_signal);
 }
 }  // namespace internal
@@ -40,7 +45,9 @@ bool ArmFromEnvironment(std::string* error) {
     text.resize(colon);
   }
   const char* action = std::getenv("FC_CRASH_ACTION");
-  action_signal = action != nullptr && std::strcmp(action, "stop") == 0 ? SIGSTOP : SIGKILL;
+  action_signal = action != nullptr && std::strcmp(action, "stop") == 0    ? SIGSTOP
+                  : action != nullptr && std::strcmp(action, "error") == 0 ? 0
+                                                                            : SIGKILL;
   for (int i = 1; kNames[i] != nullptr; ++i) {
     if (text == kNames[i] && nth >= 1) {
       remaining.store(nth);
@@ -50,6 +57,12 @@ bool ArmFromEnvironment(std::string* error) {
   }
   *error = "FC_CRASH_AT=\"" + std::string(spec) + "\" names no crash point (or a bad count)";
   return false;
+}
+
+bool TakeInjectedError() {
+  const bool was = injected_error;
+  injected_error = false;
+  return was;
 }
 
 void Disarm() { __atomic_store_n(&internal::armed_point, 0, __ATOMIC_RELAXED); }

@@ -279,9 +279,14 @@ TEST_F(EndToEndTest, ShutdownRemovesTheSegmentAndLockFiles) {
   auto server = std::make_unique<Server>(root_.path());
   ASSERT_EQ(server->Client({"get", "a.txt", out_.path()}).exit_code, 0);
   const std::string shm = "/dev/shm/" + server->shm_name();
-  const std::string locks = "/tmp/" + server->shm_name() + ".locks";
+  const std::string locks = server->LockDir();
+  ASSERT_FALSE(locks.empty()) << server->Log();
   EXPECT_TRUE(FileExists(shm));
-  EXPECT_TRUE(FileExists(locks));
+  struct stat st;
+  ASSERT_EQ(::lstat(locks.c_str(), &st), 0) << locks;
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0700u) << "the lock directory must be private";
+  EXPECT_EQ(st.st_uid, ::geteuid());
   const auto workers = server->WorkerPids();
   EXPECT_EQ(server->Stop(), 0);
   EXPECT_FALSE(FileExists(shm));

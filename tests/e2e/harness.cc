@@ -320,6 +320,15 @@ ToolResult Server::Client(std::vector<std::string> args, int timeout_ms) const {
   return RunTool(argv, timeout_ms);
 }
 
+std::string Server::LockDir() const {
+  const std::string log = Log();
+  const std::string key = "lock directory ";
+  const size_t p = log.find(key);
+  if (p == std::string::npos) return "";
+  const size_t start = p + key.size();
+  return log.substr(start, log.find('\n', start) - start);
+}
+
 ToolResult Server::Shmdump(std::vector<std::string> args, int timeout_ms) const {
   std::vector<std::string> argv = {ShmdumpBin(), "--port", port_text()};
   argv.insert(argv.end(), args.begin(), args.end());

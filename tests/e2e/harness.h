@@ -67,6 +67,8 @@ class Server {
   std::string shm_name() const { return "fc-" + port_text(); }
   const std::string& log_path() const { return log_path_; }
   std::string Log() const { return ReadFileOrEmpty(log_path_); }
+  // The load lock directory, as the master's log names it ("" if not yet).
+  std::string LockDir() const;
 
   // The master's live worker processes, from /proc.
   std::vector<pid_t> WorkerPids() const;

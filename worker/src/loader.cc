@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,8 +22,8 @@ constexpr size_t kMemoCapacity = 1024;
 constexpr size_t kReadChunk = 1 << 20;
 }  // namespace
 
-LoaderPool::LoaderPool(shm_cache::ShmCache& cache, std::string lock_dir, int threads)
-    : cache_(cache), lock_dir_(std::move(lock_dir)) {
+LoaderPool::LoaderPool(shm_cache::ShmCache& cache, LoadLocks& locks, int lock_wait_ms, int threads)
+    : cache_(cache), locks_(locks), lock_wait_ms_(lock_wait_ms) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
 }
 
@@ -69,28 +70,25 @@ void LoaderPool::Run() {
   }
 }
 
-std::string LoaderPool::LockPath(const std::string& name) const {
-  // One lock file per path, named by the path's hash: fixed length, no escaping.
-  // A collision only makes two loads take turns.
-  char hex[17];
-  std::snprintf(hex, sizeof(hex), "%016llx",
-                static_cast<unsigned long long>(Checksum64::Of(name.data(), name.size())));
-  return lock_dir_ + "/" + hex + ".lock";
-}
-
 LoadResult LoaderPool::Load(LoadTask& task) {
   LoadResult error;
-  const std::string lock_path = LockPath(task.name);
-  UniqueFd lock_fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock_fd.valid()) {
-    error.message = Status::FromErrno(errno, "open", lock_path).message();
-    return error;
-  }
-  while (::flock(lock_fd.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) {
-      error.message = Status::FromErrno(errno, "flock", lock_path).message();
-      return error;
-    }
+  LoadLocks::Held lock;
+  std::string lock_error;
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const int64_t deadline = static_cast<int64_t>(now.tv_sec) * 1000000000LL + now.tv_nsec +
+                           int64_t{lock_wait_ms_} * 1'000'000;
+  switch (locks_.Acquire(task.name, deadline, &lock, &lock_error)) {
+    case LoadLocks::Outcome::kHeld:
+      break;
+    case LoadLocks::Outcome::kTimedOut:
+      // Another process is still loading it: serve correct bytes from disk now
+      // rather than keep this client waiting.
+      return Stream(task, "stream-load-busy");
+    case LoadLocks::Outcome::kError:
+      std::fprintf(stderr, "fc-worker[%d] %s; streaming \"%s\" uncached\n", ::getpid(),
+                   lock_error.c_str(), task.name.c_str());
+      return Stream(task, "stream-no-lock");
   }
   // Holding the lock: nobody else is loading this file. Ask again, since the
   // previous holder may just have published it.
@@ -104,22 +102,23 @@ LoadResult LoaderPool::Load(LoadTask& task) {
       return r;
     }
     case shm_cache::Admission::Kind::kTooLarge:
-      lock_fd.Reset();
+      lock.Release();
       return Stream(task, "stream");
     case shm_cache::Admission::Kind::kNoRoom:
-      lock_fd.Reset();
+      lock.Release();
       return Stream(task, "stream-pinned");
     case shm_cache::Admission::Kind::kNotAdmitted:
-      lock_fd.Reset();
+      lock.Release();
       return Stream(task, "stream-first");  // the policy caches it if it comes back
     case shm_cache::Admission::Kind::kReserved:
       break;
   }
   uint64_t checksum = 0;
-  Status st = ReadInto(task, admission.reservation, &checksum);
+  bool injected = false;
+  Status st = ReadInto(task, admission.reservation, &checksum, &injected);
   if (!st.ok()) {
     admission.reservation.Abort();
-    error.code = protocol::Code::kBusy;
+    error.code = injected ? protocol::Code::kInternal : protocol::Code::kBusy;
     error.message = st.message();
     return error;
   }
@@ -135,7 +134,7 @@ LoadResult LoaderPool::Load(LoadTask& task) {
 }
 
 Status LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& reservation,
-                            uint64_t* checksum) {
+                            uint64_t* checksum, bool* injected) {
   Checksum64 hash;
   const uint64_t size = task.identity.size;
   uint64_t done = 0;
@@ -155,6 +154,11 @@ Status LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& 
     }
     if (done < size / 2 && done + static_cast<uint64_t>(got) >= size / 2) {
       crash::At(crash::Point::kMidLoad);
+      if (crash::TakeInjectedError()) {
+        *injected = true;
+        return Status::Error("injected failure loading \"" + task.name + "\" (lock directory " +
+                             locks_.directory() + ")");
+      }
     }
     done += static_cast<uint64_t>(got);
   }

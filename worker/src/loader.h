@@ -1,9 +1,10 @@
 // Internal header: LoaderPool, the worker's disk threads.
 //
 // An event loop never blocks on disk or on another process's load: on a cache
-// miss it hands a LoadTask here. A loader takes the file's lock file (flock, so
-// only one process in the whole server loads a given file; the kernel drops it
-// if the holder dies), then asks the cache again: another process may have
+// miss it hands a LoadTask here. A loader takes the file's load lock (LoadLocks:
+// a flock, so only one process in the whole server loads a given file; the
+// kernel drops it if the holder dies; a wait past the deadline streams the file
+// instead), then asks the cache again: another process may have
 // loaded it meanwhile. Otherwise it reads the file into a reservation and
 // publishes it, or, if the cache cannot hold it, checksums it for streaming.
 // The result goes back to the loop through `done`. Thread-safe.
@@ -24,6 +25,7 @@
 #include "fc/protocol/unique_fd.h"
 #include "fc/protocol/wire.h"
 #include "fc/shm_cache/cache.h"
+#include "load_locks.h"
 
 namespace fc::worker {
 
@@ -47,7 +49,9 @@ struct LoadTask {
 
 class LoaderPool {
  public:
-  LoaderPool(shm_cache::ShmCache& cache, std::string lock_dir, int threads);
+  // A load waits at most `lock_wait_ms` for another process's load of the same
+  // file; past that it streams the file from disk instead (correct, uncached).
+  LoaderPool(shm_cache::ShmCache& cache, LoadLocks& locks, int lock_wait_ms, int threads);
   ~LoaderPool();  // stops and joins; jobs not started are dropped (their files close)
   LoaderPool(const LoaderPool&) = delete;
   LoaderPool& operator=(const LoaderPool&) = delete;
@@ -60,12 +64,13 @@ class LoaderPool {
   void Run();
   LoadResult Load(LoadTask& task);
   LoadResult Stream(LoadTask& task, const char* how);
+  // *injected: the failure came from FC_CRASH_ACTION=error (tests).
   Status ReadInto(const LoadTask& task, const shm_cache::Reservation& reservation,
-                  uint64_t* checksum);
-  std::string LockPath(const std::string& name) const;
+                  uint64_t* checksum, bool* injected);
 
   shm_cache::ShmCache& cache_;
-  const std::string lock_dir_;
+  LoadLocks& locks_;
+  const int lock_wait_ms_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;  // Guarded by mu_

@@ -51,7 +51,9 @@ int RunWorker(const WorkerConfig& config) {
   }
   const MediaTypes media_types = MediaTypes::Load(config.mime_types, config.default_type);
   ServeContext context{config, *cache.value(), files.value(), media_types, nullptr};
-  auto loaders = std::make_unique<LoaderPool>(*cache.value(), config.lock_dir, config.loaders);
+  LoadLocks locks(config.lock_dir, config.lock_salt);
+  auto loaders = std::make_unique<LoaderPool>(*cache.value(), locks, config.request_timeout_ms,
+                                              config.loaders);
   context.loaders = loaders.get();
   std::vector<std::unique_ptr<EventLoop>> loops;
   std::vector<std::thread> threads;

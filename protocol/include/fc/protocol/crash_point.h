@@ -1,7 +1,9 @@
 // Named crash points: a seam for fault-injection tests. A worker armed with
 // FC_CRASH_AT=<point>[:<nth>] kills itself with SIGKILL (or, with
-// FC_CRASH_ACTION=stop, stops itself with SIGSTOP) the nth time (default 1st)
-// it reaches <point>. Disarmed, a point costs one relaxed atomic load.
+// FC_CRASH_ACTION=stop, stops itself with SIGSTOP; with FC_CRASH_ACTION=error,
+// makes the operation there fail as an unexpected system error would, where
+// the code checks TakeInjectedError()) the nth time (default 1st) it reaches
+// <point>. Disarmed, a point costs one relaxed atomic load.
 // Thread-safe.
 #pragma once
 
@@ -25,6 +27,8 @@ enum class Point {
 // variable names no known point.
 bool ArmFromEnvironment(std::string* error);
 void Disarm();
+// True once after a point armed with FC_CRASH_ACTION=error was reached on this thread.
+bool TakeInjectedError();
 // All point names, for --help and tests.
 const char* const* PointNames();
 

@@ -17,7 +17,8 @@ struct WorkerConfig {
   int listen_fd = -1;         // nonblocking listening socket, inherited
   std::string shm_name;       // the cache segment
   std::string root;           // served directory (absolute)
-  std::string lock_dir;       // where per-file load lock files live
+  std::string lock_dir;       // private directory of the load lock files (made by the master)
+  uint64_t lock_salt = 0;     // salts lock file names (random per master)
   int threads = 2;            // event loop threads
   int loaders = 2;            // disk loader threads
   int idle_timeout_ms = 60'000;

@@ -1,0 +1,26 @@
+// Private directories: where fc keeps state that other local users must not
+// touch (the load lock files). A private directory is a real directory (not a
+// symlink), owned by the effective user, with no group or other permissions.
+// Used by the master (to create one) and the workers (to recreate one that was
+// removed under them). Thread-safe: no shared state.
+#pragma once
+
+#include <string>
+
+#include "fc/protocol/status.h"
+
+namespace fc {
+
+// Creates `path` with mode 0700, or accepts it if it already exists and is
+// private. Anything else (a symlink, a file, another owner, group or other
+// permissions) is an error whose message names the directory and the fix.
+Status EnsurePrivateDirectory(const std::string& path);
+
+// Where the lock files of segment `shm_name` go by default:
+//   $RUNTIME_DIRECTORY (set by systemd's RuntimeDirectory=), else /run/fc when
+//   running as root, else $XDG_RUNTIME_DIR, each + "/<shm_name>.locks";
+//   else a fresh mkdtemp directory "$TMPDIR/<shm_name>.locks.XXXXXX".
+// The parents it creates (/run/fc) are private too.
+Result<std::string> DefaultLockDirectory(const std::string& shm_name);
+
+}  // namespace fc

@@ -1,0 +1,57 @@
+// Private directories; see private_dir.h.
+#include "fc/protocol/private_dir.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
+#include "fc/protocol/unique_fd.h"
+
+namespace fc {
+
+Status EnsurePrivateDirectory(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) == 0) return Status::Ok();
+  if (errno != EEXIST) return Status::FromErrno(errno, "mkdir", path);
+  // It exists: it must be ours. O_NOFOLLOW|O_DIRECTORY refuses a symlink or a file.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) {
+    return Status::Error("\"" + path + "\" exists and is not a directory (or is a symlink); "
+                         "remove it or choose another --lock-dir");
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "fstat", path);
+  if (st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
+    char what[96];
+    std::snprintf(what, sizeof(what), "owner uid %u, mode %04o", static_cast<unsigned>(st.st_uid),
+                  static_cast<unsigned>(st.st_mode & 07777));
+    return Status::Error("\"" + path + "\" is not private to this user (" + what + "; fc needs owner uid " +
+                         std::to_string(::geteuid()) + ", mode 0700): another user may have created "
+                         "it; remove it or choose another --lock-dir");
+  }
+  return Status::Ok();
+}
+
+Result<std::string> DefaultLockDirectory(const std::string& shm_name) {
+  std::string base;
+  if (const char* runtime = std::getenv("RUNTIME_DIRECTORY"); runtime && *runtime) {
+    base = runtime;
+    base = base.substr(0, base.find(':'));  // systemd lists several, colon-separated
+  } else if (::geteuid() == 0) {
+    base = "/run/fc";
+    Status st = EnsurePrivateDirectory(base);
+    if (!st.ok()) return st;
+  } else if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg) {
+    base = xdg;
+  }
+  if (!base.empty()) return base + "/" + shm_name + ".locks";
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + shm_name + ".locks.XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) return Status::FromErrno(errno, "mkdtemp", pattern);
+  return pattern;
+}
+
+}  // namespace fc

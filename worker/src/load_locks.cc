@@ -1,0 +1,124 @@
+// Load lock files; see load_locks.h.
+#include "load_locks.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "fc/protocol/checksum.h"
+#include "fc/protocol/private_dir.h"
+
+namespace fc::worker {
+namespace {
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+}  // namespace
+
+LoadLocks::LoadLocks(std::string dir, uint64_t salt) : dir_(std::move(dir)), salt_(salt) {}
+
+LoadLocks::Held::~Held() { Release(); }
+
+void LoadLocks::Held::Release() {
+  if (!fd_.valid()) return;
+  // Remove, then unlock: whoever waits on this inode will see it is gone.
+  ::unlinkat(dir_->get(), file_.c_str(), 0);
+  fd_.Reset();
+  dir_.reset();
+}
+
+std::string LoadLocks::FileName(const std::string& name) const {
+  Checksum64 hash;
+  hash.Update(&salt_, sizeof(salt_));
+  hash.Update(name.data(), name.size());
+  char hex[24];
+  std::snprintf(hex, sizeof(hex), "%016llx.lock", static_cast<unsigned long long>(hash.Digest()));
+  return hex;
+}
+
+std::shared_ptr<UniqueFd> LoadLocks::Dir() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!dir_fd_ || !dir_fd_->valid()) {
+    dir_fd_ = std::make_shared<UniqueFd>(
+        ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  }
+  return dir_fd_;
+}
+
+std::shared_ptr<UniqueFd> LoadLocks::ReopenDir(const std::shared_ptr<UniqueFd>& stale) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (dir_fd_ != stale && dir_fd_ && dir_fd_->valid()) return dir_fd_;  // another thread did it
+  const Status st = EnsurePrivateDirectory(dir_);
+  if (!st.ok()) {
+    std::fprintf(stderr, "fc-worker[%d] lock directory: %s\n", ::getpid(), st.message().c_str());
+    return nullptr;
+  }
+  std::fprintf(stderr, "fc-worker[%d] lock directory %s had vanished; recreated it\n", ::getpid(),
+               dir_.c_str());
+  dir_fd_ = std::make_shared<UniqueFd>(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  return dir_fd_->valid() ? dir_fd_ : nullptr;
+}
+
+LoadLocks::Outcome LoadLocks::Acquire(const std::string& name, int64_t deadline_ns, Held* held,
+                                      std::string* error) {
+  const std::string file = FileName(name);
+  std::shared_ptr<UniqueFd> dir = Dir();
+  int64_t pause_us = 200;
+  for (int reopened = 0;;) {
+    if (!dir || !dir->valid()) {
+      dir = ReopenDir(dir);
+      if (!dir) {
+        *error = "lock directory " + dir_ + " is unusable";
+        return Outcome::kError;
+      }
+    }
+    UniqueFd fd(::openat(dir->get(), file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid()) {
+      if (errno == EINTR) continue;
+      if (errno == ENOENT && reopened++ < 3) {  // the directory itself is gone
+        dir = ReopenDir(dir);
+        continue;
+      }
+      *error = Status::FromErrno(errno, "open", dir_ + "/" + file).message();
+      return Outcome::kError;
+    }
+    while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK && errno != EINTR) {
+        *error = Status::FromErrno(errno, "flock", dir_ + "/" + file).message();
+        return Outcome::kError;
+      }
+      const int64_t now = NowNs();
+      if (now >= deadline_ns) return Outcome::kTimedOut;
+      // A load takes milliseconds to seconds: poll gently, never past the deadline.
+      const int64_t sleep_ns = std::min<int64_t>(pause_us * 1000, deadline_ns - now);
+      timespec ts{static_cast<time_t>(sleep_ns / 1000000000LL), static_cast<long>(sleep_ns % 1000000000LL)};
+      ::nanosleep(&ts, nullptr);
+      pause_us = std::min<int64_t>(pause_us * 2, 10'000);
+    }
+    // Locked. Is it still the file the directory names? The previous holder
+    // may have removed it (then a newer file is the lock): try again.
+    struct stat mine, named;
+    if (::fstat(fd.get(), &mine) == 0 && ::fstatat(dir->get(), file.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+        mine.st_ino == named.st_ino && mine.st_dev == named.st_dev) {
+      held->Release();
+      held->fd_ = std::move(fd);
+      held->dir_ = dir;
+      held->file_ = file;
+      return Outcome::kHeld;
+    }
+    if (NowNs() >= deadline_ns) return Outcome::kTimedOut;
+  }
+}
+
+}  // namespace fc::worker
