@@ -24,6 +24,7 @@
 #include "fc/master/master.h"
 #include "fc/protocol/crash_point.h"
 #include "fc/protocol/private_dir.h"
+#include "fc/protocol/process_start.h"
 #include "process.h"
 
 namespace fc::master {
@@ -48,15 +49,6 @@ void Log(const char* format, const std::string& a = "", const std::string& b = "
 }
 
 // A pid is a live fc-master if it exists and its command name says so.
-bool IsLiveMaster(int32_t pid) {
-  if (pid <= 0 || pid == ::getpid()) return false;
-  if (::kill(pid, 0) != 0 && errno != EPERM) return false;
-  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
-  std::string name;
-  std::getline(comm, name);
-  return name == "fc-master";
-}
-
 // Removes the load lock files fc left in `dir` (only those: *.lock).
 void RemoveLockFiles(const std::string& dir) {
   if (DIR* d = ::opendir(dir.c_str())) {
@@ -81,6 +73,7 @@ struct Slot {
   int quick_deaths = 0;
   int64_t respawn_at_ns = 0;  // 0: not waiting
   pid_t reclaim_pid = 0;      // a reaped pid whose cache slot is not reclaimed yet
+  uint64_t reclaim_epoch = 0; // and the slot epoch it had (pids get reused)
 };
 
 class Supervisor {
@@ -158,6 +151,7 @@ void Supervisor::HandleDeath(uint32_t index, int status) {
                delay > 0 ? (" in " + std::to_string(delay / kMs) + " ms (crash loop)").c_str()
                          : "");
   s.reclaim_pid = s.pid;
+  s.reclaim_epoch = cache_->PeekWorkers()[index].epoch;  // lock-free read
   s.pid = 0;
   s.respawn_at_ns = now + delay;
 }
@@ -177,7 +171,7 @@ void Supervisor::RetryReclaims() {
   for (uint32_t i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
     if (s.reclaim_pid == 0) continue;
-    Status st = cache_->ReclaimWorker(i, s.reclaim_pid, kReclaimTimeoutMs);
+    Status st = cache_->ReclaimWorker(i, s.reclaim_pid, s.reclaim_epoch, kReclaimTimeoutMs);
     if (st.ok()) {
       s.reclaim_pid = 0;
     } else {
@@ -190,8 +184,9 @@ void Supervisor::RespawnDue() {
   const int64_t now = NowNs();
   for (uint32_t i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
-    // The replacement attaches to the slot and reclaims leftovers itself too, so
-    // a reclaim blocked by a busy lock does not hold the respawn back.
+    // Respawn comes first (Run calls this before RetryReclaims): the replacement
+    // reclaims the slot's leftovers itself when it attaches, and the master's
+    // own reclaim, keyed by (pid, epoch), then finds nothing to do.
     if (s.pid == 0 && s.respawn_at_ns != 0 && s.respawn_at_ns <= now) Spawn(i);
   }
 }
@@ -230,8 +225,8 @@ int Supervisor::Run() {
       }
       ReapChildren();
     }
-    RetryReclaims();
     RespawnDue();
+    RetryReclaims();
   }
 }
 
@@ -316,6 +311,7 @@ int RunMaster(MasterConfig config) {
     return 1;
   }
   config.worker.root = resolved;
+  config.worker.media_types = worker::LoadMediaTypes(config.worker.mime_types, config.worker.default_type);
   auto listeners =
       BindListeners(config.host, config.port, static_cast<int>(config.workers), &config.port);
   if (!listeners.ok()) {
@@ -324,11 +320,19 @@ int RunMaster(MasterConfig config) {
   }
   if (config.cache.shm_name.empty()) config.cache.shm_name = "fc-" + std::to_string(config.port);
   config.worker.shm_name = config.cache.shm_name;
-  // Leftovers of a master that was killed: a segment whose creator is gone.
-  auto creator = shm_cache::ShmCache::CreatorPid(config.cache.shm_name);
-  if (creator.ok() && IsLiveMaster(creator.value())) {
+  // Whatever is at the segment's name must be this user's: another user's file
+  // (planted, or another fc's) is neither used nor removed.
+  if (Status owner = shm_cache::ShmCache::CheckOwnership(config.cache.shm_name); !owner.ok()) {
+    std::fprintf(stderr, "fc-master: %s\n", owner.message().c_str());
+    return 1;
+  }
+  // This user's leftovers of a master that was killed (or a half-built
+  // segment) are replaced; a segment whose master still runs is not.
+  auto creator = shm_cache::ShmCache::CreatorOf(config.cache.shm_name);
+  if (creator.ok() && creator.value().pid != ::getpid() &&
+      SameProcessAlive(creator.value().pid, creator.value().start)) {
     std::fprintf(stderr, "fc-master: shared memory segment \"%s\" is in use by fc-master pid %d;"
-                 " choose another --shm-name\n", config.cache.shm_name.c_str(), creator.value());
+                 " choose another --shm-name\n", config.cache.shm_name.c_str(), creator.value().pid);
     return 1;
   }
   if (config.worker.lock_dir.empty()) {

@@ -1,16 +1,61 @@
 // fc-master's command line: the option form and the seeds' positional form
 // `fc-master HOST PORT DIR`.
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 
 #include <boost/program_options.hpp>
 
 #include "fc/master/master.h"
 #include "fc/protocol/cli.h"
 #include "fc/protocol/net.h"
+#include "fc/protocol/wire.h"
 
 namespace po = boost::program_options;
 
 namespace fc::master {
+
+namespace {
+
+// The upload token: from --upload-token-file, FC_UPLOAD_TOKEN or (with a
+// warning: /proc/PID/cmdline is world-readable) --upload-token. Returns an
+// exit code, 0 when fine.
+int ResolveUploadToken(bool from_argv, const std::string& file, std::string* token) {
+  const char* env = std::getenv("FC_UPLOAD_TOKEN");
+  const int sources = int{from_argv} + int{!file.empty()} + int{env != nullptr && *env != '\0'};
+  if (sources > 1) {
+    return cli::UsageError("fc-master", "give the upload token one way: --upload-token, "
+                                        "--upload-token-file or FC_UPLOAD_TOKEN");
+  }
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) {
+      std::fprintf(stderr, "fc-master: cannot read --upload-token-file \"%s\": %s\n", file.c_str(),
+                   std::strerror(errno));
+      return 1;
+    }
+    std::getline(in, *token);
+    while (!token->empty() && (token->back() == '\r' || token->back() == ' ')) token->pop_back();
+    if (token->empty()) {
+      std::fprintf(stderr, "fc-master: --upload-token-file \"%s\" is empty\n", file.c_str());
+      return 1;
+    }
+  } else if (env != nullptr && *env != '\0') {
+    *token = env;
+  } else if (from_argv) {
+    std::fprintf(stderr, "fc-master: warning: --upload-token on the command line is visible to "
+                         "every local user (/proc/PID/cmdline); use --upload-token-file or "
+                         "FC_UPLOAD_TOKEN\n");
+  }
+  if (token->size() > protocol::kMaxTokenLength) {
+    return cli::UsageError("fc-master", "the upload token is longer than 256 bytes");
+  }
+  return 0;
+}
+
+}  // namespace
 
 int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
   *run = false;
@@ -24,6 +69,7 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
   int max_connections = config->worker.max_connections;
   int max_queued = config->worker.max_queued;
   std::string max_upload = "1G";
+  std::string token_file, min_rate = "4K", list = "on";
   int shutdown_s = config->worker.shutdown_timeout_ms / 1000;
   int drain_notice_s = config->worker.drain_notice_ms / 1000;
   po::options_description visible(
@@ -58,7 +104,15 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
       ("quiet", "do not log one line per request")
       ("allow-upload", "accept PUT uploads (off by default)")
       ("upload-token", po::value(&config->worker.upload_token)->value_name("TOKEN"),
-       "uploads must carry this token (fc-client put --token, HTTP Authorization: Bearer)")
+       "uploads must carry this token (fc-client put --token, HTTP Authorization: Bearer); "
+       "visible to local users in the process list: prefer --upload-token-file or FC_UPLOAD_TOKEN")
+      ("upload-token-file", po::value(&token_file)->value_name("FILE"),
+       "read the upload token from the first line of FILE")
+      ("upload-min-rate", po::value(&min_rate)->value_name("SIZE"),
+       "close an upload slower than SIZE bytes/s on average after its first 10 s; 0: never "
+       "(default 4K)")
+      ("list", po::value(&list)->value_name("on|off"),
+       "answer LIST (it discloses every cached name; default on)")
       ("max-upload", po::value(&max_upload)->value_name("SIZE"), "largest upload (default 1G)")
       ("max-connections", po::value(&max_connections)->value_name("N"),
        "open connections per worker; more are closed at once (default 10000)")
@@ -137,6 +191,15 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
   }
   auto upload_limit = net::ParseByteSize(max_upload, "--max-upload");
   if (!upload_limit.ok()) return usage_error(upload_limit.status().message());
+  auto rate = net::ParseByteSize(min_rate, "--upload-min-rate");
+  if (!rate.ok()) return usage_error(rate.status().message());
+  if (list != "on" && list != "off") return usage_error("--list takes on or off");
+  if (int rc = ResolveUploadToken(vm.count("upload-token") > 0, token_file, &config->worker.upload_token);
+      rc != 0) {
+    return rc;
+  }
+  config->worker.upload_min_rate = rate.value();
+  config->worker.allow_list = list == "on";
   config->host = host;
   config->port = parsed_port.value();
   config->workers = workers;

@@ -8,6 +8,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "cache_impl.h"
 #include "fc/protocol/crash_point.h"
 #include "robust_mutex.h"
@@ -50,6 +53,11 @@ void ShmCache::Impl::IndexRemoveLocked(uint32_t e) {
   entries[e].hash_next = kNil;
 }
 
+void ShmCache::Impl::Die(const char* what) {
+  std::fprintf(stderr, "fc[%d] shared cache: impossible state: %s; aborting\n", ::getpid(), what);
+  std::abort();
+}
+
 // ---- entries --------------------------------------------------------------------
 // Free entries are chained through hash_next from header->free_entry_head.
 
@@ -71,6 +79,7 @@ void ShmCache::Impl::FreeEntryLocked(uint32_t e) {
   entry.state.store(kFree, std::memory_order_release);
   FreeChainLocked(first, count);
   entry.readers = 0;
+  for (uint32_t s = 0; s < header->slot_count; ++s) PinCount(s, e) = 0;  // no stale pin rows
   entry.hash_next = header->free_entry_head;
   header->free_entry_head = e;
   --header->used_entries;
@@ -118,9 +127,8 @@ Status ShmCache::AttachWorker(uint32_t slot) {
   RobustLock lock(&m.header->mutex, m.Repairer());
   const int32_t me = static_cast<int32_t>(::getpid());
   const int32_t previous = m.slots[slot].pid.load();
-  if (previous != 0 && previous != me) m.ReclaimSlotLocked(slot);
-  m.slots[slot].epoch.fetch_add(1);
-  m.slots[slot].attached_at_ns = NowRealtimeNs();
+  if (previous != 0) m.ReclaimSlotLocked(slot);  // whoever was there (even this pid, reused) is gone
+  m.epoch = m.slots[slot].epoch.fetch_add(1) + 1;
   m.slots[slot].pid.store(me);
   m.slots[slot].state.store(kSlotAttached);
   m.slot = slot;
@@ -147,7 +155,7 @@ std::vector<WorkerInfo> ShmCache::PeekWorkers() const {
   return out;
 }
 
-Status ShmCache::ReclaimWorker(uint32_t slot, int32_t pid, int timeout_ms) {
+Status ShmCache::ReclaimWorker(uint32_t slot, int32_t pid, uint64_t epoch, int timeout_ms) {
   Impl& m = *impl_;
   if (slot >= m.header->slot_count) return Status::Error("worker slot out of range");
   RobustLock lock(&m.header->mutex, m.Repairer(), timeout_ms);
@@ -155,7 +163,7 @@ Status ShmCache::ReclaimWorker(uint32_t slot, int32_t pid, int timeout_ms) {
     return Status::Error("shared cache lock busy for " + std::to_string(timeout_ms) +
                          " ms; will retry reclaiming worker slot " + std::to_string(slot));
   }
-  if (m.slots[slot].pid.load() == pid) m.ReclaimSlotLocked(slot);
+  if (m.slots[slot].pid.load() == pid && m.slots[slot].epoch.load() == epoch) m.ReclaimSlotLocked(slot);
   return Status::Ok();
 }
 
@@ -197,6 +205,7 @@ void ShmCache::FillPin(uint32_t e, PinnedEntry* pin) {
 
 PinnedEntry ShmCache::Lookup(std::string_view name, const FileIdentity& identity) {
   Impl& m = *impl_;
+  m.RequireSlot();
   const uint64_t hash = NameHash(name);
   PinnedEntry pin;
   RobustLock lock(&m.header->mutex, m.Repairer());
@@ -206,6 +215,7 @@ PinnedEntry ShmCache::Lookup(std::string_view name, const FileIdentity& identity
 
 Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
   Impl& m = *impl_;
+  m.RequireSlot();
   Admission result;
   const uint64_t needed_bytes = name.size() + identity.size;
   const uint64_t hash = NameHash(name);
@@ -231,10 +241,14 @@ Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
   }
   const uint32_t e = m.AllocEntryLocked();
   uint32_t first = kNil;
-  m.AllocChainLocked(needed, &first);  // MakeRoomLocked guaranteed both
+  if (e == kNil || !m.AllocChainLocked(needed, &first)) {
+    // MakeRoomLocked promised both: the segment's accounting is broken. Stop
+    // here, loudly; the next locker's repair rebuilds it from the entries.
+    m.Die("an allocation the feasibility pass promised failed");
+  }
   Entry& entry = m.entries[e];
   entry.owner_slot = m.slot;
-  entry.owner_epoch = m.slots[m.slot].epoch.load();
+  entry.owner_epoch = m.epoch;
   entry.name_hash = hash;
   entry.name_length = static_cast<uint32_t>(name.size());
   entry.first_packet = first;
@@ -256,6 +270,8 @@ Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
   result.kind = Admission::Kind::kReserved;
   result.reservation.cache_ = this;
   result.reservation.entry_ = e;
+  result.reservation.epoch_ = m.epoch;
+  result.reservation.generation_ = m.header->generation;
   result.reservation.first_packet_ = first;
   result.reservation.name_length_ = entry.name_length;
   result.reservation.size_ = identity.size;
@@ -269,7 +285,7 @@ PinnedEntry ShmCache::Publish(Reservation reservation, uint64_t checksum) {
   reservation.cache_ = nullptr;  // ownership moves into the index
   RobustLock lock(&m.header->mutex, m.Repairer());
   Entry& entry = m.entries[e];
-  if (entry.state.load() != kLoading || entry.owner_slot != m.slot) return pin;  // reclaimed
+  if (!ReservationLiveLocked(reservation)) return pin;  // reclaimed meanwhile
   // Loads are serialised by lock files, but a copy may still have been published
   // meanwhile (e.g. by a caller that skipped them); the newest copy wins.
   std::string name_copy = m.EntryName(e);
@@ -288,12 +304,17 @@ PinnedEntry ShmCache::Publish(Reservation reservation, uint64_t checksum) {
   return pin;
 }
 
-void ShmCache::AbortReservation(uint32_t e) {
+bool ShmCache::ReservationLiveLocked(const Reservation& r) const {
+  const Impl& m = *impl_;
+  const Entry& entry = m.entries[r.entry_];
+  return entry.state.load() == kLoading && entry.owner_slot == m.slot &&
+         entry.owner_epoch == r.epoch_ && m.header->generation == r.generation_;
+}
+
+void ShmCache::AbortReservation(const Reservation& r) {
   Impl& m = *impl_;
   RobustLock lock(&m.header->mutex, m.Repairer());
-  if (m.entries[e].state.load() == kLoading && m.entries[e].owner_slot == m.slot) {
-    m.FreeEntryLocked(e);
-  }
+  if (ReservationLiveLocked(r)) m.FreeEntryLocked(r.entry_);
 }
 
 void ShmCache::Unpin(uint32_t e) {
@@ -340,6 +361,8 @@ PinnedEntry& PinnedEntry::operator=(PinnedEntry&& o) noexcept {
     Release();
     cache_ = o.cache_;
     entry_ = o.entry_;
+    epoch_ = o.epoch_;
+    generation_ = o.generation_;
     first_packet_ = o.first_packet_;
     name_length_ = o.name_length_;
     size_ = o.size_;
@@ -361,6 +384,8 @@ Reservation& Reservation::operator=(Reservation&& o) noexcept {
     Abort();
     cache_ = o.cache_;
     entry_ = o.entry_;
+    epoch_ = o.epoch_;
+    generation_ = o.generation_;
     first_packet_ = o.first_packet_;
     name_length_ = o.name_length_;
     size_ = o.size_;
@@ -371,7 +396,7 @@ Reservation& Reservation::operator=(Reservation&& o) noexcept {
 
 void Reservation::Abort() {
   if (cache_ != nullptr) {
-    cache_->AbortReservation(entry_);
+    cache_->AbortReservation(*this);
     cache_ = nullptr;
   }
 }

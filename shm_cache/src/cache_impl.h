@@ -38,6 +38,15 @@ struct ShmCache::Impl {
   char* packets = nullptr;
 
   uint32_t slot = kNil;  // this process's worker slot, once attached
+  uint64_t epoch = 0;    // that slot's epoch when this process attached
+
+  // An impossible state: say what, and abort (never corrupt silently). A
+  // holder of the mutex that dies is repaired by the next locker.
+  [[noreturn]] static void Die(const char* what);
+  // REQUIRES: AttachWorker() was called (a worker slot to record pins in).
+  void RequireSlot() const {
+    if (slot == kNil) Die("a cache operation that pins ran before AttachWorker()");
+  }
 
   // Wires the pointers above from the header's offsets.
   void Bind(Header* h);

@@ -19,7 +19,7 @@
 namespace fc::shm_cache {
 
 constexpr uint64_t kMagic = 0x6663'6361'6368'6531ULL;  // "fccache1"
-constexpr uint32_t kLayoutVersion = 2;
+constexpr uint32_t kLayoutVersion = 3;
 constexpr uint32_t kGhostSlots = 4096;  // capacity of the ghost ring (recently refused / evicted)
 constexpr uint32_t kNil = UINT32_MAX;
 
@@ -65,7 +65,6 @@ struct WorkerSlot {
   std::atomic<int32_t> pid;
   std::atomic<uint32_t> state;
   std::atomic<uint64_t> epoch;  // bumped on every attach, against pid reuse
-  int64_t attached_at_ns;
 };
 
 struct Stats {
@@ -93,7 +92,7 @@ struct Header {
   uint32_t bucket_count;  // power of two
   uint32_t slot_count;
   int32_t master_pid;
-  int64_t created_at_ns;
+  int64_t master_start;  // the master's start time (process_start.h): pid + start survive pid reuse
   // Offsets (from the segment base) of the arrays below.
   uint64_t entries_offset;     // Entry[entry_capacity]
   uint64_t buckets_offset;     // uint32_t[bucket_count]        (derived)
@@ -105,7 +104,6 @@ struct Header {
 
   // The one lock. Robust and process-shared. Everything below it is guarded by it.
   pthread_mutex_t mutex;
-  std::atomic<int32_t> holder_pid;  // diagnostics only
 
   uint64_t seq;             // ordering clock for queue_seq
   uint32_t used_packets;    // derived

@@ -1,6 +1,9 @@
 // Creating, opening and removing the segment, and carving it into the fixed
 // arrays of layout.h. This is the only code that uses the segment's allocator.
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -10,6 +13,8 @@
 
 #include "cache_impl.h"
 #include "fc/protocol/checksum.h"
+#include "fc/protocol/process_start.h"
+#include "fc/protocol/unique_fd.h"
 #include "robust_mutex.h"
 
 namespace bip = boost::interprocess;
@@ -59,6 +64,78 @@ bool Carve(Segment& segment, Header* h, uint32_t packet_count) {
                                       static_cast<char*>(segment.get_address()));
   }
   return true;
+}
+
+constexpr const char* kShmDir = "/dev/shm";
+
+std::string Mebibytes(uint64_t bytes) {
+  return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
+}
+
+// What a segment of `size` bytes that does not fit should tell the operator.
+Status DoesNotFit(const std::string& name, uint64_t size, uint64_t available) {
+  return Status::Error("shared memory segment \"" + name + "\" needs " + Mebibytes(size) + ", but " +
+                       kShmDir + " has " + Mebibytes(available) +
+                       " free; lower --cache-size, or give the machine or container more shared "
+                       "memory (docker run --shm-size=..., or a larger /dev/shm mount)");
+}
+
+uint64_t ShmAvailable() {
+  struct statvfs vfs;
+  if (::statvfs(kShmDir, &vfs) != 0) return UINT64_MAX;  // unknown: let the reservation decide
+  return uint64_t{vfs.f_bavail} * vfs.f_frsize;
+}
+
+// Reserves every page of a freshly created segment now (as PostgreSQL does),
+// so a /dev/shm too small for it is an error here rather than a SIGBUS later.
+Status ReservePages(const std::string& name, uint64_t size) {
+  UniqueFd fd(::shm_open(("/" + name).c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0));
+  if (!fd.valid()) return Status::FromErrno(errno, "shm_open", name);
+  const int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size));
+  if (err == ENOSPC || err == ENOMEM || err == EFBIG) return DoesNotFit(name, size, ShmAvailable());
+  if (err != 0 && err != EOPNOTSUPP) return Status::FromErrno(err, "posix_fallocate", name);
+  return Status::Ok();
+}
+
+// Boost's open waits, without end, for a segment whose creator has not
+// finished: a planted zero-filled file would hang fc there. Check first that
+// the file is this user's, and that Boost's "initialized" word is set within
+// a second. Boost's word values: 0 uninitialized, 1 initializing, 2 initialized.
+Status CheckBeforeOpen(const std::string& name) {
+  UniqueFd fd(::shm_open(("/" + name).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0));
+  if (!fd.valid()) {
+    if (errno == ENOENT) {
+      return Status::Error("no shared memory segment \"" + name +
+                           "\" (is fc-master running with this port or --shm-name?)");
+    }
+    return Status::FromErrno(errno, "shm_open", name);
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "fstat", name);
+  if (st.st_uid != ::geteuid()) {
+    return Status::Error("shared memory segment \"" + name + "\" belongs to uid " +
+                         std::to_string(st.st_uid) + ", not to this user (uid " +
+                         std::to_string(::geteuid()) + "): it is not this fc's; refusing to use it");
+  }
+  if (st.st_size < 4096) {
+    return Status::Error("shared memory segment \"" + name + "\" is " + std::to_string(st.st_size) +
+                         " bytes: not an fc segment");
+  }
+  void* map = ::mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd.get(), 0);
+  if (map == MAP_FAILED) return Status::FromErrno(errno, "mmap", name);
+  const auto* word = static_cast<const uint32_t*>(map);
+  uint32_t value = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+  for (int i = 0; i < 100 && value < 2; ++i) {  // 1 s at most for a creator still at work
+    ::usleep(10'000);
+    value = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+  }
+  ::munmap(map, 4096);
+  if (value != 2) {
+    return Status::Error("shared memory segment \"" + name +
+                         "\" is not an initialized fc segment (planted, or its creator died while "
+                         "creating it)");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -113,12 +190,22 @@ Result<std::unique_ptr<ShmCache>> ShmCache::Create(const CacheOptions& options) 
   if (options.worker_slots == 0 || options.worker_slots > kMaxWorkerSlots) {
     return Status::Error("worker count must be between 1 and " + std::to_string(kMaxWorkerSlots));
   }
+  if (const uint64_t available = ShmAvailable(); available < options.segment_size) {
+    return DoesNotFit(name, options.segment_size, available);
+  }
   auto impl = std::make_unique<Impl>();
   try {
-    impl->segment = std::make_unique<Segment>(bip::create_only, name.c_str(), options.segment_size);
+    // Only this user may read it: it holds the bytes of every cached file.
+    impl->segment = std::make_unique<Segment>(bip::create_only, name.c_str(), options.segment_size,
+                                              nullptr, bip::permissions(options.mode));
   } catch (const bip::interprocess_exception& e) {
     return Status::Error("cannot create shared memory segment \"" + name + "\" of " +
                          std::to_string(options.segment_size) + " bytes: " + e.what());
+  }
+  if (Status st = ReservePages(name, options.segment_size); !st.ok()) {
+    impl.reset();
+    Remove(name);
+    return st;
   }
   Header* h = impl->segment->construct<Header>(kHeaderObjectName, std::nothrow)();
   if (h == nullptr) {
@@ -164,7 +251,7 @@ Result<std::unique_ptr<ShmCache>> ShmCache::Create(const CacheOptions& options) 
                         : std::clamp<uint32_t>(h->packet_count / 128, 64, kGhostSlots);
   h->generation = 1;
   h->master_pid = static_cast<int32_t>(::getpid());
-  h->created_at_ns = NowRealtimeNs();
+  h->master_start = ProcessStartTime(::getpid());
   {
     RobustLock lock(&h->mutex, nullptr);
     impl->RebuildLocked();  // empty lists, free-entry chain, buckets
@@ -177,6 +264,7 @@ Result<std::unique_ptr<ShmCache>> ShmCache::Create(const CacheOptions& options) 
 }
 
 Result<std::unique_ptr<ShmCache>> ShmCache::Open(const std::string& name) {
+  if (Status st = CheckBeforeOpen(name); !st.ok()) return st;
   auto impl = std::make_unique<Impl>();
   try {
     impl->segment = std::make_unique<Segment>(bip::open_only, name.c_str());
@@ -207,10 +295,28 @@ Status ShmCache::Remove(const std::string& name) {
   return Status::Ok();
 }
 
-Result<int32_t> ShmCache::CreatorPid(const std::string& name) {
+Result<SegmentCreator> ShmCache::CreatorOf(const std::string& name) {
   auto cache = Open(name);
   if (!cache.ok()) return cache.status();
-  return cache.value()->impl_->header->master_pid;
+  const Header* h = cache.value()->impl_->header;
+  return SegmentCreator{h->master_pid, h->master_start};
+}
+
+Status ShmCache::CheckOwnership(const std::string& name) {
+  UniqueFd fd(::shm_open(("/" + name).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return Status::Ok();
+    return Status::FromErrno(errno, "shm_open", name);
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "fstat", name);
+  if (st.st_uid != ::geteuid()) {
+    return Status::Error("shared memory segment \"" + name + "\" (" + kShmDir + "/" + name +
+                         ") belongs to uid " + std::to_string(st.st_uid) + ", not to this user (uid " +
+                         std::to_string(::geteuid()) + "); fc will not use or remove it: choose "
+                         "another --shm-name, or remove it if you know it is stale");
+  }
+  return Status::Ok();
 }
 
 uint32_t ShmCache::packet_size() const { return impl_->header->packet_size; }

@@ -276,10 +276,38 @@ TEST_F(ShmCacheTest, DeadWorkersPinsAreReclaimed) {
   ASSERT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(cache_->TakeSnapshot(1000).entries[0].readers, 1u);
   EXPECT_FALSE(cache_->Check(1000).empty());  // a pin of a dead worker is a violation
-  ASSERT_TRUE(cache_->ReclaimWorker(1, child, 1000).ok());
+  ASSERT_TRUE(cache_->ReclaimWorker(1, child, cache_->PeekWorkers()[1].epoch, 1000).ok());
   Snapshot snap = cache_->TakeSnapshot(1000);
   EXPECT_EQ(snap.entries[0].readers, 0u);
   EXPECT_EQ(snap.reclaimed_pins, 1u);
+}
+
+// Regression: reclaim compared pids only, so a reclaim retried after the
+// replacement reused the dead worker's pid wiped the live worker's pins. Here
+// the "replacement" is this very process attaching the slot again (same pid:
+// the reuse, forced), and the stale reclaim names the old epoch.
+TEST_F(ShmCacheTest, AStaleReclaimNeverTouchesAReplacementThatReusedThePid) {
+  Make(1 << 20, 256);
+  Load("a", "hello").Release();
+  const uint64_t old_epoch = cache_->PeekWorkers()[0].epoch;
+  ASSERT_TRUE(cache_->AttachWorker(0).ok());  // the replacement, same pid
+  ASSERT_NE(cache_->PeekWorkers()[0].epoch, old_epoch);
+  PinnedEntry pin = cache_->Lookup("a", Id(5));
+  ASSERT_TRUE(pin.valid());
+  Admission loading = cache_->Admit("b", Id(3));
+  ASSERT_EQ(loading.kind, Admission::Kind::kReserved);
+  ASSERT_TRUE(cache_->ReclaimWorker(0, static_cast<int32_t>(::getpid()), old_epoch, 1000).ok());
+  Snapshot snap = cache_->TakeSnapshot(1000);
+  EXPECT_EQ(snap.entries[0].readers, 1u) << "the live worker's pin was wiped";
+  EXPECT_EQ(snap.reclaimed_pins, 0u);
+  // Its LOADING entry survived too, and publishes.
+  EXPECT_TRUE(cache_->Publish(std::move(loading.reservation), 0).valid());
+  // A reservation from an earlier epoch does not publish over a reclaim.
+  Admission stale = cache_->Admit("c", Id(3));
+  ASSERT_EQ(stale.kind, Admission::Kind::kReserved);
+  ASSERT_TRUE(cache_->AttachWorker(0).ok());  // slot re-attached: the reservation's epoch is gone
+  EXPECT_FALSE(cache_->Publish(std::move(stale.reservation), 0).valid());
+  EXPECT_EQ(cache_->Check(1000), std::vector<std::string>{});
 }
 
 TEST_F(ShmCacheTest, WorkerKilledAtRandomMomentsNeverWedgesOrCorruptsTheCache) {
@@ -301,7 +329,7 @@ TEST_F(ShmCacheTest, WorkerKilledAtRandomMomentsNeverWedgesOrCorruptsTheCache) {
     ::kill(child, SIGKILL);
     int status = 0;
     ::waitpid(child, &status, 0);
-    ASSERT_TRUE(cache_->ReclaimWorker(1, child, 2000).ok());
+    ASSERT_TRUE(cache_->ReclaimWorker(1, child, cache_->PeekWorkers()[1].epoch, 2000).ok());
     // The next locker is not stuck, and the cache is consistent.
     ASSERT_EQ(cache_->Check(2000), std::vector<std::string>{}) << "round " << round;
     Load("probe" + std::to_string(round), Bytes(700, 'p')).Release();

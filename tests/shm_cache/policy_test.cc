@@ -109,7 +109,7 @@ TEST_P(PolicyTest, AWorkerKilledAtRandomMomentsNeverCorruptsTheQueues) {
     ::usleep(1000 + rng() % 15000);
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
-    ASSERT_TRUE(cache_->ReclaimWorker(1, child, 2000).ok());
+    ASSERT_TRUE(cache_->ReclaimWorker(1, child, cache_->PeekWorkers()[1].epoch, 2000).ok());
     ASSERT_EQ(cache_->Check(2000), std::vector<std::string>{}) << "round " << round;
     Load("probe", 700).Release();
   }

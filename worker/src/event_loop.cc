@@ -318,7 +318,7 @@ void EventLoop::FinishResponse(Connection& c) {
   c.pin.Release();
   c.reader.reset();
   c.file.Reset();
-  c.spans.clear();
+  c.multipart.reset();
   if (c.body.capacity() > 4096) {
     std::string().swap(c.body);
   } else {
@@ -359,7 +359,14 @@ void EventLoop::Sweep() {
     const bool stuck_request = c->state == Connection::State::kReading &&
                                c->request_started_ns != 0 &&
                                now - c->request_started_ns > request_ns;
-    if ((c->state == Connection::State::kReading && quiet > idle_ns) || stuck_request ||
+    // An upload must keep a minimum average rate once past its first 10 s.
+    const int64_t upload_age = c->put ? now - c->put->started_ns : 0;
+    const bool slow_upload =
+        c->state == Connection::State::kUploading && ctx_.config.upload_min_rate > 0 && c->put &&
+        upload_age > 10'000'000'000LL &&
+        static_cast<double>(c->put->queued) * 1e9 / static_cast<double>(upload_age) <
+            static_cast<double>(ctx_.config.upload_min_rate);
+    if ((c->state == Connection::State::kReading && quiet > idle_ns) || stuck_request || slow_upload ||
         (c->state == Connection::State::kUploading && quiet > idle_ns) ||
         (c->state == Connection::State::kWriting && quiet > write_ns)) {
       expired.push_back(c.get());
@@ -370,7 +377,9 @@ void EventLoop::Sweep() {
     std::fprintf(stderr, "fc-worker[%d] %s: closing connection: %s for %lld ms\n", ::getpid(),
                  c->peer.c_str(),
                  slow ? "request still incomplete"
-                      : c->state == Connection::State::kWriting ? "client not reading" : "idle",
+                 : c->state == Connection::State::kWriting   ? "client not reading"
+                 : c->state == Connection::State::kUploading ? "upload stalled or below --upload-min-rate"
+                                                             : "idle",
                  static_cast<long long>((now - (slow ? c->request_started_ns : c->last_activity_ns)) /
                                         1000000));
     Close(*c);

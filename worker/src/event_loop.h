@@ -42,6 +42,26 @@ struct ServeContext {
   std::atomic<int> connections{0};  // open connections in this worker
 };
 
+// A multipart/byteranges reply: the spans, the one being sent, the boundary.
+struct Multipart {
+  std::vector<http::ByteSpan> spans;
+  uint32_t part = 0;
+  bool closed = false;
+  char boundary[17] = {};
+};
+
+// A PUT whose body is arriving (loop thread only; the Upload is shared with
+// the loader that writes a chunk).
+struct PutState {
+  std::shared_ptr<Upload> file;
+  bool verify = false;    // the client sent a checksum
+  uint64_t expected = 0;
+  uint64_t length = 0;
+  uint64_t queued = 0;    // body bytes handed to writes so far
+  bool writing = false;   // a write of this upload runs on a loader
+  int64_t started_ns = 0;
+};
+
 struct Connection {
   enum class State { kReading, kUploading, kWaiting, kWriting };
   enum class Proto { kUnknown, kFc, kHttp };  // told apart by a connection's first bytes
@@ -64,19 +84,15 @@ struct Connection {
   uint64_t length = 0;  // fc: requested length (0 = to the end); set to the body length
   bool head_only = false;            // HTTP HEAD, 304: no body
   bool is_upload = false;            // the request is a PUT
-  http::Request http;                // HTTP: the parsed request head
+  // HTTP: the parsed request head; allocated on a connection's first HTTP
+  // request, so an idle or fc-protocol connection does not pay for it.
+  std::unique_ptr<http::Request> http;
   bool http_keep_alive = true;
   bool http_range = false;           // HTTP: answer 206
-  // HTTP multipart/byteranges: the spans, the one being sent, and the boundary.
-  std::vector<http::ByteSpan> spans;
-  size_t part = 0;
-  bool parts_closed = false;
-  char boundary[17] = {};
+  // HTTP multipart/byteranges, only while such a reply is sent.
+  std::unique_ptr<Multipart> multipart;
   shm_cache::FileIdentity identity;  // of the file being answered
-  std::unique_ptr<Upload> upload;     // PUT in progress
-  bool upload_verify = false;         // the client sent a checksum
-  uint64_t upload_expected = 0;
-  uint64_t upload_length = 0;
+  std::unique_ptr<PutState> put;      // PUT in progress
   int64_t request_started_ns = 0;     // first byte of a request not yet whole (0: none)
   int64_t started_ns = 0;
 
@@ -144,6 +160,7 @@ class EventLoop {
   bool AdmitUpload(Connection& c, std::string_view token, uint64_t length);
   void BeginUpload(Connection& c, uint64_t length, bool verify, uint64_t checksum);
   void ConsumeUpload(Connection& c);
+  void OnUploadWritten(Connection& c, LoadResult result);
   void OnLoaded(Connection& c, LoadResult result);
   // Decides the body range (or answers at once: bad range, 304, HEAD). False
   // when the reply is already started and no body is needed.

@@ -60,6 +60,34 @@ Refusal FileSource::CanonicalName(std::string_view name, std::string* out) {
   return {};
 }
 
+Refusal RefusalFromErrno(int err, const char* call, const std::string& name, bool writing) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return {Code::kNotFound, writing ? "the directory for \"" + name + "\" does not exist under the root"
+                                       : std::string("no such file under the served root")};
+    case EXDEV:
+    case ELOOP:
+      return {Code::kForbidden, "path leads outside the served root"};
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return {Code::kForbidden, writing ? "the server may not write \"" + name + "\": " + std::strerror(err)
+                                        : std::string("permission denied")};
+    case EISDIR:
+      return {Code::kForbidden, "\"" + name + "\" is a directory"};
+    case ENXIO:  // a socket file
+      return {Code::kForbidden, "not a regular file"};
+    case ENAMETOOLONG:
+      return {Code::kTooLarge, "file name too long"};
+    case ENOSPC:
+    case EDQUOT:
+      return {Code::kNoSpace, "no space left on the server's disk for \"" + name + "\"; nothing was stored"};
+    default:
+      return {Code::kInternal, Status::FromErrno(err, call, name).message()};
+  }
+}
+
 int FileSource::OpenBeneath(const std::string& path, int flags) const {
   open_how how;
   std::memset(&how, 0, sizeof(how));
@@ -76,26 +104,7 @@ bool FileSource::OpenFile(std::string_view name, OpenedFile* out, Refusal* refus
   const std::string path(name);
   const int fd = OpenBeneath(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
-    const int err = errno;
-    switch (err) {
-      case ENOENT:
-      case ENOTDIR:
-        *refusal = {Code::kNotFound, "no such file under the served root"};
-        break;
-      case EXDEV:
-      case ELOOP:
-        *refusal = {Code::kForbidden, "path leads outside the served root"};
-        break;
-      case EACCES:
-      case EPERM:
-        *refusal = {Code::kForbidden, "permission denied"};
-        break;
-      case ENAMETOOLONG:
-        *refusal = {Code::kTooLarge, "file name too long"};
-        break;
-      default:
-        *refusal = {Code::kInternal, Status::FromErrno(err, "openat2", path).message()};
-    }
+    *refusal = RefusalFromErrno(errno, "openat2", path, /*writing=*/false);
     return false;
   }
   UniqueFd owned(fd);

@@ -31,6 +31,11 @@ struct Refusal {
   std::string message;
 };
 
+// The one errno -> reply mapping, for opening (and, when `writing`, storing)
+// `name` under the root: not found, forbidden, too long, no space; anything
+// unexpected is INTERNAL with the call and strerror (logged, never sent).
+Refusal RefusalFromErrno(int err, const char* call, const std::string& name, bool writing);
+
 class FileSource {
  public:
   // Opens `root` as the confinement directory; fails if it is not a directory.

@@ -64,9 +64,9 @@ const std::string& EventLoop::Validators(const shm_cache::FileIdentity& id) {
 
 std::string EventLoop::PartHeader(const Connection& c, size_t part) const {
   std::string h = part == 0 ? "--" : "\r\n--";
-  h.append(c.boundary, 16);
-  if (part == c.spans.size()) return h + "--\r\n";
-  const http::ByteSpan& s = c.spans[part];
+  h.append(c.multipart->boundary, 16);
+  if (part == c.multipart->spans.size()) return h + "--\r\n";
+  const http::ByteSpan& s = c.multipart->spans[part];
   h += "\r\nContent-Type: ";
   h += ctx_.media_types.Lookup(c.name);
   h += "\r\nContent-Range: bytes " + std::to_string(s.first) + "-" + std::to_string(s.last) + "/" +
@@ -79,7 +79,7 @@ static void ConnectionField(Connection& c, bool draining, std::string* h) {
   if (!c.http_keep_alive || draining) {
     *h += "Connection: close\r\n";
     c.close_after = true;
-  } else if (c.http.http10) {
+  } else if (c.http && c.http->http10) {
     *h += "Connection: keep-alive\r\n";  // an HTTP/1.0 client needs to be told
   }
 }
@@ -93,20 +93,21 @@ void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool f
   h += StatusText(status);
   h += "\r\nServer: fc\r\n";
   h += DateHeader();
-  const bool multipart = status == 206 && c.spans.size() > 1;
+  const bool multipart = status == 206 && c.multipart;
   if (multipart) {
-    std::snprintf(c.boundary, sizeof(c.boundary), "%016" PRIx64,
+    std::snprintf(c.multipart->boundary, sizeof(c.multipart->boundary), "%016" PRIx64,
                   static_cast<uint64_t>((c.serial * 0x9E3779B97F4A7C15ull) ^ static_cast<uint64_t>(MonotonicNs())));
     body_length = 0;
-    for (size_t i = 0; i <= c.spans.size(); ++i) {
-      body_length += PartHeader(c, i).size() + (i < c.spans.size() ? c.spans[i].length() : 0);
+    const std::vector<http::ByteSpan>& spans = c.multipart->spans;
+    for (size_t i = 0; i <= spans.size(); ++i) {
+      body_length += PartHeader(c, i).size() + (i < spans.size() ? spans[i].length() : 0);
     }
   }
   if (status != 304) {
     h += "Content-Type: ";
     if (multipart) {
       h += "multipart/byteranges; boundary=";
-      h.append(c.boundary, 16);
+      h.append(c.multipart->boundary, 16);
     } else {
       h += ctx_.media_types.Lookup(c.name);
     }
@@ -141,7 +142,7 @@ void EventLoop::HttpError(Connection& c, int status, const std::string& message,
   c.pin.Release();
   c.reader.reset();
   c.file.Reset();
-  c.spans.clear();
+  c.multipart.reset();
   c.body_left = 0;
   c.body = c.head_only ? std::string() : message + "\n";
   std::string& h = c.head;
@@ -152,7 +153,7 @@ void EventLoop::HttpError(Connection& c, int status, const std::string& message,
   h += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ";
   h += std::to_string(message.size() + 1);
   h += "\r\n";
-  if (status == 405 || status == 501 || c.http.method == http::Method::kOptions) {
+  if (status == 405 || status == 501 || (c.http && c.http->method == http::Method::kOptions)) {
     h += ctx_.config.allow_upload ? "Allow: GET, HEAD, OPTIONS, PUT\r\n"
                                   : "Allow: GET, HEAD, OPTIONS\r\n";
   }

@@ -37,7 +37,8 @@ int EventLoop::HttpStatusFor(const Connection& c, Code code) {
 
 bool EventLoop::ProcessHttpRequest(Connection& c) {
   const std::string_view avail(c.in.data() + c.in_pos, c.in.size() - c.in_pos);
-  http::Request& req = c.http;
+  if (!c.http) c.http = std::make_unique<http::Request>();
+  http::Request& req = *c.http;
   c.http_keep_alive = true;
   switch (http::Parse(avail, &req)) {
     case http::ParseStatus::kNeedMore:
@@ -74,7 +75,7 @@ bool EventLoop::ProcessHttpRequest(Connection& c) {
 }
 
 void EventLoop::DispatchHttp(Connection& c, bool body_skippable) {
-  const http::Request& req = c.http;
+  const http::Request& req = *c.http;
   const bool uploads = ctx_.config.allow_upload;
   switch (req.method) {
     case http::Method::kGet:
@@ -112,7 +113,7 @@ void EventLoop::DispatchHttp(Connection& c, bool body_skippable) {
 }
 
 void EventLoop::HandleHttpPut(Connection& c) {
-  const http::Request& req = c.http;
+  const http::Request& req = *c.http;
   c.is_upload = true;
   if (req.chunked || !req.has_content_length) {
     return HttpError(c, 411,
@@ -133,7 +134,7 @@ void EventLoop::HandleHttpPut(Connection& c) {
 }
 
 bool EventLoop::PlanHttpBody(Connection& c) {
-  const http::Request& req = c.http;
+  const http::Request& req = *c.http;
   const uint64_t size = c.identity.size;
   const std::string etag = ETag(c.identity);
   const time_t modified = static_cast<time_t>(c.identity.mtime_ns / 1000000000LL);
@@ -155,9 +156,7 @@ bool EventLoop::PlanHttpBody(Connection& c) {
   }
   c.offset = 0;
   c.length = size;
-  c.spans.clear();
-  c.part = 0;
-  c.parts_closed = false;
+  c.multipart.reset();
   if (req.range.empty()) return true;
   if (!req.if_range.empty()) {
     // A resumed download after the file changed must get the whole new file.
@@ -167,7 +166,8 @@ bool EventLoop::PlanHttpBody(Connection& c) {
                           : http::ParseHttpDate(req.if_range, &date) && date == modified;
     if (!same) return true;
   }
-  switch (http::ResolveRanges(req.range, size, &c.spans)) {
+  std::vector<http::ByteSpan> spans;
+  switch (http::ResolveRanges(req.range, size, &spans)) {
     case http::RangeOutcome::kIgnore:
       return true;
     case http::RangeOutcome::kUnsatisfiable:
@@ -178,9 +178,12 @@ bool EventLoop::PlanHttpBody(Connection& c) {
       break;
   }
   c.http_range = true;
-  c.offset = c.spans[0].first;
-  c.length = c.spans[0].length();
-  if (c.spans.size() == 1) c.spans.clear();
+  c.offset = spans[0].first;
+  c.length = spans[0].length();
+  if (spans.size() > 1) {
+    c.multipart = std::make_unique<Multipart>();
+    c.multipart->spans = std::move(spans);
+  }
   return true;
 }
 

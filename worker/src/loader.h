@@ -30,10 +30,11 @@
 namespace fc::worker {
 
 struct LoadResult {
-  enum class Kind { kCached, kStream, kError, kUploaded } kind = Kind::kError;
+  enum class Kind { kCached, kStream, kError, kUploaded, kWritten } kind = Kind::kError;
   shm_cache::PinnedEntry pin;  // kCached
   UniqueFd fd;                 // kStream
-  uint64_t checksum = 0;       // kStream
+  uint64_t checksum = 0;       // kStream, kUploaded
+  uint64_t length = 0;         // kUploaded: bytes stored
   const char* how = "";        // "miss", "hit-after-wait", "stream-too-large", "stream-pinned"
   protocol::Code code = protocol::Code::kInternal;  // kError
   std::string message;                              // kError

@@ -1,6 +1,8 @@
 // Extension -> media type; see media_types.h.
 #include "media_types.h"
 
+#include "fc/worker/worker.h"
+
 #include <cctype>
 #include <fstream>
 #include <sstream>
@@ -64,6 +66,11 @@ const std::string& MediaTypes::Lookup(std::string_view name) const {
   }
   const auto it = types_.find(std::string(ext, e.size()));
   return it == types_.end() ? default_type_ : it->second;
+}
+
+std::shared_ptr<const MediaTypes> LoadMediaTypes(const std::string& path,
+                                                 const std::string& default_type) {
+  return std::make_shared<const MediaTypes>(MediaTypes::Load(path, default_type));
 }
 
 }  // namespace fc::worker

@@ -192,6 +192,9 @@ bool EventLoop::ProcessFcRequest(Connection& c) {
 }
 
 void EventLoop::HandleList(Connection& c) {
+  if (!ctx_.config.allow_list) {
+    return ReplyError(c, Code::kForbidden, "LIST is turned off on this server (--list off)", false);
+  }
   c.body = protocol::EncodeListBody(ctx_.cache.List());
   protocol::ReplyHeader h;
   h.body_length = c.body.size();

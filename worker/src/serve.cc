@@ -90,6 +90,7 @@ bool EventLoop::PlanBody(Connection& c) {
 }
 
 void EventLoop::OnLoaded(Connection& c, LoadResult result) {
+  if (c.state == Connection::State::kUploading) return OnUploadWritten(c, std::move(result));
   c.state = Connection::State::kReading;
   switch (result.kind) {
     case LoadResult::Kind::kCached:
@@ -98,15 +99,17 @@ void EventLoop::OnLoaded(Connection& c, LoadResult result) {
       return StartStream(c, std::move(result.fd), result.checksum, result.how);
     case LoadResult::Kind::kError:
       return ReplyError(c, result.code, result.message, /*close_after=*/false);
+    case LoadResult::Kind::kWritten:
+      return;  // (only while uploading, above)
     case LoadResult::Kind::kUploaded: {
       c.how = result.how;
       c.code = Code::kOk;
-      c.identity.size = c.upload_length;
+      c.identity.size = result.length;
       if (c.proto == Connection::Proto::kHttp) {
         return HttpError(c, 201, "stored \"" + Printable(c.name) + "\"", false);
       }
       protocol::ReplyHeader h;
-      h.file_size = c.upload_length;
+      h.file_size = result.length;
       h.checksum = result.checksum;
       c.head.resize(protocol::kReplyHeaderSize);
       protocol::EncodeReplyHeader(h, reinterpret_cast<uint8_t*>(c.head.data()));
@@ -153,9 +156,10 @@ void EventLoop::StartHead(Connection& c, uint64_t checksum, bool from_cache) {
 }
 
 bool EventLoop::NextPart(Connection& c) {
-  if (c.spans.size() < 2 || c.head_only || c.parts_closed) return false;
-  if (c.part + 1 < c.spans.size()) {
-    const http::ByteSpan& span = c.spans[++c.part];
+  if (!c.multipart || c.head_only || c.multipart->closed) return false;
+  Multipart& m = *c.multipart;
+  if (m.part + 1 < m.spans.size()) {
+    const http::ByteSpan& span = m.spans[++m.part];
     if (c.reader) {
       c.reader.emplace(ctx_.cache, c.pin, span.first);
     } else {
@@ -163,9 +167,9 @@ bool EventLoop::NextPart(Connection& c) {
     }
     c.body_left = span.length();
   } else {
-    c.parts_closed = true;
+    m.closed = true;
   }
-  c.head = PartHeader(c, c.parts_closed ? c.spans.size() : c.part);
+  c.head = PartHeader(c, m.closed ? m.spans.size() : m.part);
   c.head_sent = 0;
   return true;
 }

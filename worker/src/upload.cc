@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,23 +15,9 @@ namespace fc::worker {
 using protocol::Code;
 
 namespace {
-
-Refusal FromErrno(int err, const std::string& what, const std::string& name) {
-  if (err == ENOSPC || err == EDQUOT) {
-    return {Code::kNoSpace, "no space left on the server's disk for \"" + name +
-                                "\"; nothing was stored"};
-  }
-  if (err == ENOENT || err == ENOTDIR) {
-    return {Code::kNotFound, "the directory for \"" + name + "\" does not exist under the root"};
-  }
-  if (err == EXDEV || err == ELOOP) return {Code::kForbidden, "path leads outside the served root"};
-  if (err == EACCES || err == EPERM || err == EROFS) {
-    return {Code::kForbidden, "the server may not write \"" + name + "\": " + std::strerror(err)};
-  }
-  if (err == EISDIR) return {Code::kForbidden, "\"" + name + "\" is a directory"};
-  return {Code::kInternal, Status::FromErrno(err, what, name).message()};
+Refusal FromErrno(int err, const char* call, const std::string& name) {
+  return RefusalFromErrno(err, call, name, /*writing=*/true);
 }
-
 }  // namespace
 
 std::unique_ptr<Upload> Upload::Begin(const FileSource& files, const std::string& name,
@@ -64,9 +51,14 @@ std::unique_ptr<Upload> Upload::Begin(const FileSource& files, const std::string
     return nullptr;
   }
   up->dir_ = std::move(real_dir);
-  if (length > 0 && ::fallocate(up->file_.get(), 0, 0, static_cast<off_t>(length)) != 0 &&
-      (errno == ENOSPC || errno == EDQUOT)) {
-    *refusal = FromErrno(errno, "fallocate", name);  // fail early, before the bytes travel
+  // Fail early when the upload cannot fit, but reserve nothing: disk is taken
+  // only as bytes arrive, so declared lengths alone cannot fill the disk.
+  struct statvfs vfs;
+  if (::fstatvfs(up->file_.get(), &vfs) == 0 &&
+      length > uint64_t{vfs.f_bavail} * vfs.f_frsize) {
+    *refusal = {Code::kNoSpace, "an upload of " + std::to_string(length) + " bytes does not fit: the "
+                                "server's disk has " + std::to_string(uint64_t{vfs.f_bavail} * vfs.f_frsize) +
+                                " bytes free; nothing was stored"};
     return nullptr;
   }
   return up;

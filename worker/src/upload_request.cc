@@ -1,5 +1,7 @@
 // PUT, in both protocols: admission before the body, then the body into an
 // Upload, then the commit (fsync, verify, rename) on a loader thread.
+#include <sys/epoll.h>
+
 #include "event_loop.h"
 
 namespace fc::worker {
@@ -48,47 +50,67 @@ bool EventLoop::AdmitUpload(Connection& c, std::string_view token, uint64_t leng
 
 void EventLoop::BeginUpload(Connection& c, uint64_t length, bool verify, uint64_t checksum) {
   Refusal refusal;
-  c.upload = Upload::Begin(ctx_.files, c.name, length, &refusal);
-  if (!c.upload) return Refuse(c, refusal, true);
-  c.upload_verify = verify;
-  c.upload_expected = checksum;
-  c.upload_length = length;
+  std::unique_ptr<Upload> file = Upload::Begin(ctx_.files, c.name, length, &refusal);
+  if (!file) return Refuse(c, refusal, true);
+  c.put = std::make_unique<PutState>();
+  c.put->file = std::move(file);
+  c.put->verify = verify;
+  c.put->expected = checksum;
+  c.put->length = length;
+  c.put->started_ns = MonotonicNs();
   c.state = Connection::State::kUploading;
   ConsumeUpload(c);
 }
 
+// The body goes to disk on a loader thread, one chunk at a time, so the loop
+// never waits for the disk; reading pauses while a chunk is being written.
 void EventLoop::ConsumeUpload(Connection& c) {
-  const size_t take = static_cast<size_t>(
-      std::min<uint64_t>(c.in.size() - c.in_pos, c.upload->left()));
+  PutState& put = *c.put;
+  if (put.writing) return;
+  const size_t take =
+      static_cast<size_t>(std::min<uint64_t>(c.in.size() - c.in_pos, put.length - put.queued));
+  const uint64_t serial = c.serial;
+  std::shared_ptr<Upload> upload = put.file;
   if (take > 0) {
-    Refusal refusal;
-    if (!c.upload->Append(c.in.data() + c.in_pos, take, &refusal)) {
-      c.upload.reset();  // the unnamed file vanishes
-      c.state = Connection::State::kReading;
-      return ReplyError(c, refusal.code, refusal.message, true);
-    }
+    std::string chunk(c.in.data() + c.in_pos, take);
     c.in_pos += take;
     if (c.in_pos == c.in.size()) {
       c.in.clear();
       c.in_pos = 0;
     }
+    put.queued += take;
+    put.writing = true;
+    SetInterest(c, 0);
+    ctx_.loaders->Post([this, upload, serial, chunk = std::move(chunk)] {
+      LoadResult r;
+      Refusal refusal;
+      if (upload->Append(chunk.data(), chunk.size(), &refusal)) {
+        r.kind = LoadResult::Kind::kWritten;
+      } else {
+        r.code = refusal.code;
+        r.message = refusal.message;
+      }
+      PostLoaded(serial, std::move(r));
+    });
+    return;
   }
-  if (c.upload->left() > 0) return;  // more to come
-  // All bytes here: fsync, verify and rename on a loader thread.
+  if (put.queued < put.length) return;  // more to come
+  // All bytes written: fsync, verify and rename on a loader thread.
   c.state = Connection::State::kWaiting;
   SetInterest(c, 0);
-  std::shared_ptr<Upload> upload(std::move(c.upload));
-  const uint64_t serial = c.serial;
-  const bool verify = c.upload_verify;
-  const uint64_t expected = c.upload_expected;
+  const bool verify = put.verify;
+  const uint64_t expected = put.expected;
+  const uint64_t length = put.length;
+  c.put.reset();
   const std::string name = c.name;
-  ctx_.loaders->Post([this, upload, serial, verify, expected, name] {
+  ctx_.loaders->Post([this, upload, serial, verify, expected, length, name] {
     LoadResult r;
     Refusal refusal;
     if (upload->Commit(verify, expected, &refusal)) {
       ctx_.cache.Invalidate(name);
       r.kind = LoadResult::Kind::kUploaded;
       r.checksum = upload->checksum();
+      r.length = length;
       r.how = "stored";
     } else {
       r.code = refusal.code;
@@ -96,6 +118,17 @@ void EventLoop::ConsumeUpload(Connection& c) {
     }
     PostLoaded(serial, std::move(r));
   });
+}
+
+void EventLoop::OnUploadWritten(Connection& c, LoadResult result) {
+  c.put->writing = false;
+  if (result.kind != LoadResult::Kind::kWritten) {
+    c.put.reset();  // the unnamed file vanishes
+    c.state = Connection::State::kReading;
+    return ReplyError(c, result.code, result.message, true);
+  }
+  SetInterest(c, EPOLLIN);
+  ConsumeUpload(c);
 }
 
 }  // namespace fc::worker

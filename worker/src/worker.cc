@@ -49,8 +49,9 @@ int RunWorker(const WorkerConfig& config) {
                  files.status().message().c_str());
     return 1;
   }
-  const MediaTypes media_types = MediaTypes::Load(config.mime_types, config.default_type);
-  ServeContext context{config, *cache.value(), files.value(), media_types, nullptr};
+  const std::shared_ptr<const MediaTypes> media_types =
+      config.media_types ? config.media_types : LoadMediaTypes(config.mime_types, config.default_type);
+  ServeContext context{config, *cache.value(), files.value(), *media_types, nullptr};
   LoadLocks locks(config.lock_dir, config.lock_salt);
   auto loaders = std::make_unique<LoaderPool>(*cache.value(), locks, config.request_timeout_ms,
                                               config.loaders);

@@ -42,6 +42,12 @@ struct CacheOptions {
   uint32_t packet_size = kDefaultPacketSize;
   uint32_t worker_slots = 4;
   Policy policy = Policy::kFc;
+  uint32_t mode = 0600;  // the segment holds every cached file's bytes: owner only
+};
+
+struct SegmentCreator {
+  int32_t pid = 0;
+  int64_t start = -1;  // ProcessStartTime(pid) when it created the segment
 };
 
 // What makes a cached copy fresh: it is served only while all of these match.
@@ -79,6 +85,11 @@ class PinnedEntry {
   friend class PacketReader;
   ShmCache* cache_ = nullptr;
   uint32_t entry_ = 0;
+  // Which reservation this is: Publish and Abort act only if the entry is still
+  // LOADING for this slot's epoch in this generation (a reclaim may have freed
+  // it, and the slot may hold a newer worker).
+  uint64_t epoch_ = 0;
+  uint64_t generation_ = 0;
   uint32_t first_packet_ = 0;
   uint32_t name_length_ = 0;
   uint64_t size_ = 0;
@@ -125,6 +136,11 @@ class Reservation {
   friend class ShmCache;
   ShmCache* cache_ = nullptr;
   uint32_t entry_ = 0;
+  // Which reservation this is: Publish and Abort act only if the entry is still
+  // LOADING for this slot's epoch in this generation (a reclaim may have freed
+  // it, and the slot may hold a newer worker).
+  uint64_t epoch_ = 0;
+  uint64_t generation_ = 0;
   uint32_t first_packet_ = 0;
   uint32_t name_length_ = 0;
   uint64_t size_ = 0;
@@ -187,7 +203,10 @@ class ShmCache {
   // Removes the segment's name (mappings stay valid). Missing is not an error.
   static Status Remove(const std::string& shm_name);
   // The pid of the master that created an existing segment, or an error.
-  static Result<int32_t> CreatorPid(const std::string& shm_name);
+  // The master that created the segment (pid and start time, process_start.h).
+  static Result<SegmentCreator> CreatorOf(const std::string& shm_name);
+  // OK if there is no segment by that name or it belongs to this user.
+  static Status CheckOwnership(const std::string& shm_name);
 
   ~ShmCache();
   ShmCache(const ShmCache&) = delete;
@@ -209,8 +228,10 @@ class ShmCache {
   // watchers that poll often, like the chaos tool.
   std::vector<WorkerInfo> PeekWorkers() const;
   // For the master, after reaping `pid`: releases the pins and LOADING entries of
-  // `slot` if `pid` still occupies it. Waits at most timeout_ms for the lock.
-  Status ReclaimWorker(uint32_t slot, int32_t pid, int timeout_ms);
+  // `slot` if that worker (pid and epoch, from PeekWorkers: a pid alone may have
+  // been reused by its replacement) still occupies it. Waits at most timeout_ms
+  // for the lock.
+  Status ReclaimWorker(uint32_t slot, int32_t pid, uint64_t epoch, int timeout_ms);
 
   // Pins `name` if cached and fresh. A stale copy is dropped from the index.
   // REQUIRES: AttachWorker() was called.
@@ -240,7 +261,9 @@ class ShmCache {
                     PinnedEntry* pin, bool count_miss);
   void FillPin(uint32_t entry, PinnedEntry* pin);
   void Unpin(uint32_t entry);
-  void AbortReservation(uint32_t entry);
+  void AbortReservation(const Reservation& reservation);
+  // REQUIRES: the mutex. True if `r` still names a LOADING entry of this worker.
+  bool ReservationLiveLocked(const Reservation& r) const;
   std::unique_ptr<Impl> impl_;
 };
 

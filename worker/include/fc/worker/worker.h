@@ -8,9 +8,17 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace fc::worker {
+
+class MediaTypes;
+// Reads the media-type table (mime.types format) once. The master calls it
+// before forking, so every worker shares the table's pages instead of holding
+// a private copy.
+std::shared_ptr<const MediaTypes> LoadMediaTypes(const std::string& path,
+                                                 const std::string& default_type);
 
 struct WorkerConfig {
   uint32_t slot = 0;          // worker slot in the shared cache
@@ -30,14 +38,17 @@ struct WorkerConfig {
   bool allow_upload = false;
   std::string upload_token;            // empty: no token needed
   uint64_t max_upload = 1ull << 30;    // bytes
+  uint64_t upload_min_rate = 4096;     // bytes/s averaged after the first 10 s; 0: none
   // Limits against hostile or broken clients.
   int max_connections = 10'000;        // per worker; more are closed at once
   int request_timeout_ms = 10'000;     // a started request must arrive whole in this time
   int max_queued = 32;                 // pipelined requests waiting per connection
+  bool allow_list = true;              // LIST discloses every cached name (--list off)
   // HTTP.
   std::string health_path = "/.fc/health";  // GET/HEAD: 200 serving, 503 draining
   std::string default_type = "application/octet-stream";
   std::string mime_types = "/etc/mime.types";
+  std::shared_ptr<const MediaTypes> media_types;  // from mime_types; loaded here if null
   std::string cache_control;                // empty: no Cache-Control on files
   bool arm_crash_points = false;  // honour FC_CRASH_AT (tests: slot 0's first worker)
 };
