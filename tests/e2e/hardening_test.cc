@@ -1,0 +1,251 @@
+// What is shared must not be turned against fc: the lock directory, the
+// segment, the disk, the token, LIST, and waits on other processes.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "fc/protocol/checksum.h"
+#include "harness.h"
+
+namespace fc::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t MsSince(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+size_t CountFiles(const std::string& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+class HardeningTest : public ::testing::Test {
+ protected:
+  void SetUp() override { WriteText(root_ / "a.txt", "0123456789"); }
+  ToolResult StartAndFail(std::vector<std::string> extra, int timeout_ms = 10'000) {
+    std::vector<std::string> argv = {MasterBin(), "--root", root_.path(), "--port", "0", "--workers", "1"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunTool(argv, timeout_ms);
+  }
+  TempDir root_, scratch_;
+};
+
+TEST_F(HardeningTest, ALockDirectoryThatIsNotPrivateRefusesToStart) {
+  const std::string open_dir = scratch_ / "shared";
+  ASSERT_EQ(::mkdir(open_dir.c_str(), 0755), 0);
+  ::chmod(open_dir.c_str(), 0755);
+  ToolResult r = StartAndFail({"--lock-dir", open_dir});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(open_dir), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not private"), std::string::npos) << r.err;
+  // A symlink planted at the name is refused too (not followed).
+  const std::string link = scratch_ / "link";
+  ASSERT_EQ(::mkdir((scratch_ / "target").c_str(), 0700), 0);
+  ASSERT_EQ(::symlink((scratch_ / "target").c_str(), link.c_str()), 0);
+  r = StartAndFail({"--lock-dir", link});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("symlink"), std::string::npos) << r.err;
+}
+
+TEST_F(HardeningTest, LockFilesDoNotPileUpAndAVanishedDirectoryIsRecreated) {
+  for (int i = 0; i < 300; ++i) WriteText(root_ / ("f" + std::to_string(i)), std::to_string(i));
+  Server server(root_.path(), {"--lock-dir", scratch_ / "locks"});
+  ASSERT_TRUE(server.started());
+  for (int i = 0; i < 300; ++i) {
+    RawConnection conn(server.port());
+    // Three spellings of each name: one canonical name, one load, one lock file.
+    for (const char* prefix : {"", "./", ".//"}) {
+      ASSERT_TRUE(conn.Send(RawConnection::GetRequest(prefix + ("f" + std::to_string(i)))));
+      protocol::ReplyHeader h;
+      std::string body;
+      ASSERT_TRUE(conn.ReadReply(&h, &body));
+      ASSERT_EQ(body, std::to_string(i));
+    }
+  }
+  EXPECT_EQ(CountFiles(scratch_ / "locks"), 0u) << "every load removes its lock file";
+  // Removed from under the running server: recreated, and no request fails.
+  std::filesystem::remove_all(scratch_ / "locks");
+  WriteText(root_ / "new.txt", "new");
+  RawConnection conn(server.port());
+  ASSERT_TRUE(conn.Send(RawConnection::GetRequest("new.txt")));
+  protocol::ReplyHeader h;
+  std::string body;
+  ASSERT_TRUE(conn.ReadReply(&h, &body));
+  EXPECT_EQ(body, "new");
+  EXPECT_NE(server.Log().find("recreated"), std::string::npos) << server.Log();
+  struct stat st;
+  ASSERT_EQ(::lstat((scratch_ / "locks").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+// A loader stopped while it holds a file's load lock (SIGSTOP at mid_load):
+// requests for that file on the other worker wait at most --request-timeout,
+// then get correct bytes streamed from disk.
+TEST_F(HardeningTest, AStuckLoadDelaysOthersOnlyUntilTheRequestTimeout) {
+  WriteFile(root_ / "big.bin", 4 << 20, 9);
+  const uint64_t sum = FileChecksum(root_ / "big.bin");
+  Server server(root_.path(), {"--workers", "2", "--request-timeout", "1"},
+                {"FC_CRASH_AT=mid_load", "FC_CRASH_ACTION=stop"});
+  ASSERT_TRUE(server.started());
+  std::vector<std::thread> clients;
+  std::atomic<int> served{0}, wrong{0};
+  std::atomic<int64_t> slowest_ms{0};
+  for (int i = 0; i < 8; ++i) {
+    clients.emplace_back([&, i] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(i == 0 ? 0 : 200));
+      const auto start = Clock::now();
+      RawConnection conn(server.port());
+      conn.SetReceiveTimeout(6000);
+      protocol::ReplyHeader h;
+      std::string body;
+      if (!conn.Send(RawConnection::GetRequest("big.bin")) || !conn.ReadReply(&h, &body)) return;
+      if (h.code != protocol::Code::kOk || Checksum64::Of(body.data(), body.size()) != sum) {
+        ++wrong;
+        return;
+      }
+      ++served;
+      int64_t ms = MsSince(start), seen = slowest_ms.load();
+      while (ms > seen && !slowest_ms.compare_exchange_weak(seen, ms)) {
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (pid_t w : server.WorkerPids()) ::kill(w, SIGCONT);
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GE(served.load(), 1) << "no request reached the live worker";
+  EXPECT_LT(slowest_ms.load(), 5000) << "a served request waited far past --request-timeout";
+  EXPECT_NE(server.Log().find("stream-load-busy"), std::string::npos) << server.Log();
+}
+
+TEST_F(HardeningTest, TheSegmentIsPrivateAndAForeignOneIsRefusedAtOnce) {
+  {
+    Server server(root_.path());
+    ASSERT_TRUE(server.started());
+    struct stat st;
+    ASSERT_EQ(::stat(("/dev/shm/" + server.shm_name()).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << "cached bytes must not be readable by other users";
+  }
+  if (::geteuid() != 0) GTEST_SKIP() << "planting another user's segment needs root";
+  const std::string name = "fc-test-planted-" + std::to_string(::getpid());
+  const std::string path = "/dev/shm/" + name;
+  {
+    std::ofstream(path) << std::string(1 << 20, '\0');  // zero-filled: Boost would wait forever
+  }
+  ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);
+  auto start = Clock::now();
+  ToolResult r = StartAndFail({"--shm-name", name});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_LT(MsSince(start), 2000);
+  EXPECT_NE(r.err.find("belongs to uid 65534"), std::string::npos) << r.err;
+  EXPECT_TRUE(FileExists(path)) << "another user's file is not removed";
+  // This user's own planted (or half-built) file is replaced.
+  ASSERT_EQ(::chown(path.c_str(), ::geteuid(), ::getegid()), 0);
+  Server server(root_.path(), {"--shm-name", name});
+  EXPECT_TRUE(server.started()) << server.Log();
+  server.Stop();
+  ::unlink(path.c_str());
+}
+
+TEST_F(HardeningTest, ASegmentThatDoesNotFitInDevShmIsAClearErrorNotSigbus) {
+  // A private mount namespace with a 16 MiB /dev/shm, like a small container.
+  const std::string script = "mount -t tmpfs -o size=16m tmpfs /dev/shm && exec " + MasterBin() +
+                             " --root " + root_.path() + " --port 0 --workers 1 --cache-size 32M";
+  ToolResult r = RunTool({"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script});
+  if (r.err.find("mount") != std::string::npos && r.err.find("fc-master") == std::string::npos) {
+    GTEST_SKIP() << "cannot mount a private tmpfs here: " << r.err;
+  }
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("needs 32 MiB"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--cache-size"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--shm-size"), std::string::npos) << r.err;
+}
+
+TEST_F(HardeningTest, DeclaredUploadLengthsReserveNoDisk) {
+  Server server(root_.path(), {"--allow-upload"});
+  ASSERT_TRUE(server.started());
+  struct statvfs before, after;
+  ASSERT_EQ(::statvfs(root_.path().c_str(), &before), 0);
+  std::vector<std::unique_ptr<RawConnection>> stalled;
+  for (int i = 0; i < 20; ++i) {
+    auto conn = std::make_unique<RawConnection>(server.port());
+    ASSERT_TRUE(conn->Send("PUT /up" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n"
+                           "Content-Length: 1073741824\r\n\r\n0123456789"));
+    stalled.push_back(std::move(conn));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(::statvfs(root_.path().c_str(), &after), 0);
+  const double used_mb = (static_cast<double>(before.f_bavail) - static_cast<double>(after.f_bavail)) *
+                         static_cast<double>(before.f_frsize) / 1e6;
+  EXPECT_LT(used_mb, 100.0) << "20 declared GiB took " << used_mb << " MB of disk";
+  // A length that cannot fit is refused at once, before any byte.
+  RawConnection huge(server.port());
+  ASSERT_TRUE(huge.Send("PUT /huge HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000000\r\n\r\n"));
+  HttpResponse r;
+  ASSERT_TRUE(ReadHttpResponse(huge, &r));
+  EXPECT_EQ(r.status, 413);  // over --max-upload first; the disk check follows it
+}
+
+TEST_F(HardeningTest, AnUploadBelowTheMinimumRateIsClosed) {
+  Server server(root_.path(), {"--allow-upload", "--upload-min-rate", "1M"});
+  ASSERT_TRUE(server.started());
+  RawConnection conn(server.port());
+  conn.SetReceiveTimeout(20'000);
+  const auto start = Clock::now();
+  ASSERT_TRUE(conn.Send("PUT /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nabc"));
+  EXPECT_TRUE(conn.ClosedByPeer());
+  EXPECT_GE(MsSince(start), 9000) << "the first 10 s are a grace period";
+  EXPECT_LT(MsSince(start), 15000);
+  EXPECT_NE(server.Log().find("--upload-min-rate"), std::string::npos) << server.Log();
+  EXPECT_FALSE(FileExists(root_ / "slow"));
+}
+
+TEST_F(HardeningTest, TheTokenCanStayOutOfTheProcessList) {
+  WriteText(scratch_ / "token", "s3cret-token\n");
+  Server server(root_.path(), {"--allow-upload", "--upload-token-file", scratch_ / "token"});
+  ASSERT_TRUE(server.started());
+  const std::string cmdline = ReadFileOrEmpty("/proc/" + std::to_string(server.pid()) + "/cmdline");
+  EXPECT_EQ(cmdline.find("s3cret"), std::string::npos);
+  HttpResponse r;
+  RawConnection conn(server.port());
+  ASSERT_TRUE(conn.Send("PUT /t.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret-token\r\n"
+                        "Content-Length: 2\r\n\r\nok"));
+  ASSERT_TRUE(ReadHttpResponse(conn, &r));
+  EXPECT_EQ(r.status, 201);
+  Server argv_server(root_.path(), {"--allow-upload", "--upload-token", "visible"});
+  ASSERT_TRUE(argv_server.started());
+  EXPECT_NE(argv_server.Log().find("visible to every local user"), std::string::npos);
+}
+
+TEST_F(HardeningTest, ListCanBeTurnedOff) {
+  Server server(root_.path(), {"--list", "off"});
+  ASSERT_TRUE(server.started());
+  RawConnection conn(server.port());
+  ASSERT_TRUE(conn.Send(RawConnection::ListRequest()));
+  protocol::ReplyHeader h;
+  std::string body;
+  ASSERT_TRUE(conn.ReadReply(&h, &body));
+  EXPECT_EQ(h.code, protocol::Code::kForbidden);
+  EXPECT_NE(body.find("--list off"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fc::testing
