@@ -68,6 +68,7 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
   int request_s = config->worker.request_timeout_ms / 1000;
   int max_connections = config->worker.max_connections;
   int max_queued = config->worker.max_queued;
+  int lock_timeout_ms = config->worker.lock_timeout_ms;
   std::string max_upload = "1G";
   std::string token_file, min_rate = "4K", list = "on";
   int shutdown_s = config->worker.shutdown_timeout_ms / 1000;
@@ -122,6 +123,9 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
        "close a client that reads nothing for this long (default 60)")
       ("max-queued", po::value(&max_queued)->value_name("N"),
        "pipelined requests waiting per connection (default 32)")
+      ("lock-timeout", po::value(&lock_timeout_ms)->value_name("MS"),
+       "wait at most this long for the shared cache lock while serving; then stream from disk "
+       "(a stopped lock holder never stops the service; default 10)")
       ("drain-notice", po::value(&drain_notice_s)->value_name("SEC"),
        "on SIGTERM, keep serving this long with the health endpoint answering 503, so that "
        "load balancers stop sending first (default 0)")
@@ -215,6 +219,10 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
   config->worker.request_timeout_ms = request_s * 1000;
   config->worker.max_connections = max_connections;
   config->worker.max_queued = max_queued;
+  if (lock_timeout_ms < 1 || lock_timeout_ms > 10'000) {
+    return usage_error("--lock-timeout must be between 1 and 10000 ms");
+  }
+  config->worker.lock_timeout_ms = lock_timeout_ms;
   config->worker.allow_upload = vm.count("allow-upload") > 0;
   config->worker.max_upload = upload_limit.value();
   config->worker.shutdown_timeout_ms = shutdown_s * 1000;

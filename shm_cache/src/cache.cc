@@ -102,6 +102,12 @@ bool ShmCache::Impl::SlotAlive(uint32_t s) const {
 }
 
 void ShmCache::Impl::ReclaimSlotLocked(uint32_t s) {
+  ReleaseLeftoversLocked(s, /*keep_epoch=*/0);
+  slots[s].state.store(kSlotEmpty);
+  slots[s].pid.store(0);
+}
+
+void ShmCache::Impl::ReleaseLeftoversLocked(uint32_t s, uint64_t keep_epoch) {
   for (uint32_t e = 0; e < header->entry_capacity; ++e) {
     Entry& entry = entries[e];
     uint32_t& pins_here = PinCount(s, e);
@@ -111,27 +117,83 @@ void ShmCache::Impl::ReclaimSlotLocked(uint32_t s) {
       pins_here = 0;
       if (entry.state.load() == kOrphan && entry.readers == 0) FreeEntryLocked(e);
     }
-    if (entry.state.load() == kLoading && entry.owner_slot == s) FreeEntryLocked(e);
+    if (entry.state.load() == kLoading && entry.owner_slot == s &&
+        (keep_epoch == 0 || entry.owner_epoch != keep_epoch)) {
+      FreeEntryLocked(e);
+    }
   }
-  slots[s].state.store(kSlotEmpty);
-  slots[s].pid.store(0);
+}
+
+bool ShmCache::Impl::TakeLock(std::optional<RobustLock>* lock) {
+  lock->emplace(&header->mutex, Repairer(), lock_wait_ms);
+  if (!(*lock)->owns()) {
+    CountLockTimeout();
+    return false;
+  }
+  if (has_deferred.load(std::memory_order_acquire)) DrainDeferredLocked();
+  return true;
+}
+
+void ShmCache::Impl::UnpinLocked(uint32_t e) {
+  uint32_t& mine = PinCount(slot, e);
+  if (mine == 0) return;  // already reclaimed
+  --mine;
+  Entry& entry = entries[e];
+  if (entry.readers > 0) --entry.readers;
+  if (entry.readers == 0 && entry.state.load() == kOrphan) FreeEntryLocked(e);
+}
+
+void ShmCache::Impl::DrainDeferredLocked() {
+  std::vector<uint32_t> unpins;
+  std::vector<DeferredAbort> aborts;
+  bool leftovers = false;
+  {
+    std::lock_guard<std::mutex> guard(deferred_mu);
+    unpins.swap(deferred_unpins);
+    aborts.swap(deferred_aborts);
+    std::swap(leftovers, leftovers_pending);
+    has_deferred.store(false, std::memory_order_release);
+  }
+  if (leftovers) ReleaseLeftoversLocked(slot, epoch);
+  for (uint32_t e : unpins) UnpinLocked(e);
+  for (const DeferredAbort& a : aborts) {
+    const Entry& entry = entries[a.entry];
+    if (entry.state.load() == kLoading && entry.owner_slot == slot && entry.owner_epoch == a.epoch &&
+        header->generation == a.generation) {
+      FreeEntryLocked(a.entry);
+    }
+  }
 }
 
 // ---- public operations ----------------------------------------------------------
+
+void ShmCache::SetLockWait(int ms) { impl_->lock_wait_ms = ms; }
 
 Status ShmCache::AttachWorker(uint32_t slot) {
   Impl& m = *impl_;
   if (slot >= m.header->slot_count) {
     return Status::Error("worker slot " + std::to_string(slot) + " out of range");
   }
-  RobustLock lock(&m.header->mutex, m.Repairer());
   const int32_t me = static_cast<int32_t>(::getpid());
-  const int32_t previous = m.slots[slot].pid.load();
-  if (previous != 0) m.ReclaimSlotLocked(slot);  // whoever was there (even this pid, reused) is gone
+  std::optional<RobustLock> lock;
+  lock.emplace(&m.header->mutex, m.Repairer(), m.lock_wait_ms);
+  if (lock->owns()) {
+    const int32_t previous = m.slots[slot].pid.load();
+    if (previous != 0) m.ReclaimSlotLocked(slot);  // whoever was there (even this pid, reused) is gone
+  }
   m.epoch = m.slots[slot].epoch.fetch_add(1) + 1;
   m.slots[slot].pid.store(me);
   m.slots[slot].state.store(kSlotAttached);
   m.slot = slot;
+  if (!lock->owns()) {
+    // A holder is stopped: attach anyway (the slot's fields are atomics) and
+    // release the previous occupant's leftovers the first time this process
+    // holds the lock, which is before any pin or reservation of its own.
+    m.CountLockTimeout();
+    std::lock_guard<std::mutex> guard(m.deferred_mu);
+    m.leftovers_pending = true;
+    m.has_deferred.store(true, std::memory_order_release);
+  }
   return Status::Ok();
 }
 
@@ -203,12 +265,16 @@ void ShmCache::FillPin(uint32_t e, PinnedEntry* pin) {
   pin->checksum_ = entry.checksum;
 }
 
-PinnedEntry ShmCache::Lookup(std::string_view name, const FileIdentity& identity) {
+PinnedEntry ShmCache::Lookup(std::string_view name, const FileIdentity& identity, bool* busy) {
   Impl& m = *impl_;
   m.RequireSlot();
   const uint64_t hash = NameHash(name);
   PinnedEntry pin;
-  RobustLock lock(&m.header->mutex, m.Repairer());
+  std::optional<RobustLock> lock;
+  if (!m.TakeLock(&lock)) {
+    if (busy != nullptr) *busy = true;
+    return pin;
+  }
   LookupLocked(name, hash, identity, &pin, /*count_miss=*/true);
   return pin;
 }
@@ -219,7 +285,11 @@ Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
   Admission result;
   const uint64_t needed_bytes = name.size() + identity.size;
   const uint64_t hash = NameHash(name);
-  RobustLock lock(&m.header->mutex, m.Repairer());
+  std::optional<RobustLock> lock;
+  if (!m.TakeLock(&lock)) {
+    result.kind = Admission::Kind::kBusy;
+    return result;
+  }
   // The caller's Lookup already counted the miss; a hit here (loaded by another
   // process meanwhile) still counts as a hit.
   if (LookupLocked(name, hash, identity, &result.pin, /*count_miss=*/false)) {
@@ -283,7 +353,14 @@ PinnedEntry ShmCache::Publish(Reservation reservation, uint64_t checksum) {
   PinnedEntry pin;
   const uint32_t e = reservation.entry_;
   reservation.cache_ = nullptr;  // ownership moves into the index
-  RobustLock lock(&m.header->mutex, m.Repairer());
+  std::optional<RobustLock> lock;
+  if (!m.TakeLock(&lock)) {
+    // Still LOADING: freed the next time this process holds the lock.
+    std::lock_guard<std::mutex> guard(m.deferred_mu);
+    m.deferred_aborts.push_back({e, reservation.epoch_, reservation.generation_});
+    m.has_deferred.store(true, std::memory_order_release);
+    return pin;
+  }
   Entry& entry = m.entries[e];
   if (!ReservationLiveLocked(reservation)) return pin;  // reclaimed meanwhile
   // Loads are serialised by lock files, but a copy may still have been published
@@ -313,26 +390,37 @@ bool ShmCache::ReservationLiveLocked(const Reservation& r) const {
 
 void ShmCache::AbortReservation(const Reservation& r) {
   Impl& m = *impl_;
-  RobustLock lock(&m.header->mutex, m.Repairer());
+  std::optional<RobustLock> lock;
+  if (!m.TakeLock(&lock)) {
+    std::lock_guard<std::mutex> guard(m.deferred_mu);
+    m.deferred_aborts.push_back({r.entry_, r.epoch_, r.generation_});
+    m.has_deferred.store(true, std::memory_order_release);
+    return;
+  }
   if (ReservationLiveLocked(r)) m.FreeEntryLocked(r.entry_);
 }
 
 void ShmCache::Unpin(uint32_t e) {
   Impl& m = *impl_;
-  RobustLock lock(&m.header->mutex, m.Repairer());
+  std::optional<RobustLock> lock;
+  if (!m.TakeLock(&lock)) {
+    // The entry stays pinned (so never evicted) a little longer; no harm.
+    std::lock_guard<std::mutex> guard(m.deferred_mu);
+    m.deferred_unpins.push_back(e);
+    m.has_deferred.store(true, std::memory_order_release);
+    return;
+  }
   crash::At(crash::Point::kBeforeUnpin);
-  uint32_t& mine = m.PinCount(m.slot, e);
-  if (mine == 0) return;  // already reclaimed
-  --mine;
-  Entry& entry = m.entries[e];
-  if (entry.readers > 0) --entry.readers;
-  if (entry.readers == 0 && entry.state.load() == kOrphan) m.FreeEntryLocked(e);
+  m.UnpinLocked(e);
 }
 
 void ShmCache::Invalidate(std::string_view name) {
   Impl& m = *impl_;
   const uint64_t hash = NameHash(name);
-  RobustLock lock(&m.header->mutex, m.Repairer());
+  std::optional<RobustLock> lock;
+  // Best effort: a copy left behind is stale by identity (an upload renames a
+  // new inode into place) and is dropped by the next lookup.
+  if (!m.TakeLock(&lock)) return;
   const uint32_t e = m.FindLocked(name, hash);
   if (e != kNil) {
     m.DropLocked(e);
@@ -340,10 +428,14 @@ void ShmCache::Invalidate(std::string_view name) {
   }
 }
 
-std::vector<protocol::ListItem> ShmCache::List() {
+std::vector<protocol::ListItem> ShmCache::List(bool* busy) {
   Impl& m = *impl_;
   std::vector<protocol::ListItem> items;
-  RobustLock lock(&m.header->mutex, m.Repairer());
+  std::optional<RobustLock> lock;
+  if (!m.TakeLock(&lock)) {
+    if (busy != nullptr) *busy = true;
+    return items;
+  }
   items.reserve(m.header->used_entries);
   for (uint32_t head : {m.header->small_head, m.header->list_head}) {
     for (uint32_t e = head; e != kNil; e = m.entries[e].list_next) {
@@ -361,8 +453,6 @@ PinnedEntry& PinnedEntry::operator=(PinnedEntry&& o) noexcept {
     Release();
     cache_ = o.cache_;
     entry_ = o.entry_;
-    epoch_ = o.epoch_;
-    generation_ = o.generation_;
     first_packet_ = o.first_packet_;
     name_length_ = o.name_length_;
     size_ = o.size_;

@@ -9,12 +9,15 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "fc/shm_cache/cache.h"
 #include "layout.h"
+#include "robust_mutex.h"
 
 namespace fc::shm_cache {
 
@@ -39,6 +42,30 @@ struct ShmCache::Impl {
 
   uint32_t slot = kNil;  // this process's worker slot, once attached
   uint64_t epoch = 0;    // that slot's epoch when this process attached
+
+  // The serving-path bound on the shared lock (SetLockWait); -1: forever.
+  int lock_wait_ms = -1;
+  // What could not take the lock in time, done the next time this process
+  // holds it: a stopped holder delays these, never the requests.
+  struct DeferredAbort {
+    uint32_t entry;
+    uint64_t epoch;
+    uint64_t generation;
+  };
+  std::mutex deferred_mu;
+  std::vector<uint32_t> deferred_unpins;       // Guarded by deferred_mu
+  std::vector<DeferredAbort> deferred_aborts;  // Guarded by deferred_mu
+  bool leftovers_pending = false;              // Guarded by deferred_mu: attached without the lock
+  std::atomic<bool> has_deferred{false};
+  // Counted without the lock (it was not to be had): an atomic add on the
+  // shared counter, which readers under the lock see as a plain value.
+  void CountLockTimeout() { __atomic_fetch_add(&header->stats.lock_timeouts, 1, __ATOMIC_RELAXED); }
+  // REQUIRES: the mutex.
+  void UnpinLocked(uint32_t e);
+  void DrainDeferredLocked();
+  // Takes the mutex within lock_wait_ms into *lock and does deferred work;
+  // false (counted) when it stayed busy.
+  bool TakeLock(std::optional<RobustLock>* lock);
 
   // An impossible state: say what, and abort (never corrupt silently). A
   // holder of the mutex that dies is repaired by the next locker.
@@ -97,6 +124,9 @@ struct ShmCache::Impl {
   void DropLocked(uint32_t entry);  // out of index and list; freed now or at last unpin
   bool MakeRoomLocked(uint32_t packets_needed);
   void ReclaimSlotLocked(uint32_t slot_index);
+  // REQUIRES: the mutex. Releases slot `s`'s pins and its LOADING entries of
+  // any epoch but `keep_epoch` (0: all), leaving the slot registered.
+  void ReleaseLeftoversLocked(uint32_t s, uint64_t keep_epoch);
   bool SlotAlive(uint32_t slot_index) const;
 
   // repair.cc

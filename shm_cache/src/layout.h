@@ -78,6 +78,7 @@ struct Stats {
   uint64_t stale_drops;
   uint64_t repairs;
   uint64_t reclaimed_pins;
+  uint64_t lock_timeouts;  // serving-path waits for the lock that gave up (then streamed)
 };
 
 struct Header {

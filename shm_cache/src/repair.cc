@@ -240,6 +240,7 @@ Snapshot ShmCache::TakeSnapshot(int timeout_ms) {
   snap.stale_drops = h.stats.stale_drops;
   snap.repairs = h.stats.repairs;
   snap.reclaimed_pins = h.stats.reclaimed_pins;
+  snap.lock_timeouts = h.stats.lock_timeouts;
   const int64_t now = NowRealtimeNs();
   std::vector<uint32_t> order;
   std::vector<bool> listed(h.entry_capacity, false);

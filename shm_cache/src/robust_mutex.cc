@@ -30,17 +30,19 @@ RobustLock::RobustLock(pthread_mutex_t* mutex, const std::function<void()>& repa
   if (timeout_ms < 0) {
     rc = pthread_mutex_lock(mutex_);
   } else {
-    // Polled trylock rather than pthread_mutex_timedlock: the callers (the
-    // master's reclaim, fc-shmdump) are rare and patient, and ThreadSanitizer
-    // models EOWNERDEAD for trylock but not for timedlock.
-    for (int waited_us = 0;; waited_us += 500) {
+    // Polled trylock rather than pthread_mutex_timedlock: ThreadSanitizer
+    // models EOWNERDEAD for trylock but not for timedlock. The lock is held for
+    // microseconds, so a poll that finds it busy is the exception.
+    // Short bounds (the serving path's few milliseconds) poll finely.
+    const int step_us = timeout_ms <= 20 ? 100 : 500;
+    for (int waited_us = 0;; waited_us += step_us) {
       rc = pthread_mutex_trylock(mutex_);
       if (rc != EBUSY) break;
       if (waited_us >= timeout_ms * 1000) {
         rc = ETIMEDOUT;
         break;
       }
-      ::usleep(500);
+      ::usleep(static_cast<useconds_t>(step_us));
     }
   }
   if (rc == EOWNERDEAD) {

@@ -56,6 +56,7 @@ Result<ReplayResult> Replay(const std::vector<Request>& trace, shm_cache::CacheO
         ++r.not_admitted;
         break;
       case shm_cache::Admission::Kind::kHit:
+      case shm_cache::Admission::Kind::kBusy:  // single-threaded: never
         break;
     }
   }

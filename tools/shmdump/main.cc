@@ -40,7 +40,8 @@ void PrintJson(const Snapshot& s) {
                      ", \"evictions\": " + std::to_string(s.evictions) +
                      ", \"stale_drops\": " + std::to_string(s.stale_drops) +
                      ", \"repairs\": " + std::to_string(s.repairs) +
-                     ", \"reclaimed_pins\": " + std::to_string(s.reclaimed_pins) + "}");
+                     ", \"reclaimed_pins\": " + std::to_string(s.reclaimed_pins) +
+                     ", \"lock_timeouts\": " + std::to_string(s.lock_timeouts) + "}");
   std::string entries = "[";
   for (size_t i = 0; i < s.entries.size(); ++i) {
     const auto& e = s.entries[i];
@@ -76,13 +77,14 @@ void PrintText(const std::string& name, const Snapshot& s) {
               static_cast<unsigned long long>(s.free), s.packet_count, s.packet_size,
               s.entry_capacity);
   std::printf("hits %llu  misses %llu  loads %llu  evictions %llu  stale %llu  repairs %llu  "
-              "reclaimed pins %llu\n\n",
+              "reclaimed pins %llu  lock timeouts %llu\n\n",
               static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
               static_cast<unsigned long long>(s.loads),
               static_cast<unsigned long long>(s.evictions),
               static_cast<unsigned long long>(s.stale_drops),
               static_cast<unsigned long long>(s.repairs),
-              static_cast<unsigned long long>(s.reclaimed_pins));
+              static_cast<unsigned long long>(s.reclaimed_pins),
+              static_cast<unsigned long long>(s.lock_timeouts));
   std::printf("%-40s %12s %-8s %7s %8s %9s\n", "ENTRY (eviction order)", "SIZE", "STATE",
               "READERS", "HITS", "AGE(s)");
   for (const auto& e : s.entries) {

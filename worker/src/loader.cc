@@ -76,8 +76,10 @@ LoadResult LoaderPool::Load(LoadTask& task) {
   std::string lock_error;
   timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
-  const int64_t deadline = static_cast<int64_t>(now.tv_sec) * 1000000000LL + now.tv_nsec +
-                           int64_t{lock_wait_ms_} * 1'000'000;
+  const int64_t deadline = task.deadline_ns != 0
+                               ? task.deadline_ns
+                               : static_cast<int64_t>(now.tv_sec) * 1000000000LL + now.tv_nsec +
+                                     int64_t{lock_wait_ms_} * 1'000'000;
   switch (locks_.Acquire(task.name, deadline, &lock, &lock_error)) {
     case LoadLocks::Outcome::kHeld:
       break;
@@ -107,6 +109,9 @@ LoadResult LoaderPool::Load(LoadTask& task) {
     case shm_cache::Admission::Kind::kNoRoom:
       lock.Release();
       return Stream(task, "stream-pinned");
+    case shm_cache::Admission::Kind::kBusy:
+      lock.Release();
+      return Stream(task, "stream-lock-busy");  // a lock holder is stopped or slow
     case shm_cache::Admission::Kind::kNotAdmitted:
       lock.Release();
       return Stream(task, "stream-first");  // the policy caches it if it comes back
@@ -125,8 +130,10 @@ LoadResult LoaderPool::Load(LoadTask& task) {
   LoadResult r;
   r.pin = cache_.Publish(std::move(admission.reservation), checksum);
   if (!r.pin.valid()) {
-    error.message = "cache entry for \"" + task.name + "\" was reclaimed while loading";
-    return error;
+    // Reclaimed meanwhile, or the lock stayed busy: the bytes on disk are
+    // still right, so serve them from there.
+    lock.Release();
+    return Stream(task, "stream-lock-busy");
   }
   r.kind = LoadResult::Kind::kCached;
   r.how = "miss";

@@ -45,13 +45,15 @@ struct LoadTask {
   UniqueFd fd;
   shm_cache::FileIdentity identity;
   bool need_checksum = true;  // a streamed file is hashed first only if the reply carries it
+  int64_t deadline_ns = 0;    // monotonic: past it, stop waiting for another load and stream
   std::function<void(LoadResult)> done;  // called on a loader thread
 };
 
 class LoaderPool {
  public:
-  // A load waits at most `lock_wait_ms` for another process's load of the same
-  // file; past that it streams the file from disk instead (correct, uncached).
+  // A load waits for another process's load of the same file until the task's
+  // deadline (or `lock_wait_ms` from its start); past that it streams the file
+  // from disk instead (correct, uncached).
   LoaderPool(shm_cache::ShmCache& cache, LoadLocks& locks, int lock_wait_ms, int threads);
   ~LoaderPool();  // stops and joins; jobs not started are dropped (their files close)
   LoaderPool(const LoaderPool&) = delete;

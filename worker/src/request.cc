@@ -195,7 +195,10 @@ void EventLoop::HandleList(Connection& c) {
   if (!ctx_.config.allow_list) {
     return ReplyError(c, Code::kForbidden, "LIST is turned off on this server (--list off)", false);
   }
-  c.body = protocol::EncodeListBody(ctx_.cache.List());
+  bool busy = false;
+  std::vector<protocol::ListItem> items = ctx_.cache.List(&busy);
+  if (busy) return ReplyError(c, Code::kBusy, "the cache is busy; retry the LIST", false);
+  c.body = protocol::EncodeListBody(items);
   protocol::ReplyHeader h;
   h.body_length = c.body.size();
   c.how = "list";

@@ -39,11 +39,11 @@ void EventLoop::HandleGet(Connection& c) {
   if (refusal.code != Code::kOk) return Refuse(c, refusal, false);
   c.name = std::move(canonical);
   // Hit path: one statx and the cache; no open.
-  bool looked_up = false;
+  bool looked_up = false, busy = false;
   shm_cache::FileIdentity quick;
   if (QuickIdentity(ctx_.files.root_fd(), c.name, &quick)) {
     c.identity = quick;
-    shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, c.identity);
+    shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, c.identity, &busy);
     if (pin.valid()) {
       if (!PlanBody(c)) return;
       return StartCached(c, std::move(pin), "hit");
@@ -56,8 +56,8 @@ void EventLoop::HandleGet(Connection& c) {
   if (!PlanBody(c)) return;
   // Ask the cache again only if the open found another file than statx did
   // (a symlink followed, or a change in between).
-  if (!looked_up || !(quick == file.identity)) {
-    shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, file.identity);
+  if (!busy && (!looked_up || !(quick == file.identity))) {
+    shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, file.identity, &busy);
     if (pin.valid()) return StartCached(c, std::move(pin), "hit");
   }
   // A miss: the disk work happens on a loader thread; this loop moves on.
@@ -69,6 +69,8 @@ void EventLoop::HandleGet(Connection& c) {
   task.fd = std::move(file.fd);
   task.identity = file.identity;
   task.need_checksum = c.proto == Connection::Proto::kFc;
+  // Waiting for another process's load counts against the request's own time.
+  task.deadline_ns = c.started_ns + int64_t{ctx_.config.request_timeout_ms} * 1'000'000;
   task.done = [this, serial](LoadResult result) { PostLoaded(serial, std::move(result)); };
   ctx_.loaders->Submit(std::move(task));
 }

@@ -38,6 +38,8 @@ int RunWorker(const WorkerConfig& config) {
     std::fprintf(stderr, "fc-worker[%d] %s\n", pid, cache.status().message().c_str());
     return 1;
   }
+  // A lock holder that is stopped (not dead) must not stop this worker.
+  cache.value()->SetLockWait(config.lock_timeout_ms);
   Status attached = cache.value()->AttachWorker(config.slot);
   if (!attached.ok()) {
     std::fprintf(stderr, "fc-worker[%d] %s\n", pid, attached.message().c_str());

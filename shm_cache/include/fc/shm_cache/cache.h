@@ -85,11 +85,6 @@ class PinnedEntry {
   friend class PacketReader;
   ShmCache* cache_ = nullptr;
   uint32_t entry_ = 0;
-  // Which reservation this is: Publish and Abort act only if the entry is still
-  // LOADING for this slot's epoch in this generation (a reclaim may have freed
-  // it, and the slot may hold a newer worker).
-  uint64_t epoch_ = 0;
-  uint64_t generation_ = 0;
   uint32_t first_packet_ = 0;
   uint32_t name_length_ = 0;
   uint64_t size_ = 0;
@@ -150,7 +145,8 @@ class Reservation {
 // reserved room for it (a reservation), or cannot hold it right now.
 struct Admission {
   // kNotAdmitted: the policy's admission gate keeps it out for now (stream it).
-  enum class Kind { kHit, kReserved, kTooLarge, kNoRoom, kNotAdmitted };
+  // kBusy: the shared lock stayed held past the lock wait (stream it).
+  enum class Kind { kHit, kReserved, kTooLarge, kNoRoom, kNotAdmitted, kBusy };
   Kind kind = Kind::kNoRoom;
   PinnedEntry pin;          // kHit
   Reservation reservation;  // kReserved
@@ -189,7 +185,8 @@ struct Snapshot {
   std::string policy;
   int32_t master_pid = 0;
   uint64_t hits = 0, misses = 0, loads = 0, evictions = 0, stale_drops = 0, repairs = 0,
-           reclaimed_pins = 0, evicted_bytes = 0, admitted_bytes = 0, not_admitted = 0;
+           reclaimed_pins = 0, evicted_bytes = 0, admitted_bytes = 0, not_admitted = 0,
+           lock_timeouts = 0;
   std::vector<EntryInfo> entries;  // oldest first in eviction order, then the rest
   std::vector<WorkerInfo> workers;
 };
@@ -202,7 +199,6 @@ class ShmCache {
   static Result<std::unique_ptr<ShmCache>> Open(const std::string& shm_name);
   // Removes the segment's name (mappings stay valid). Missing is not an error.
   static Status Remove(const std::string& shm_name);
-  // The pid of the master that created an existing segment, or an error.
   // The master that created the segment (pid and start time, process_start.h).
   static Result<SegmentCreator> CreatorOf(const std::string& shm_name);
   // OK if there is no segment by that name or it belongs to this user.
@@ -233,9 +229,17 @@ class ShmCache {
   // for the lock.
   Status ReclaimWorker(uint32_t slot, int32_t pid, uint64_t epoch, int timeout_ms);
 
+  // Bounds every later wait of this process for the shared lock to `ms` (the
+  // serving path: a holder that is stopped, not dead, must not stop the
+  // service). Past it, Lookup reports *busy, Admit kBusy, Publish an invalid
+  // pin, and unpins and aborts are deferred to the next time this process
+  // holds the lock; each counts in Snapshot::lock_timeouts. -1: wait forever.
+  void SetLockWait(int ms);
+
   // Pins `name` if cached and fresh. A stale copy is dropped from the index.
+  // On a lock timeout returns no pin and sets *busy (when given).
   // REQUIRES: AttachWorker() was called.
-  PinnedEntry Lookup(std::string_view name, const FileIdentity& identity);
+  PinnedEntry Lookup(std::string_view name, const FileIdentity& identity, bool* busy = nullptr);
   // Lookup (not counted as a second miss), and on a miss makes room (evicting unpinned entries in policy order,
   // one bounded pass) and reserves a LOADING entry for the caller to fill.
   Admission Admit(std::string_view name, const FileIdentity& identity);
@@ -245,7 +249,7 @@ class ShmCache {
   // Drops `name` from the cache (freed now, or by its last reader's unpin).
   void Invalidate(std::string_view name);
 
-  std::vector<protocol::ListItem> List();
+  std::vector<protocol::ListItem> List(bool* busy = nullptr);  // *busy: the lock wait ran out
   Snapshot TakeSnapshot(int timeout_ms);
   // Consistency check (free + used = total, readers = live pins, index agrees,
   // no LOADING entry of a dead worker). Empty when consistent.

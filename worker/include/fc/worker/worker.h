@@ -42,6 +42,7 @@ struct WorkerConfig {
   // Limits against hostile or broken clients.
   int max_connections = 10'000;        // per worker; more are closed at once
   int request_timeout_ms = 10'000;     // a started request must arrive whole in this time
+  int lock_timeout_ms = 10;            // wait for the shared cache lock; then stream from disk
   int max_queued = 32;                 // pipelined requests waiting per connection
   bool allow_list = true;              // LIST discloses every cached name (--list off)
   // HTTP.
