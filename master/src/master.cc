@@ -351,6 +351,7 @@ int RunMaster(MasterConfig config) {
   config.worker.lock_salt = (uint64_t{std::random_device()()} << 32) ^ std::random_device()();
   shm_cache::ShmCache::Remove(config.cache.shm_name);
   RemoveLockFiles(config.worker.lock_dir);  // a dead master's, if any
+  config.cache.lock_dir = config.worker.lock_dir;
   auto cache = shm_cache::ShmCache::Create(config.cache);
   if (!cache.ok()) {
     std::fprintf(stderr, "fc-master: %s\n", cache.status().message().c_str());

@@ -94,6 +94,7 @@ struct Header {
   uint32_t slot_count;
   int32_t master_pid;
   int64_t master_start;  // the master's start time (process_start.h): pid + start survive pid reuse
+  char lock_dir[512];    // the master's load lock directory (NUL-terminated; for fc-shmdump --gc)
   // Offsets (from the segment base) of the arrays below.
   uint64_t entries_offset;     // Entry[entry_capacity]
   uint64_t buckets_offset;     // uint32_t[bucket_count]        (derived)

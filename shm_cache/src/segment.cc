@@ -9,6 +9,7 @@
 
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "cache_impl.h"
@@ -252,6 +253,7 @@ Result<std::unique_ptr<ShmCache>> ShmCache::Create(const CacheOptions& options) 
   h->generation = 1;
   h->master_pid = static_cast<int32_t>(::getpid());
   h->master_start = ProcessStartTime(::getpid());
+  std::snprintf(h->lock_dir, sizeof(h->lock_dir), "%s", options.lock_dir.c_str());
   {
     RobustLock lock(&h->mutex, nullptr);
     impl->RebuildLocked();  // empty lists, free-entry chain, buckets
@@ -299,7 +301,8 @@ Result<SegmentCreator> ShmCache::CreatorOf(const std::string& name) {
   auto cache = Open(name);
   if (!cache.ok()) return cache.status();
   const Header* h = cache.value()->impl_->header;
-  return SegmentCreator{h->master_pid, h->master_start};
+  return SegmentCreator{h->master_pid, h->master_start,
+                        std::string(h->lock_dir, strnlen(h->lock_dir, sizeof(h->lock_dir)))};
 }
 
 Status ShmCache::CheckOwnership(const std::string& name) {

@@ -266,5 +266,31 @@ TEST_F(HardeningTest, ListCanBeTurnedOff) {
   EXPECT_NE(body.find("--list off"), std::string::npos);
 }
 
+TEST_F(HardeningTest, ShmdumpGcRemovesOnlyTheLeftoversOfDeadMasters) {
+  Server live(root_.path());
+  ASSERT_TRUE(live.started());
+  std::string dead_name, dead_locks;
+  {
+    Server doomed(root_.path());
+    ASSERT_TRUE(doomed.started());
+    dead_name = doomed.shm_name();
+    dead_locks = doomed.LockDir();
+    doomed.Kill();  // SIGKILL: nothing is cleaned up
+  }
+  ASSERT_TRUE(FileExists("/dev/shm/" + dead_name));
+  ASSERT_TRUE(FileExists(dead_locks));
+  ToolResult list = RunTool({ShmdumpBin(), "--gc"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find(dead_name), std::string::npos) << list.out;
+  EXPECT_EQ(list.out.find(live.shm_name() + " "), std::string::npos) << list.out;
+  EXPECT_TRUE(FileExists("/dev/shm/" + dead_name)) << "listing removes nothing";
+  ToolResult removed = RunTool({ShmdumpBin(), "--gc", "--remove"});
+  EXPECT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_FALSE(FileExists("/dev/shm/" + dead_name));
+  EXPECT_FALSE(FileExists(dead_locks));
+  EXPECT_TRUE(FileExists("/dev/shm/" + live.shm_name())) << "a live master's segment was removed";
+  EXPECT_EQ(live.Client({"list"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace fc::testing

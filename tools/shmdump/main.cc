@@ -13,6 +13,7 @@
 #include "fc/protocol/json.h"
 #include "fc/protocol/net.h"
 #include "fc/shm_cache/cache.h"
+#include "gc.h"
 
 namespace po = boost::program_options;
 using fc::shm_cache::Snapshot;
@@ -105,10 +106,13 @@ int main(int argc, char** argv) {
   std::string port, shm_name;
   int timeout_ms = 500;
   po::options_description opts(
-      "Usage: fc-shmdump [--port P | --shm-name NAME] [--json] [--check]\n\n"
+      "Usage: fc-shmdump [--port P | --shm-name NAME] [--json] [--check]\n"
+      "       fc-shmdump --gc [--remove]\n\n"
       "Prints a live fc cache segment: capacity, used, free, packet size, generation,\n"
       "every entry (name, size, state, readers, hits, age) and every worker slot (pid,\n"
       "alive, pins). Takes the shared lock for at most --lock-timeout ms, never longer.\n"
+      "--gc lists this user's segments (and lock directories) whose master is gone\n"
+      "(checked by pid and start time, so a reused pid cannot fool it); --remove deletes them.\n"
       "Exit status: 0 ok, 1 segment missing or --check found a violation, 2 usage.\n\n"
       "Options");
   opts.add_options()
@@ -117,9 +121,16 @@ int main(int argc, char** argv) {
       ("shm-name", po::value(&shm_name)->value_name("NAME"), "the segment name")
       ("json", "print one JSON object")
       ("check", "run the consistency check; exit 1 on any violation")
-      ("lock-timeout", po::value(&timeout_ms)->value_name("MS"), "lock wait (default 500)");
+      ("lock-timeout", po::value(&timeout_ms)->value_name("MS"), "lock wait (default 500)")
+      ("gc", "list segments of dead masters")
+      ("remove", "with --gc: delete them and their lock directories");
   po::variables_map vm;
   if (int rc = fc::cli::Parse("fc-shmdump", argc, argv, opts, opts, nullptr, &vm); rc >= 0) return rc;
+  if (vm.count("gc")) return fc::shmdump::CollectGarbage(vm.count("remove") > 0);
+  if (vm.count("remove")) {
+    std::fprintf(stderr, "fc-shmdump: --remove goes with --gc\n");
+    return 2;
+  }
   if (port.empty() == shm_name.empty()) {
     std::fprintf(stderr, "fc-shmdump: give exactly one of --port or --shm-name\n");
     return 2;

@@ -43,11 +43,13 @@ struct CacheOptions {
   uint32_t worker_slots = 4;
   Policy policy = Policy::kFc;
   uint32_t mode = 0600;  // the segment holds every cached file's bytes: owner only
+  std::string lock_dir;  // recorded in the header, so fc-shmdump --gc can clean it up
 };
 
 struct SegmentCreator {
   int32_t pid = 0;
-  int64_t start = -1;  // ProcessStartTime(pid) when it created the segment
+  int64_t start = -1;    // ProcessStartTime(pid) when it created the segment
+  std::string lock_dir;  // the master's load lock directory
 };
 
 // What makes a cached copy fresh: it is served only while all of these match.
