@@ -11,5 +11,6 @@ mkdir -p "$sample/docs"
 [ -f "$sample/docs/a b.txt" ] || echo "A name with a space, in a subdirectory." > "$sample/docs/a b.txt"
 [ -f "$sample/5MB.bin" ] || head -c 5200000 /dev/urandom > "$sample/5MB.bin"
 [ -f "$sample/68MB.bin" ] || head -c 68000000 /dev/urandom > "$sample/68MB.bin"
+chmod -R a+rX "$sample"  # fc drops from root to nobody once the port is bound
 echo "serving $(pwd)/$sample; then try: build/fc-client get 127.0.0.1 PORT hello.txt /tmp"
 exec build/fc-master --root "$sample" --port "${PORT:-9000}" --workers 4

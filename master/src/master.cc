@@ -25,6 +25,7 @@
 #include "fc/protocol/crash_point.h"
 #include "fc/protocol/private_dir.h"
 #include "fc/protocol/process_start.h"
+#include "privileges.h"
 #include "process.h"
 
 namespace fc::master {
@@ -316,6 +317,13 @@ int RunMaster(MasterConfig config) {
       BindListeners(config.host, config.port, static_cast<int>(config.workers), &config.port);
   if (!listeners.ok()) {
     std::fprintf(stderr, "fc-master: %s\n", listeners.status().message().c_str());
+    return 1;
+  }
+  // The port is bound: from here on fc needs no privilege. Everything it
+  // creates below (segment, lock directory) belongs to the user it runs as.
+  if (::geteuid() == 0 && config.user.empty()) config.user = "nobody";
+  if (Status dropped = DropPrivileges(config.user, config.worker.root); !dropped.ok()) {
+    std::fprintf(stderr, "fc-master: %s\n", dropped.message().c_str());
     return 1;
   }
   if (config.cache.shm_name.empty()) config.cache.shm_name = "fc-" + std::to_string(config.port);

@@ -123,6 +123,9 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
        "close a client that reads nothing for this long (default 60)")
       ("max-queued", po::value(&max_queued)->value_name("N"),
        "pipelined requests waiting per connection (default 32)")
+      ("user", po::value(&config->user)->value_name("NAME"),
+       "started as root: run as this user once the port is bound, so the kernel's permission "
+       "checks apply to what is served (default nobody; root keeps root)")
       ("lock-timeout", po::value(&lock_timeout_ms)->value_name("MS"),
        "wait at most this long for the shared cache lock while serving; then stream from disk "
        "(a stopped lock holder never stops the service; default 10)")

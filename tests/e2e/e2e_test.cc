@@ -327,7 +327,7 @@ TEST_F(EndToEndTest, ASecondServerRefusesALiveSegmentName) {
   Server first(root_.path(), {"--shm-name", name});
   ASSERT_TRUE(first.started());
   ToolResult second = RunTool({MasterBin(), "--root", root_.path(), "--port", "0",
-                               "--shm-name", name}, 10'000);
+                               "--shm-name", name, "--user", "root"}, 10'000);
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_NE(second.err.find("in use"), std::string::npos) << second.err;
   EXPECT_EQ(first.Client({"get", "a.txt", out_.path()}).exit_code, 0);

@@ -42,7 +42,8 @@ class HardeningTest : public ::testing::Test {
  protected:
   void SetUp() override { WriteText(root_ / "a.txt", "0123456789"); }
   ToolResult StartAndFail(std::vector<std::string> extra, int timeout_ms = 10'000) {
-    std::vector<std::string> argv = {MasterBin(), "--root", root_.path(), "--port", "0", "--workers", "1"};
+    std::vector<std::string> argv = {MasterBin(), "--root", root_.path(), "--port", "0", "--workers", "1",
+                                     "--user", "root"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return RunTool(argv, timeout_ms);
   }
@@ -187,7 +188,7 @@ TEST_F(HardeningTest, TheSegmentIsPrivateAndAForeignOneIsRefusedAtOnce) {
 TEST_F(HardeningTest, ASegmentThatDoesNotFitInDevShmIsAClearErrorNotSigbus) {
   // A private mount namespace with a 16 MiB /dev/shm, like a small container.
   const std::string script = "mount -t tmpfs -o size=16m tmpfs /dev/shm && exec " + MasterBin() +
-                             " --root " + root_.path() + " --port 0 --workers 1 --cache-size 32M";
+                             " --root " + root_.path() + " --port 0 --workers 1 --cache-size 32M --user root";
   ToolResult r = RunTool({"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script});
   if (r.err.find("mount") != std::string::npos && r.err.find("fc-master") == std::string::npos) {
     GTEST_SKIP() << "cannot mount a private tmpfs here: " << r.err;
@@ -290,6 +291,48 @@ TEST_F(HardeningTest, ShmdumpGcRemovesOnlyTheLeftoversOfDeadMasters) {
   EXPECT_FALSE(FileExists(dead_locks));
   EXPECT_TRUE(FileExists("/dev/shm/" + live.shm_name())) << "a live master's segment was removed";
   EXPECT_EQ(live.Client({"list"}).exit_code, 0);
+}
+
+// Started as root, fc runs as an unprivileged user once the port is bound (by
+// default nobody, as nginx's workers), so the kernel's permission checks apply:
+// a file only root may read is not served.
+TEST_F(HardeningTest, AsRootItDropsToAnUnprivilegedUserAndServesOnlyWhatThatUserMayRead) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  ASSERT_EQ(::chmod(root_.path().c_str(), 0755), 0);
+  WriteText(root_ / "public.txt", "for everyone");
+  WriteText(root_ / "secret.txt", "root only");
+  ASSERT_EQ(::chmod((root_ / "public.txt").c_str(), 0644), 0);
+  ASSERT_EQ(::chmod((root_ / "secret.txt").c_str(), 0600), 0);
+  Server server(root_.path(), {"--user", "nobody"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  for (pid_t pid : std::vector<pid_t>{server.pid()}) {
+    struct stat st;
+    ASSERT_EQ(::stat(("/proc/" + std::to_string(pid)).c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 65534u) << "the master runs as nobody";
+  }
+  for (pid_t w : server.WorkerPids()) {
+    struct stat st;
+    ASSERT_EQ(::stat(("/proc/" + std::to_string(w)).c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 65534u) << "worker " << w << " runs as nobody";
+  }
+  RawConnection conn(server.port());
+  ASSERT_TRUE(conn.Send("GET /public.txt HTTP/1.1\r\nHost: x\r\n\r\n"));
+  HttpResponse r;
+  ASSERT_TRUE(ReadHttpResponse(conn, &r));
+  EXPECT_EQ(r.status, 200);
+  ASSERT_TRUE(conn.Send("GET /secret.txt HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(ReadHttpResponse(conn, &r));
+  EXPECT_EQ(r.status, 403);
+  struct stat seg;
+  ASSERT_EQ(::stat(("/dev/shm/" + server.shm_name()).c_str(), &seg), 0);
+  EXPECT_EQ(seg.st_uid, 65534u) << "the segment belongs to the user fc runs as";
+  // Root's fc-shmdump still reads it (it becomes the segment's owner first).
+  EXPECT_EQ(server.Shmdump({"--check"}).exit_code, 0);
+  // A directory that user cannot read is a clear error at start.
+  ASSERT_EQ(::chmod(root_.path().c_str(), 0700), 0);
+  ToolResult bad = RunTool({MasterBin(), "--root", root_.path(), "--port", "0", "--user", "nobody"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("cannot read the served directory"), std::string::npos) << bad.err;
 }
 
 }  // namespace

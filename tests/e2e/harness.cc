@@ -181,14 +181,19 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
   log_path_ = "/tmp/fc-test-master-" + std::to_string(::getpid()) + "-" +
               std::to_string(counter++) + ".log";
   std::vector<std::string> args = {MasterBin(), "--root", root, "--port", "0"};
-  bool has_workers = false, has_policy = false;
+  bool has_workers = false, has_policy = false, has_user = false;
   for (const auto& a : extra_args) {
     has_workers = has_workers || a == "--workers";
     has_policy = has_policy || a == "--policy";
+    has_user = has_user || a == "--user";
   }
   if (!has_workers) {
     args.push_back("--workers");
     args.push_back("2");
+  }
+  if (!has_user && ::geteuid() == 0) {  // test trees are private to root; hardening_test covers the drop
+    args.push_back("--user");
+    args.push_back("root");
   }
   if (!has_policy) {  // most tests count on a file being cached at its first request
     args.push_back("--policy");

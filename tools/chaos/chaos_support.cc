@@ -123,6 +123,10 @@ bool Master::Start() {
   std::vector<std::string> args = {binary_, "--root", root_, "--port", "0", "--workers",
                                    std::to_string(workers_), "--cache-size", cache_size_,
                                    "--quiet", "--shutdown-timeout", "5"};
+  if (::geteuid() == 0) {  // its scratch tree is private to root
+    args.push_back("--user");
+    args.push_back("root");
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

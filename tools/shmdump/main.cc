@@ -4,6 +4,9 @@
 // blocking wait), copies what it needs, and releases it at once, so it can
 // never wedge the server; if the lock stays busy it prints an unlocked (possibly
 // torn) snapshot and says so. --check runs the consistency check.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 
@@ -142,6 +145,17 @@ int main(int argc, char** argv) {
       return 2;
     }
     shm_name = "fc-" + std::to_string(p.value());
+  }
+  // As root, read a segment as its owner (fc refuses segments of other users,
+  // and a service usually runs as its own user).
+  if (::geteuid() == 0) {
+    struct stat st;
+    if (::stat(("/dev/shm/" + shm_name).c_str(), &st) == 0 && st.st_uid != 0 &&
+        (::setgid(st.st_gid) != 0 || ::setuid(st.st_uid) != 0)) {
+      std::fprintf(stderr, "fc-shmdump: cannot become uid %u to read %s\n",
+                   static_cast<unsigned>(st.st_uid), shm_name.c_str());
+      return 1;
+    }
   }
   auto cache = fc::shm_cache::ShmCache::Open(shm_name);
   if (!cache.ok()) {

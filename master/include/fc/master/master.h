@@ -21,7 +21,8 @@ struct MasterConfig {
   uint16_t port = 9000;
   uint32_t workers = 4;
   shm_cache::CacheOptions cache;  // shm_name empty: "fc-<port>"
-  worker::WorkerConfig worker;    // root, lock_dir (empty: /tmp/<shm>.locks), threads, ...
+  worker::WorkerConfig worker;    // root, lock_dir (empty: the default, private_dir.h), threads, ...
+  std::string user;               // started as root: run as this user ("" = nobody; "root" keeps root)
 };
 
 // Parses the command line. Returns 0 to run, or an exit code (0 after --help,

@@ -1,0 +1,45 @@
+// Dropping root; see privileges.h.
+#include "privileges.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace fc::master {
+
+Status DropPrivileges(const std::string& user, const std::string& root_dir) {
+  if (::geteuid() != 0) {
+    if (user.empty()) return Status::Ok();
+    const passwd* me = ::getpwuid(::geteuid());
+    if (me != nullptr && user == me->pw_name) return Status::Ok();
+    return Status::Error("--user " + user + " needs fc-master to start as root");
+  }
+  if (user == "root") {
+    std::fprintf(stderr, "fc-master: warning: --user root: workers keep root's rights and serve "
+                         "files whatever their permissions\n");
+    return Status::Ok();
+  }
+  errno = 0;
+  const passwd* pw = ::getpwnam(user.c_str());
+  if (pw == nullptr) {
+    return Status::Error("--user " + user + ": no such user" + (errno ? std::string(": ") + std::strerror(errno) : ""));
+  }
+  const uid_t uid = pw->pw_uid;
+  const gid_t gid = pw->pw_gid;
+  if (::initgroups(pw->pw_name, gid) != 0) return Status::FromErrno(errno, "initgroups", user);
+  if (::setgid(gid) != 0) return Status::FromErrno(errno, "setgid", user);
+  if (::setuid(uid) != 0) return Status::FromErrno(errno, "setuid", user);
+  if (::setuid(0) == 0) return Status::Error("dropped to " + user + " but could regain root; refusing");
+  if (::access(root_dir.c_str(), R_OK | X_OK) != 0) {
+    return Status::Error("user " + user + " cannot read the served directory \"" + root_dir + "\": " +
+                         std::strerror(errno) + " (give it read and search permission, or "
+                         "choose another --user)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace fc::master
