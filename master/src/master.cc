@@ -322,6 +322,12 @@ int RunMaster(MasterConfig config) {
   // The port is bound: from here on fc needs no privilege. Everything it
   // creates below (segment, lock directory) belongs to the user it runs as.
   if (::geteuid() == 0 && config.user.empty()) config.user = "nobody";
+  if (::geteuid() == 0) {
+    // Lets the workers' loader threads return from nice 10 to 0 between jobs
+    // once root is gone (loader.cc).
+    rlimit nice{20, 20};
+    ::setrlimit(RLIMIT_NICE, &nice);
+  }
   if (Status dropped = DropPrivileges(config.user, config.worker.root); !dropped.ok()) {
     std::fprintf(stderr, "fc-master: %s\n", dropped.message().c_str());
     return 1;
