@@ -50,24 +50,6 @@ void Log(const char* format, const std::string& a = "", const std::string& b = "
 }
 
 // A pid is a live fc-master if it exists and its command name says so.
-// Removes the load lock files fc left in `dir` (only those: *.lock).
-void RemoveLockFiles(const std::string& dir) {
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      const std::string name = e->d_name;
-      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".lock") == 0) {
-        ::unlink((dir + "/" + name).c_str());
-      }
-    }
-    ::closedir(d);
-  }
-}
-
-void RemoveLockDir(const std::string& dir) {
-  RemoveLockFiles(dir);
-  ::rmdir(dir.c_str());
-}
-
 struct Slot {
   pid_t pid = 0;
   int64_t started_ns = 0;
@@ -275,7 +257,7 @@ int Supervisor::Shutdown(int signal_number) {
   }
   cache_.reset();
   shm_cache::ShmCache::Remove(config_.cache.shm_name);
-  RemoveLockDir(config_.worker.lock_dir);
+  RemoveLockFiles(config_.worker.lock_dir, /*and_directory=*/true);
   Log("stopped; removed segment %s and lock directory %s", config_.cache.shm_name,
       config_.worker.lock_dir);
   return 0;
@@ -364,12 +346,12 @@ int RunMaster(MasterConfig config) {
   }
   config.worker.lock_salt = (uint64_t{std::random_device()()} << 32) ^ std::random_device()();
   shm_cache::ShmCache::Remove(config.cache.shm_name);
-  RemoveLockFiles(config.worker.lock_dir);  // a dead master's, if any
+  RemoveLockFiles(config.worker.lock_dir, /*and_directory=*/false);  // a dead master's, if any
   config.cache.lock_dir = config.worker.lock_dir;
   auto cache = shm_cache::ShmCache::Create(config.cache);
   if (!cache.ok()) {
     std::fprintf(stderr, "fc-master: %s\n", cache.status().message().c_str());
-    RemoveLockDir(config.worker.lock_dir);
+    RemoveLockFiles(config.worker.lock_dir, /*and_directory=*/true);
     return 1;
   }
   sigset_t signals;

@@ -1,6 +1,7 @@
 // Private directories; see private_dir.h.
 #include "fc/protocol/private_dir.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,6 +53,20 @@ Result<std::string> DefaultLockDirectory(const std::string& shm_name) {
   std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + shm_name + ".locks.XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) return Status::FromErrno(errno, "mkdtemp", pattern);
   return pattern;
+}
+
+bool RemoveLockFiles(const std::string& dir, bool and_directory) {
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".lock") == 0) {
+        ::unlinkat(dirfd(d), name.c_str(), 0);
+      }
+    }
+    ::closedir(d);
+  }
+  if (!and_directory) return true;
+  return ::rmdir(dir.c_str()) == 0 || errno == ENOENT;
 }
 
 }  // namespace fc

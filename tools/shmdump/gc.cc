@@ -11,28 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "fc/protocol/private_dir.h"
 #include "fc/protocol/process_start.h"
 #include "fc/shm_cache/cache.h"
 
 namespace fc::shmdump {
-namespace {
-
-// Removes fc's *.lock files in `dir`, then the directory (only if then empty).
-bool RemoveLockDirectory(const std::string& dir) {
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      const std::string name = e->d_name;
-      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".lock") == 0) {
-        ::unlink((dir + "/" + name).c_str());
-      }
-    }
-    ::closedir(d);
-  }
-  return ::rmdir(dir.c_str()) == 0 || errno == ENOENT;
-}
-
-}  // namespace
-
 int CollectGarbage(bool remove) {
   std::vector<std::string> names;
   if (DIR* d = ::opendir("/dev/shm")) {
@@ -62,7 +45,7 @@ int CollectGarbage(bool remove) {
       std::fprintf(stderr, "fc-shmdump: cannot remove /dev/shm/%s\n", name.c_str());
       status = 1;
     }
-    if (!c.lock_dir.empty() && !RemoveLockDirectory(c.lock_dir)) {
+    if (!c.lock_dir.empty() && !RemoveLockFiles(c.lock_dir, /*and_directory=*/true)) {
       std::fprintf(stderr, "fc-shmdump: cannot remove lock directory %s\n", c.lock_dir.c_str());
       status = 1;
     }

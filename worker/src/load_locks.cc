@@ -13,19 +13,10 @@
 #include <cstring>
 
 #include "fc/protocol/checksum.h"
+#include "fc/protocol/clock.h"
 #include "fc/protocol/private_dir.h"
 
 namespace fc::worker {
-namespace {
-
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
-
-}  // namespace
-
 LoadLocks::LoadLocks(std::string dir, uint64_t salt) : dir_(std::move(dir)), salt_(salt) {}
 
 LoadLocks::Held::~Held() { Release(); }
@@ -98,7 +89,7 @@ LoadLocks::Outcome LoadLocks::Acquire(const std::string& name, int64_t deadline_
         *error = Status::FromErrno(errno, "flock", dir_ + "/" + file).message();
         return Outcome::kError;
       }
-      const int64_t now = NowNs();
+      const int64_t now = MonotonicNowNs();
       if (now >= deadline_ns) return Outcome::kTimedOut;
       // A load takes milliseconds to seconds: poll gently, never past the deadline.
       const int64_t sleep_ns = std::min<int64_t>(pause_us * 1000, deadline_ns - now);
@@ -117,7 +108,7 @@ LoadLocks::Outcome LoadLocks::Acquire(const std::string& name, int64_t deadline_
       held->file_ = file;
       return Outcome::kHeld;
     }
-    if (NowNs() >= deadline_ns) return Outcome::kTimedOut;
+    if (MonotonicNowNs() >= deadline_ns) return Outcome::kTimedOut;
   }
 }
 

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "fc/protocol/checksum.h"
+#include "fc/protocol/clock.h"
 #include "fc/protocol/crash_point.h"
 
 namespace fc::worker {
@@ -84,12 +85,9 @@ LoadResult LoaderPool::Load(LoadTask& task) {
   LoadResult error;
   LoadLocks::Held lock;
   std::string lock_error;
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
   const int64_t deadline = task.deadline_ns != 0
                                ? task.deadline_ns
-                               : static_cast<int64_t>(now.tv_sec) * 1000000000LL + now.tv_nsec +
-                                     int64_t{lock_wait_ms_} * 1'000'000;
+                               : MonotonicNowNs() + int64_t{lock_wait_ms_} * 1'000'000;
   switch (locks_.Acquire(task.name, deadline, &lock, &lock_error)) {
     case LoadLocks::Outcome::kHeld:
       break;

@@ -23,4 +23,8 @@ Status EnsurePrivateDirectory(const std::string& path);
 // The parents it creates (/run/fc) are private too.
 Result<std::string> DefaultLockDirectory(const std::string& shm_name);
 
+// Removes fc's load lock files (*.lock) from `dir`; with `and_directory`, then
+// the directory itself. Returns false if the directory is still there.
+bool RemoveLockFiles(const std::string& dir, bool and_directory);
+
 }  // namespace fc
