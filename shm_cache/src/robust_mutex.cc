@@ -23,6 +23,48 @@ Status InitRobustMutex(pthread_mutex_t* mutex) {
   return Status::Ok();
 }
 
+namespace {
+
+#if defined(__SANITIZE_THREAD__)
+#define FC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FC_TSAN 1
+#endif
+#endif
+
+// Waits for a busy mutex until `timeout_ms` from now. A futex wait with a
+// deadline (pthread_mutex_clocklock), so a waiter wakes the moment the holder
+// lets go. Under ThreadSanitizer, which models EOWNERDEAD for trylock but not
+// for timed locks, a polled trylock instead.
+int TimedLock(pthread_mutex_t* mutex, int timeout_ms) {
+#ifndef FC_TSAN
+  timespec deadline;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += timeout_ms / 1000;
+  deadline.tv_nsec += static_cast<long>(timeout_ms % 1000) * 1'000'000;
+  if (deadline.tv_nsec >= 1'000'000'000) {
+    deadline.tv_nsec -= 1'000'000'000;
+    ++deadline.tv_sec;
+  }
+  int rc;
+  do {
+    rc = pthread_mutex_clocklock(mutex, CLOCK_MONOTONIC, &deadline);
+  } while (rc == EINTR);
+  return rc;
+#else
+  const int step_us = timeout_ms <= 20 ? 100 : 500;
+  for (int waited_us = 0;; waited_us += step_us) {
+    ::usleep(static_cast<useconds_t>(step_us));
+    const int rc = pthread_mutex_trylock(mutex);
+    if (rc != EBUSY) return rc;
+    if (waited_us >= timeout_ms * 1000) return ETIMEDOUT;
+  }
+#endif
+}
+
+}  // namespace
+
 RobustLock::RobustLock(pthread_mutex_t* mutex, const std::function<void()>& repair,
                        int timeout_ms)
     : mutex_(mutex) {
@@ -30,20 +72,8 @@ RobustLock::RobustLock(pthread_mutex_t* mutex, const std::function<void()>& repa
   if (timeout_ms < 0) {
     rc = pthread_mutex_lock(mutex_);
   } else {
-    // Polled trylock rather than pthread_mutex_timedlock: ThreadSanitizer
-    // models EOWNERDEAD for trylock but not for timedlock. The lock is held for
-    // microseconds, so a poll that finds it busy is the exception.
-    // Short bounds (the serving path's few milliseconds) poll finely.
-    const int step_us = timeout_ms <= 20 ? 100 : 500;
-    for (int waited_us = 0;; waited_us += step_us) {
-      rc = pthread_mutex_trylock(mutex_);
-      if (rc != EBUSY) break;
-      if (waited_us >= timeout_ms * 1000) {
-        rc = ETIMEDOUT;
-        break;
-      }
-      ::usleep(static_cast<useconds_t>(step_us));
-    }
+    rc = pthread_mutex_trylock(mutex_);
+    if (rc == EBUSY) rc = TimedLock(mutex_, timeout_ms);
   }
   if (rc == EOWNERDEAD) {
     // The holder died with the lock held: the derived state may be half-changed.
