@@ -1,4 +1,4 @@
-// fc-master's command line: the option form and the seeds' positional form
+// fc-master's command line: the option form and the short form
 // `fc-master HOST PORT DIR`.
 #include <cerrno>
 #include <cstdio>
@@ -158,7 +158,7 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run) {
   }
   if (vm.count("positional")) {
     const auto& args = vm["positional"].as<std::vector<std::string>>();
-    if (args.size() != 3) return usage_error("positional form is: fc-master HOST PORT DIR");
+    if (args.size() != 3) return usage_error("the short form is: fc-master HOST PORT DIR");
     if (!root.empty()) return usage_error("give the directory either as --root or positionally");
     host = args[0];
     port = args[1];

@@ -1,7 +1,9 @@
 // The request-path operations of the shared cache: lookup and pin, admission
 // with eviction, publish, unpin, and worker-slot reclaim. Every function takes
-// the segment mutex for a bounded number of steps and makes no system call
-// while holding it (clock_gettime is a vDSO read).
+// the segment mutex for a bounded number of steps and never blocks while
+// holding it: the only system calls under it are an armed crash point's raise()
+// and the log line written before an abort on an impossible state
+// (clock_gettime is a vDSO read).
 #include <signal.h>
 #include <unistd.h>
 

@@ -105,8 +105,8 @@ void ShmCache::Impl::GhostAddLocked(uint64_t hash) {
 // ---- policy hooks ---------------------------------------------------------------
 
 void ShmCache::Impl::TouchLocked(uint32_t e) {
-  // No shared write beyond the entry's own line: no sequence bump, and queue
-  // links change only for LRU.
+  // Besides the entry, a hit writes only its pin counter and the hits
+  // statistic: no sequence bump, and queue links change only for LRU.
   Entry& entry = entries[e];
   const Policy p = static_cast<Policy>(header->policy);
   if (p == Policy::kLru) {

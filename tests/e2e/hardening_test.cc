@@ -152,7 +152,7 @@ TEST_F(HardeningTest, AStuckLoadDelaysOthersOnlyUntilTheRequestTimeout) {
   for (pid_t w : server.WorkerPids()) ::kill(w, SIGCONT);
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_GE(served.load(), 1) << "no request reached the live worker";
-  EXPECT_LT(slowest_ms.load(), 4000) << "a served request waited far past --request-timeout";
+  EXPECT_LT(slowest_ms.load(), 4000 * kTimeFactor) << "a served request waited far past --request-timeout";
   EXPECT_NE(server.Log().find("stream-load-busy"), std::string::npos) << server.Log();
 }
 
@@ -174,7 +174,7 @@ TEST_F(HardeningTest, TheSegmentIsPrivateAndAForeignOneIsRefusedAtOnce) {
   auto start = Clock::now();
   ToolResult r = StartAndFail({"--shm-name", name});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_LT(MsSince(start), 2000);
+  EXPECT_LT(MsSince(start), 2000 * kTimeFactor);
   EXPECT_NE(r.err.find("belongs to uid 65534"), std::string::npos) << r.err;
   EXPECT_TRUE(FileExists(path)) << "another user's file is not removed";
   // This user's own planted (or half-built) file is replaced.
@@ -233,7 +233,7 @@ TEST_F(HardeningTest, AnUploadBelowTheMinimumRateIsClosed) {
   ASSERT_TRUE(conn.Send("PUT /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nabc"));
   EXPECT_TRUE(conn.ClosedByPeer());
   EXPECT_GE(MsSince(start), 9000) << "the first 10 s are a grace period";
-  EXPECT_LT(MsSince(start), 15000);
+  EXPECT_LT(MsSince(start), 15000 * kTimeFactor);
   EXPECT_NE(server.Log().find("--upload-min-rate"), std::string::npos) << server.Log();
   EXPECT_FALSE(FileExists(root_ / "slow"));
 }

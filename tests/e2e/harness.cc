@@ -176,11 +176,13 @@ std::string ClientBin() { return FC_CLIENT_BIN; }
 std::string ShmdumpBin() { return FC_SHMDUMP_BIN; }
 
 Server::Server(const std::string& root, std::vector<std::string> extra_args,
-               std::vector<std::string> env) {
+               std::vector<std::string> env, bool positional) {
   static int counter = 0;
   log_path_ = "/tmp/fc-test-master-" + std::to_string(::getpid()) + "-" +
               std::to_string(counter++) + ".log";
-  std::vector<std::string> args = {MasterBin(), "--root", root, "--port", "0"};
+  std::vector<std::string> args = positional
+                                      ? std::vector<std::string>{MasterBin(), "127.0.0.1", "0", root}
+                                      : std::vector<std::string>{MasterBin(), "--root", root, "--port", "0"};
   bool has_workers = false, has_policy = false, has_user = false;
   for (const auto& a : extra_args) {
     has_workers = has_workers || a == "--workers";

@@ -14,6 +14,14 @@
 
 namespace fc::testing {
 
+// Bounds on durations are multiplied by this: sanitizer builds run several
+// times slower, on the same 2 cores.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr int kTimeFactor = 4;
+#else
+constexpr int kTimeFactor = 1;
+#endif
+
 // A fresh directory under /tmp, removed with its contents on destruction.
 class TempDir {
  public:
@@ -54,8 +62,9 @@ std::string ShmdumpBin();
 class Server {
  public:
   // `env` adds NAME=VALUE entries to the master's environment.
+  // `positional`: start it as `fc-master 127.0.0.1 0 ROOT` (the short form).
   Server(const std::string& root, std::vector<std::string> extra_args = {},
-         std::vector<std::string> env = {});
+         std::vector<std::string> env = {}, bool positional = false);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -12,6 +12,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstring>
+
 #include <cstring>
 #include <set>
 #include <thread>
@@ -47,6 +50,31 @@ std::string PutRequest(const std::string& name, const std::string& body, uint64_
   std::string out(protocol::kRequestHeaderSize, '\0');
   protocol::EncodeRequestHeader(h, reinterpret_cast<uint8_t*>(out.data()));
   return out + name + token;
+}
+
+// Waits until some worker has an upload in progress: its unnamed file is open
+// (visible as an "O_TMPFILE" /proc/PID/fd link, "(deleted)" or "#..."), under a deadline.
+void WaitForUploadToStart(const Server& server) {
+  for (int i = 0; i < 500; ++i) {
+    for (pid_t w : server.WorkerPids()) {
+      const std::string dir = "/proc/" + std::to_string(w) + "/fd";
+      if (DIR* d = ::opendir(dir.c_str())) {
+        bool found = false;
+        while (dirent* e = ::readdir(d)) {
+          char target[512];
+          const ssize_t n = ::readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
+          if (n > 0) {
+            target[n] = '\0';
+            found = found || std::strstr(target, "(deleted)") != nullptr || std::strstr(target, "/#") != nullptr;
+          }
+        }
+        ::closedir(d);
+        if (found) return;
+      }
+    }
+    ::usleep(10'000);
+  }
+  ADD_FAILURE() << "no upload started within 5 s";
 }
 
 class UploadTest : public ::testing::Test {
@@ -112,18 +140,21 @@ TEST_F(UploadTest, AClientOrWorkerDyingMidUploadLeavesNothingBehind) {
     RawConnection conn(server.port());
     ASSERT_TRUE(conn.Send(PutRequest("a.txt", body, Checksum64::Of(body.data(), body.size())) +
                           body.substr(0, 400'000)));
-    ::usleep(100'000);
+    WaitForUploadToStart(server);
   }  // the client goes away half-way
   {
     RawConnection conn(server.port());
     ASSERT_TRUE(conn.Send(PutRequest("b.txt", body, Checksum64::Of(body.data(), body.size())) +
                           body.substr(0, 400'000)));
-    ::usleep(100'000);
+    WaitForUploadToStart(server);
     for (pid_t w : server.WorkerPids()) ::kill(w, SIGKILL);  // and the worker dies half-way
     ASSERT_GE(server.WaitForWorkers(2, {}, 5000), 0);
   }
-  ::usleep(200'000);
-  EXPECT_EQ(Listing(root_.path()), (std::set<std::string>{"a.txt"}));
+  // Nothing appears: poll for a while, since a leak would show up late.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(Listing(root_.path()), (std::set<std::string>{"a.txt"}));
+    ::usleep(10'000);
+  }
   EXPECT_EQ(ReadFileOrEmpty(root_ / "a.txt"), "old contents");
   EXPECT_EQ(server.Client({"get", "a.txt", out_.path()}).exit_code, 0);
 }
@@ -197,14 +228,19 @@ TEST_F(LimitsTest, SlowlorisIsDroppedWhileOthersAreServed) {
   Server server(root_.path(), {"--request-timeout", "1"});
   RawConnection slow(server.port());
   const std::string request = RawConnection::GetRequest("a.txt");
+  // One byte every 250 ms (that pacing is the attack, not a synchronisation)
+  // until the server drops it, which must happen well within 5 s.
+  slow.SetReceiveTimeout(1);
   bool closed = false;
+  const auto start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < request.size() && !closed; ++i) {
-    closed = !slow.Send(request.substr(i, 1));
     EXPECT_EQ(server.Client({"get", "a.txt", out_.path(), "--quiet"}).exit_code, 0);
-    ::usleep(250'000);
-    if (i > 12) break;  // 3 s: well past the 1 s limit
+    closed = !slow.Send(request.substr(i, 1)) || slow.ClosedByPeer();
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(5)) break;
+    if (!closed) ::usleep(250'000);
   }
-  EXPECT_TRUE(slow.ClosedByPeer());
+  slow.SetReceiveTimeout(5000);
+  EXPECT_TRUE(closed || slow.ClosedByPeer());
   EXPECT_NE(server.Log().find("request still incomplete"), std::string::npos);
 }
 
@@ -252,16 +288,23 @@ TEST_F(LimitsTest, OverTheConnectionLimitNewcomersAreClosedAndServiceResumes) {
   std::vector<std::unique_ptr<RawConnection>> held;
   for (int i = 0; i < 50; ++i) {
     held.push_back(std::make_unique<RawConnection>(server.port()));
-    held.back()->Send("F");
+    // A reply proves the server accepted (and counts) this connection.
+    ASSERT_TRUE(held.back()->Send(RawConnection::ListRequest()));
+    protocol::ReplyHeader h;
+    std::string body;
+    ASSERT_TRUE(held.back()->ReadReply(&h, &body));
   }
-  ::usleep(200'000);
   RawConnection extra(server.port());
   extra.Send(RawConnection::GetRequest("a.txt"));
   EXPECT_TRUE(extra.ClosedByPeer());
   EXPECT_NE(server.Log().find("connection limit (50) reached"), std::string::npos) << server.Log();
   held.clear();
-  ::usleep(200'000);
-  EXPECT_EQ(server.Client({"get", "a.txt", out_.path(), "--quiet"}).exit_code, 0);
+  // Service resumes once the server has seen the closes: poll, under a deadline.
+  int exit_code = -1;
+  for (int i = 0; i < 100 && exit_code != 0; ++i) {
+    exit_code = server.Client({"get", "a.txt", out_.path(), "--quiet"}).exit_code;
+  }
+  EXPECT_EQ(exit_code, 0);
 }
 
 TEST_F(LimitsTest, ManyPipelinedRequestsAreAllAnsweredInOrderWithinTheQueueLimit) {

@@ -55,7 +55,8 @@ void PrintJson(const Snapshot& s) {
                ", \"size\": " + std::to_string(e.size) + ", \"state\": " +
                fc::json::Quote(e.state) + ", \"readers\": " + std::to_string(e.readers) +
                ", \"hits\": " + std::to_string(e.hits) + ", \"packets\": " +
-               std::to_string(e.packets) + ", \"age\": " + age + "}";
+               std::to_string(e.packets) + ", \"age\": " + age +
+               (e.loader_pid != 0 ? ", \"loader_pid\": " + std::to_string(e.loader_pid) : std::string()) + "}";
   }
   field("entries", entries + (s.entries.empty() ? "]" : "\n  ]"));
   std::string workers = "[";
@@ -92,8 +93,10 @@ void PrintText(const std::string& name, const Snapshot& s) {
   std::printf("%-40s %12s %-8s %7s %8s %9s\n", "ENTRY (eviction order)", "SIZE", "STATE",
               "READERS", "HITS", "AGE(s)");
   for (const auto& e : s.entries) {
+    // A loading entry shows who loads it: "loading:PID".
+    const std::string state = e.loader_pid != 0 ? e.state + ":" + std::to_string(e.loader_pid) : e.state;
     std::printf("%-40s %12llu %-8s %7u %8llu %9.1f\n", e.name.c_str(),
-                static_cast<unsigned long long>(e.size), e.state.c_str(), e.readers,
+                static_cast<unsigned long long>(e.size), state.c_str(), e.readers,
                 static_cast<unsigned long long>(e.hits), e.age_seconds);
   }
   std::printf("\n%-6s %8s %-6s %8s %6s\n", "SLOT", "PID", "ALIVE", "PINS", "EPOCH");

@@ -48,17 +48,32 @@ int64_t MonotonicNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
 }
 
-EventLoop::EventLoop(ServeContext& context)
-    : ctx_(context),
-      epoll_(::epoll_create1(EPOLL_CLOEXEC)),
-      wakeup_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+EventLoop::EventLoop(ServeContext& context) : ctx_(context) {}
+
+Result<std::unique_ptr<EventLoop>> EventLoop::Create(ServeContext& context) {
+  std::unique_ptr<EventLoop> loop(new EventLoop(context));
+  Status st = loop->Init();
+  if (!st.ok()) return st;
+  return loop;
+}
+
+Status EventLoop::Init() {
+  epoll_.Reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_.valid()) return Status::FromErrno(errno, "epoll_create1", "event loop");
+  wakeup_.Reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wakeup_.valid()) return Status::FromErrno(errno, "eventfd", "event loop");
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLEXCLUSIVE;
   ev.data.u64 = kListenSerial;
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.config.listen_fd, &ev);
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.config.listen_fd, &ev) != 0) {
+    return Status::FromErrno(errno, "epoll_ctl(ADD)", "listening socket");
+  }
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeupSerial;
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wakeup_.get(), &ev);
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wakeup_.get(), &ev) != 0) {
+    return Status::FromErrno(errno, "epoll_ctl(ADD)", "wakeup eventfd");
+  }
+  return Status::Ok();
 }
 
 EventLoop::~EventLoop() = default;
@@ -144,7 +159,12 @@ void EventLoop::Accept() {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = ref.serial;
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      std::fprintf(stderr, "fc-worker[%d] %s: closing connection: %s\n", ::getpid(), ref.peer.c_str(),
+                   Status::FromErrno(errno, "epoll_ctl(ADD)", "its socket").message().c_str());
+      Close(ref);
+      continue;
+    }
     ref.interest = EPOLLIN;
     // The listening socket defers accept until data arrives (TCP_DEFER_ACCEPT),
     // so the request is usually here already: serve it without another wait.
@@ -157,7 +177,15 @@ void EventLoop::SetInterest(Connection& c, uint32_t events) {
   epoll_event ev{};
   ev.events = events;
   ev.data.u64 = c.serial;
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev);
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev) != 0) {
+    // Cannot happen for a live socket (EBADF, ENOMEM): give the connection up;
+    // the sweep closes it if nothing else does first.
+    std::fprintf(stderr, "fc-worker[%d] %s: %s\n", ::getpid(), c.peer.c_str(),
+                 Status::FromErrno(errno, "epoll_ctl(MOD)", "its socket").message().c_str());
+    c.close_after = true;
+    c.last_activity_ns = 0;
+    return;
+  }
   c.interest = events;
 }
 

@@ -117,7 +117,9 @@ struct Connection {
 
 class EventLoop {
  public:
-  explicit EventLoop(ServeContext& context);
+  // Creates the loop's epoll instance and wakeup eventfd and watches the
+  // slot's listening socket; fails (with the reason) if the kernel refuses.
+  static Result<std::unique_ptr<EventLoop>> Create(ServeContext& context);
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -141,6 +143,8 @@ class EventLoop {
   void Sweep();
   void StartDrain();
   void SetInterest(Connection& c, uint32_t events);
+  explicit EventLoop(ServeContext& context);
+  Status Init();
   void Close(Connection& c);
   bool ReadInput(Connection& c);  // false: peer gone
   bool Pump(Connection& c);       // false: connection must close

@@ -60,7 +60,15 @@ int RunWorker(const WorkerConfig& config) {
   context.loaders = loaders.get();
   std::vector<std::unique_ptr<EventLoop>> loops;
   std::vector<std::thread> threads;
-  for (int i = 0; i < config.threads; ++i) loops.push_back(std::make_unique<EventLoop>(context));
+  for (int i = 0; i < config.threads; ++i) {
+    auto loop = EventLoop::Create(context);
+    if (!loop.ok()) {
+      std::fprintf(stderr, "fc-worker[%d] cannot start an event loop: %s\n", pid,
+                   loop.status().message().c_str());
+      return 1;
+    }
+    loops.push_back(std::move(loop.value()));
+  }
   for (auto& loop : loops) threads.emplace_back([&loop] { loop->Run(); });
   cache.value()->MarkServing();
   std::fprintf(stderr, "fc-worker[%d] slot %u serving with %d threads\n", pid, config.slot,

@@ -14,7 +14,7 @@ namespace fc::crash {
 enum class Point {
   kNone = 0,
   kAfterLock,      // "after_lock": right after taking the shared lock
-  kMidEvict,       // "mid_evict": an entry marked free, its packets not yet released
+  kMidEvict,       // "mid_evict": an entry out of the index, still queued and holding its packets
   kMidInsert,      // "mid_insert": entry and packets allocated, not yet committed
   kAfterPin,       // "after_pin": the pin recorded, the reader count not yet raised
   kMidLoad,        // "mid_load": half of a file's packets written
