@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "fc/protocol/temp_dir.h"
 #include "fc/protocol/unique_fd.h"
 
 namespace fc {
@@ -49,8 +50,7 @@ Result<std::string> DefaultLockDirectory(const std::string& shm_name) {
     base = xdg;
   }
   if (!base.empty()) return base + "/" + shm_name + ".locks";
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + shm_name + ".locks.XXXXXX";
+  std::string pattern = TempDirectory() + "/" + shm_name + ".locks.XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) return Status::FromErrno(errno, "mkdtemp", pattern);
   return pattern;
 }

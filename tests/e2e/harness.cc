@@ -25,6 +25,7 @@
 #include <sstream>
 
 #include "fc/protocol/checksum.h"
+#include "fc/protocol/temp_dir.h"
 
 extern char** environ;
 
@@ -64,10 +65,10 @@ std::vector<char*> Argv(const std::vector<std::string>& args) {
 }  // namespace
 
 TempDir::TempDir() {
-  char tmpl[] = "/tmp/fc-test-XXXXXX";
-  const char* p = ::mkdtemp(tmpl);
-  if (p == nullptr) ADD_FAILURE() << "mkdtemp failed: " << std::strerror(errno);
-  path_ = p ? p : "/tmp";
+  std::string tmpl = TempDirectory() + "/fc-test-XXXXXX";
+  const char* p = ::mkdtemp(tmpl.data());
+  if (p == nullptr) ADD_FAILURE() << "mkdtemp failed in " << TempDirectory() << ": " << std::strerror(errno);
+  path_ = p ? p : TempDirectory();
 }
 
 TempDir::~TempDir() { RemoveTree(path_); }
@@ -178,7 +179,7 @@ std::string ShmdumpBin() { return FC_SHMDUMP_BIN; }
 Server::Server(const std::string& root, std::vector<std::string> extra_args,
                std::vector<std::string> env, bool positional) {
   static int counter = 0;
-  log_path_ = "/tmp/fc-test-master-" + std::to_string(::getpid()) + "-" +
+  log_path_ = TempDirectory() + "/fc-test-master-" + std::to_string(::getpid()) + "-" +
               std::to_string(counter++) + ".log";
   std::vector<std::string> args = positional
                                       ? std::vector<std::string>{MasterBin(), "127.0.0.1", "0", root}

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "fc/protocol/checksum.h"
+#include "fc/protocol/temp_dir.h"
 
 extern char** environ;
 
@@ -41,8 +42,8 @@ std::string SelfDirectory() {
 }
 
 ScratchDir::ScratchDir() {
-  char tmpl[] = "/tmp/fc-chaos-XXXXXX";
-  path_ = ::mkdtemp(tmpl) ? tmpl : "/tmp";
+  std::string tmpl = fc::TempDirectory() + "/fc-chaos-XXXXXX";
+  path_ = ::mkdtemp(tmpl.data()) ? tmpl : fc::TempDirectory();
 }
 
 ScratchDir::~ScratchDir() {
