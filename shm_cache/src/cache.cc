@@ -430,9 +430,9 @@ void ShmCache::Invalidate(std::string_view name) {
   }
 }
 
-std::vector<protocol::ListItem> ShmCache::List(bool* busy) {
+std::vector<CachedFile> ShmCache::List(bool* busy) {
   Impl& m = *impl_;
-  std::vector<protocol::ListItem> items;
+  std::vector<CachedFile> items;
   std::optional<RobustLock> lock;
   if (!m.TakeLock(&lock)) {
     if (busy != nullptr) *busy = true;

@@ -99,7 +99,7 @@ bool ShmCache::Impl::WriteChain(uint32_t first, uint64_t offset, const char* dat
 
 std::string ShmCache::Impl::EntryName(uint32_t entry) const {
   const Entry& e = entries[entry];
-  const uint32_t length = std::min<uint32_t>(e.name_length, protocol::kMaxNameLength);
+  const uint32_t length = std::min<uint32_t>(e.name_length, kMaxStoredName);
   std::string name(length, '\0');
   if (!ReadChain(e.first_packet, 0, length, name.data())) return "<broken chain>";
   return name;

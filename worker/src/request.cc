@@ -196,8 +196,11 @@ void EventLoop::HandleList(Connection& c) {
     return ReplyError(c, Code::kForbidden, "LIST is turned off on this server (--list off)", false);
   }
   bool busy = false;
-  std::vector<protocol::ListItem> items = ctx_.cache.List(&busy);
+  const std::vector<shm_cache::CachedFile> files = ctx_.cache.List(&busy);
   if (busy) return ReplyError(c, Code::kBusy, "the cache is busy; retry the LIST", false);
+  std::vector<protocol::ListItem> items;
+  items.reserve(files.size());
+  for (const shm_cache::CachedFile& f : files) items.push_back({f.name, f.size, f.readers, f.hits});
   c.body = protocol::EncodeListBody(items);
   protocol::ReplyHeader h;
   h.body_length = c.body.size();

@@ -23,7 +23,6 @@
 #include <vector>
 
 #include "fc/protocol/status.h"
-#include "fc/protocol/wire.h"
 
 namespace fc::shm_cache {
 
@@ -44,6 +43,15 @@ struct CacheOptions {
   Policy policy = Policy::kFc;
   uint32_t mode = 0600;  // the segment holds every cached file's bytes: owner only
   std::string lock_dir;  // recorded in the header, so fc-shmdump --gc can clean it up
+};
+
+// One ready entry, as List() reports it (the storage layer's own type; the fc
+// protocol's LIST reply is built from it at the edge, in the worker).
+struct CachedFile {
+  std::string name;
+  uint64_t size = 0;
+  uint32_t readers = 0;  // transfers reading it right now
+  uint64_t hits = 0;
 };
 
 struct SegmentCreator {
@@ -251,7 +259,9 @@ class ShmCache {
   // Drops `name` from the cache (freed now, or by its last reader's unpin).
   void Invalidate(std::string_view name);
 
-  std::vector<protocol::ListItem> List(bool* busy = nullptr);  // *busy: the lock wait ran out
+  // The ready entries in eviction order (next to go first). *busy: the lock
+  // wait ran out (the list is then empty).
+  std::vector<CachedFile> List(bool* busy = nullptr);
   Snapshot TakeSnapshot(int timeout_ms);
   // Consistency check (free + used = total, readers = live pins, index agrees,
   // no LOADING entry of a dead worker). Empty when consistent.
