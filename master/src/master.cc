@@ -23,6 +23,7 @@
 
 #include "fc/master/master.h"
 #include "fc/protocol/crash_point.h"
+#include "fc/protocol/log.h"
 #include "fc/protocol/private_dir.h"
 #include "fc/protocol/process_start.h"
 #include "privileges.h"
@@ -41,12 +42,6 @@ int64_t NowNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
-}
-
-void Log(const char* format, const std::string& a = "", const std::string& b = "") {
-  std::fprintf(stderr, "fc-master[%d] ", ::getpid());
-  std::fprintf(stderr, format, a.c_str(), b.c_str());
-  std::fputc('\n', stderr);
 }
 
 // A pid is a live fc-master if it exists and its command name says so.
@@ -101,7 +96,7 @@ void Supervisor::Spawn(uint32_t index, bool initial) {
   auto pid = SpawnChild(others, [&wc] { return worker::RunWorker(wc); });
   Slot& s = slots_[index];
   if (!pid.ok()) {
-    Log("%s; retrying", pid.status().message());
+    log::Line(pid.status().message(), "; retrying");
     s.respawn_at_ns = NowNs() + kBackoffBaseNs;
     return;
   }
@@ -128,11 +123,9 @@ void Supervisor::HandleDeath(uint32_t index, int status) {
     delay = kBackoffBaseNs << std::min(s.quick_deaths - 1, 10);
     delay = std::min(delay, kBackoffMaxNs);
   }
-  std::fprintf(stderr, "fc-master[%d] worker slot %u (pid %d) %s after %lld ms; respawning%s\n",
-               ::getpid(), index, s.pid, DescribeExit(status).c_str(),
-               static_cast<long long>(lived_ms),
-               delay > 0 ? (" in " + std::to_string(delay / kMs) + " ms (crash loop)").c_str()
-                         : "");
+  log::Line("worker slot ", index, " (pid ", s.pid, ") ", DescribeExit(status), " after ", lived_ms,
+            " ms; respawning",
+            delay > 0 ? " in " + std::to_string(delay / kMs) + " ms (crash loop)" : std::string());
   s.reclaim_pid = s.pid;
   s.reclaim_epoch = cache_->PeekWorkers()[index].epoch;  // lock-free read
   s.pid = 0;
@@ -158,7 +151,7 @@ void Supervisor::RetryReclaims() {
     if (st.ok()) {
       s.reclaim_pid = 0;
     } else {
-      Log("%s", st.message());
+      log::Line(st.message());
     }
   }
 }
@@ -194,7 +187,7 @@ int Supervisor::Run() {
   for (uint32_t i = 0; i < slots_.size(); ++i) Spawn(i, /*initial=*/true);
   std::printf("listening on %s:%u\n", config_.host.c_str(), config_.port);
   std::fflush(stdout);
-  Log("serving %s with %s workers", config_.worker.root, std::to_string(config_.workers));
+  log::Line("serving ", config_.worker.root, " with ", config_.workers, " workers");
   for (;;) {
     const int64_t wait_ms = std::max<int64_t>(0, (NextWakeNs() - NowNs() + kMs - 1) / kMs);
     pollfd pfd{signals_.get(), POLLIN, 0};
@@ -214,9 +207,8 @@ int Supervisor::Run() {
 }
 
 int Supervisor::Shutdown(int signal_number) {
-  Log("%s: stopping (transfers get %s ms to finish)",
-      signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
-      std::to_string(config_.worker.shutdown_timeout_ms));
+  log::Line(signal_number == SIGTERM ? "SIGTERM" : "SIGINT", ": stopping (transfers get ",
+            config_.worker.shutdown_timeout_ms, " ms to finish)");
   listeners_.clear();  // the master no longer holds the port; workers let go as they drain
   for (const Slot& s : slots_) {
     if (s.pid != 0) ::kill(s.pid, SIGTERM);
@@ -228,7 +220,7 @@ int Supervisor::Shutdown(int signal_number) {
   while (AnyAlive()) {
     const int64_t now = NowNs();
     if (now >= deadline && !forced) {
-      Log("workers still running at the deadline; killing them");
+      log::Line("workers still running at the deadline; killing them");
       for (const Slot& s : slots_) {
         if (s.pid != 0) ::kill(s.pid, SIGKILL);
       }
@@ -239,7 +231,7 @@ int Supervisor::Shutdown(int signal_number) {
     signalfd_siginfo info;
     while (::read(signals_.get(), &info, sizeof(info)) == sizeof(info)) {
       if ((info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) && !forced) {
-        Log("second stop signal: killing workers now");
+        log::Line("second stop signal: killing workers now");
         for (const Slot& s : slots_) {
           if (s.pid != 0) ::kill(s.pid, SIGKILL);
         }
@@ -258,14 +250,15 @@ int Supervisor::Shutdown(int signal_number) {
   cache_.reset();
   shm_cache::ShmCache::Remove(config_.cache.shm_name);
   RemoveLockFiles(config_.worker.lock_dir, /*and_directory=*/true);
-  Log("stopped; removed segment %s and lock directory %s", config_.cache.shm_name,
-      config_.worker.lock_dir);
+  log::Line("stopped; removed segment ", config_.cache.shm_name, " and lock directory ",
+            config_.worker.lock_dir);
   return 0;
 }
 
 }  // namespace
 
 int RunMaster(MasterConfig config) {
+  log::SetProgram("fc-master");
   std::string crash_error;
   if (!crash::ArmFromEnvironment(&crash_error)) {  // validated here, armed in the worker
     std::fprintf(stderr, "fc-master: %s\n", crash_error.c_str());
@@ -273,8 +266,7 @@ int RunMaster(MasterConfig config) {
   }
   crash::Disarm();
   if (const char* at = std::getenv("FC_CRASH_AT"); at != nullptr && *at != '\0') {
-    std::fprintf(stderr, "fc-master[%d] crash point %s armed in slot 0's first worker\n",
-                 ::getpid(), at);
+    log::Line("crash point ", at, " armed in slot 0's first worker");
   }
   // Every connection is a descriptor: lift the soft limit to the hard one.
   rlimit files;
@@ -365,13 +357,9 @@ int RunMaster(MasterConfig config) {
     return 1;
   }
   ::signal(SIGPIPE, SIG_IGN);
-  std::fprintf(stderr,
-               "fc-master[%d] cache \"%s\": %llu bytes, %u packets of %u bytes, policy %s; "
-               "lock directory %s\n",
-               ::getpid(), config.cache.shm_name.c_str(),
-               static_cast<unsigned long long>(config.cache.segment_size),
-               cache.value()->packet_count(), cache.value()->packet_size(),
-               shm_cache::PolicyName(config.cache.policy), config.worker.lock_dir.c_str());
+  log::Line("cache \"", config.cache.shm_name, "\": ", config.cache.segment_size, " bytes, ",
+            cache.value()->packet_count(), " packets of ", cache.value()->packet_size(), " bytes, policy ",
+            shm_cache::PolicyName(config.cache.policy), "; lock directory ", config.worker.lock_dir);
   Supervisor supervisor(std::move(config), std::move(listeners.value()),
                         std::move(signal_fd.value()), std::move(cache.value()));
   return supervisor.Run();

@@ -2,6 +2,7 @@
 #include "event_loop.h"
 
 #include "fc/protocol/crash_point.h"
+#include "fc/protocol/log.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -134,8 +135,7 @@ void EventLoop::Accept() {
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
-      std::fprintf(stderr, "fc-worker[%d] accept4() failed: %s\n", ::getpid(),
-                   Status::FromErrno(errno, "accept4", "").message().c_str());
+      log::Line(Status::FromErrno(errno, "accept4", "listening socket").message());
       return;  // EMFILE/ENFILE: the sweep retries; the kernel keeps the backlog
     }
     if (ctx_.connections.fetch_add(1) >= ctx_.config.max_connections) {
@@ -143,8 +143,7 @@ void EventLoop::Accept() {
       const int64_t now = MonotonicNs();
       if (now - last_limit_log_ns_ > 1'000'000'000LL) {
         last_limit_log_ns_ = now;
-        std::fprintf(stderr, "fc-worker[%d] connection limit (%d) reached; closing new ones\n",
-                     ::getpid(), ctx_.config.max_connections);
+        log::Line("connection limit (", ctx_.config.max_connections, ") reached; closing new ones");
       }
       ::close(fd);  // over --max-connections: refuse rather than degrade everyone
       continue;
@@ -160,8 +159,8 @@ void EventLoop::Accept() {
     ev.events = EPOLLIN;
     ev.data.u64 = ref.serial;
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
-      std::fprintf(stderr, "fc-worker[%d] %s: closing connection: %s\n", ::getpid(), ref.peer.c_str(),
-                   Status::FromErrno(errno, "epoll_ctl(ADD)", "its socket").message().c_str());
+      log::Line(ref.peer, ": closing connection: ",
+                Status::FromErrno(errno, "epoll_ctl(ADD)", "its socket").message());
       Close(ref);
       continue;
     }
@@ -180,8 +179,7 @@ void EventLoop::SetInterest(Connection& c, uint32_t events) {
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev) != 0) {
     // Cannot happen for a live socket (EBADF, ENOMEM): give the connection up;
     // the sweep closes it if nothing else does first.
-    std::fprintf(stderr, "fc-worker[%d] %s: %s\n", ::getpid(), c.peer.c_str(),
-                 Status::FromErrno(errno, "epoll_ctl(MOD)", "its socket").message().c_str());
+    log::Line(c.peer, ": ", Status::FromErrno(errno, "epoll_ctl(MOD)", "its socket").message());
     c.close_after = true;
     c.last_activity_ns = 0;
     return;
@@ -402,14 +400,12 @@ void EventLoop::Sweep() {
   }
   for (Connection* c : expired) {
     const bool slow = c->request_started_ns != 0 && c->state == Connection::State::kReading;
-    std::fprintf(stderr, "fc-worker[%d] %s: closing connection: %s for %lld ms\n", ::getpid(),
-                 c->peer.c_str(),
-                 slow ? "request still incomplete"
-                 : c->state == Connection::State::kWriting   ? "client not reading"
-                 : c->state == Connection::State::kUploading ? "upload stalled or below --upload-min-rate"
-                                                             : "idle",
-                 static_cast<long long>((now - (slow ? c->request_started_ns : c->last_activity_ns)) /
-                                        1000000));
+    log::Line(c->peer, ": closing connection: ",
+              slow ? "request still incomplete"
+              : c->state == Connection::State::kWriting   ? "client not reading"
+              : c->state == Connection::State::kUploading ? "upload stalled or below --upload-min-rate"
+                                                          : "idle",
+              " for ", (now - (slow ? c->request_started_ns : c->last_activity_ns)) / 1000000, " ms");
     Close(*c);
   }
 }

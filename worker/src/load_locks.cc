@@ -14,6 +14,7 @@
 
 #include "fc/protocol/checksum.h"
 #include "fc/protocol/clock.h"
+#include "fc/protocol/log.h"
 #include "fc/protocol/private_dir.h"
 
 namespace fc::worker {
@@ -52,11 +53,10 @@ std::shared_ptr<UniqueFd> LoadLocks::ReopenDir(const std::shared_ptr<UniqueFd>& 
   if (dir_fd_ != stale && dir_fd_ && dir_fd_->valid()) return dir_fd_;  // another thread did it
   const Status st = EnsurePrivateDirectory(dir_);
   if (!st.ok()) {
-    std::fprintf(stderr, "fc-worker[%d] lock directory: %s\n", ::getpid(), st.message().c_str());
+    log::Line("lock directory: ", st.message());
     return nullptr;
   }
-  std::fprintf(stderr, "fc-worker[%d] lock directory %s had vanished; recreated it\n", ::getpid(),
-               dir_.c_str());
+  log::Line("lock directory ", dir_, " had vanished; recreated it");
   dir_fd_ = std::make_shared<UniqueFd>(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   return dir_fd_->valid() ? dir_fd_ : nullptr;
 }

@@ -16,6 +16,7 @@
 #include "fc/protocol/checksum.h"
 #include "fc/protocol/clock.h"
 #include "fc/protocol/crash_point.h"
+#include "fc/protocol/log.h"
 
 namespace fc::worker {
 namespace {
@@ -96,8 +97,7 @@ LoadResult LoaderPool::Load(LoadTask& task) {
       // rather than keep this client waiting.
       return Stream(task, "stream-load-busy");
     case LoadLocks::Outcome::kError:
-      std::fprintf(stderr, "fc-worker[%d] %s; streaming \"%s\" uncached\n", ::getpid(),
-                   lock_error.c_str(), task.name.c_str());
+      log::Line(lock_error, "; streaming \"", task.name, "\" uncached");
       return Stream(task, "stream-no-lock");
   }
   // Holding the lock: nobody else is loading this file. Ask again, since the

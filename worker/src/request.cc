@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "event_loop.h"
+#include "fc/protocol/log.h"
 
 namespace fc::worker {
 
@@ -221,8 +222,7 @@ void EventLoop::ReplyError(Connection& c, Code code, const std::string& message,
   c.how = "refused";
   if (code == Code::kInternal) {
     // The details (paths, errno) go to the log, not to the client.
-    std::fprintf(stderr, "fc-worker[%d] %s: internal error serving \"%s\": %s\n", ::getpid(),
-                 c.peer.c_str(), Printable(c.name).c_str(), message.c_str());
+    log::Line(c.peer, ": internal error serving \"", Printable(c.name), "\": ", message);
   }
   const std::string& text =
       code == Code::kInternal ? "internal server error; the server's log has the details" : message;

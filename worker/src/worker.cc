@@ -11,6 +11,7 @@
 
 #include "event_loop.h"
 #include "fc/protocol/crash_point.h"
+#include "fc/protocol/log.h"
 #include "fc/worker/worker.h"
 #include "file_source.h"
 #include "loader.h"
@@ -18,7 +19,7 @@
 namespace fc::worker {
 
 int RunWorker(const WorkerConfig& config) {
-  const int pid = ::getpid();
+  log::SetProgram("fc-worker");
   ::signal(SIGPIPE, SIG_IGN);
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -30,25 +31,24 @@ int RunWorker(const WorkerConfig& config) {
 
   std::string crash_error;
   if (config.arm_crash_points && !crash::ArmFromEnvironment(&crash_error)) {
-    std::fprintf(stderr, "fc-worker[%d] %s\n", pid, crash_error.c_str());
+    log::Line(crash_error);
     return 1;
   }
   auto cache = shm_cache::ShmCache::Open(config.shm_name);
   if (!cache.ok()) {
-    std::fprintf(stderr, "fc-worker[%d] %s\n", pid, cache.status().message().c_str());
+    log::Line(cache.status().message());
     return 1;
   }
   // A lock holder that is stopped (not dead) must not stop this worker.
   cache.value()->SetLockWait(config.lock_timeout_ms);
   Status attached = cache.value()->AttachWorker(config.slot);
   if (!attached.ok()) {
-    std::fprintf(stderr, "fc-worker[%d] %s\n", pid, attached.message().c_str());
+    log::Line(attached.message());
     return 1;
   }
   auto files = FileSource::Open(config.root);
   if (!files.ok()) {
-    std::fprintf(stderr, "fc-worker[%d] cannot open served root: %s\n", pid,
-                 files.status().message().c_str());
+    log::Line("cannot open served root: ", files.status().message());
     return 1;
   }
   const std::shared_ptr<const MediaTypes> media_types =
@@ -63,22 +63,20 @@ int RunWorker(const WorkerConfig& config) {
   for (int i = 0; i < config.threads; ++i) {
     auto loop = EventLoop::Create(context);
     if (!loop.ok()) {
-      std::fprintf(stderr, "fc-worker[%d] cannot start an event loop: %s\n", pid,
-                   loop.status().message().c_str());
+      log::Line("cannot start an event loop: ", loop.status().message());
       return 1;
     }
     loops.push_back(std::move(loop.value()));
   }
   for (auto& loop : loops) threads.emplace_back([&loop] { loop->Run(); });
   cache.value()->MarkServing();
-  std::fprintf(stderr, "fc-worker[%d] slot %u serving with %d threads\n", pid, config.slot,
-               config.threads);
+  log::Line("slot ", config.slot, " serving with ", config.threads, " threads");
 
   int signal_number = 0;
   while (sigwait(&stop_signals, &signal_number) != 0) {
   }
-  std::fprintf(stderr, "fc-worker[%d] %s: draining (at most %d ms)\n", pid,
-               signal_number == SIGTERM ? "SIGTERM" : "SIGINT", config.shutdown_timeout_ms);
+  log::Line(signal_number == SIGTERM ? "SIGTERM" : "SIGINT", ": draining (at most ",
+            config.drain_notice_ms + config.shutdown_timeout_ms, " ms)");
   const int64_t notice_until = MonotonicNs() + int64_t{config.drain_notice_ms} * 1'000'000;
   const int64_t deadline = notice_until + int64_t{config.shutdown_timeout_ms} * 1'000'000;
   for (auto& loop : loops) loop->BeginDrain(notice_until, deadline);
@@ -94,7 +92,7 @@ int RunWorker(const WorkerConfig& config) {
   for (auto& t : threads) t.join();
   loaders.reset();  // joins the loaders; results still queued die with the loops
   loops.clear();
-  std::fprintf(stderr, "fc-worker[%d] exiting\n", pid);
+  log::Line("exiting");
   return 0;
 }
 

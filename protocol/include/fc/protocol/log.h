@@ -1,0 +1,27 @@
+// Log lines for every fc program: "<program>[<pid>] <message>\n" on stderr,
+// built from any mix of values with operator<< (type-safe: no format strings)
+// and written with one write(2), so lines of processes sharing stderr never
+// interleave. The per-request access line of the worker keeps its own fast
+// path (request.cc). Thread-safe.
+#pragma once
+
+#include <sstream>
+#include <string>
+
+namespace fc::log {
+
+// The program name in front of every line ("fc-master", "fc-worker"). The pid
+// is read for each line, so a forked worker logs its own.
+void SetProgram(const char* name);
+
+// Writes one line (a newline is added).
+void Write(const std::string& message);
+
+template <typename... Parts>
+void Line(const Parts&... parts) {
+  std::ostringstream out;
+  (out << ... << parts);
+  Write(out.str());
+}
+
+}  // namespace fc::log
