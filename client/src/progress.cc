@@ -1,4 +1,5 @@
 // Terminal progress bar; see progress.h.
+#include "fc/protocol/clock.h"
 #include "progress.h"
 
 #include <time.h>
@@ -7,22 +8,17 @@
 
 namespace fc::client {
 namespace {
-int64_t Now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
 constexpr uint64_t kMinSize = 1'000'000;
 }  // namespace
 
 ProgressBar::ProgressBar(std::string label, bool enabled)
-    : label_(std::move(label)), enabled_(enabled), start_ns_(Now()) {
+    : label_(std::move(label)), enabled_(enabled), start_ns_(MonotonicNowNs()) {
   if (label_.size() > 30) label_ = "..." + label_.substr(label_.size() - 27);
 }
 
 void ProgressBar::Update(uint64_t done, uint64_t total) {
   if (!enabled_ || total <= kMinSize) return;
-  const int64_t now = Now();
+  const int64_t now = MonotonicNowNs();
   if (done < total && now - last_draw_ns_ < 100'000'000) return;
   last_draw_ns_ = now;
   const int width = 30;

@@ -21,6 +21,7 @@
 #include <memory>
 #include <vector>
 
+#include "fc/protocol/clock.h"
 #include "fc/master/master.h"
 #include "fc/protocol/crash_point.h"
 #include "fc/protocol/log.h"
@@ -37,12 +38,6 @@ constexpr int64_t kQuickDeathNs = 1000 * kMs;      // died sooner than this: may
 constexpr int64_t kBackoffBaseNs = 100 * kMs;
 constexpr int64_t kBackoffMaxNs = 10'000 * kMs;
 constexpr int kReclaimTimeoutMs = 100;
-
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
-}
 
 // A pid is a live fc-master if it exists and its command name says so.
 struct Slot {
@@ -97,17 +92,17 @@ void Supervisor::Spawn(uint32_t index, bool initial) {
   Slot& s = slots_[index];
   if (!pid.ok()) {
     log::Line(pid.status().message(), "; retrying");
-    s.respawn_at_ns = NowNs() + kBackoffBaseNs;
+    s.respawn_at_ns = MonotonicNowNs() + kBackoffBaseNs;
     return;
   }
   s.pid = pid.value();
-  s.started_ns = NowNs();
+  s.started_ns = MonotonicNowNs();
   s.respawn_at_ns = 0;
 }
 
 void Supervisor::HandleDeath(uint32_t index, int status) {
   Slot& s = slots_[index];
-  const int64_t now = NowNs();
+  const int64_t now = MonotonicNowNs();
   const int64_t lived_ms = (now - s.started_ns) / kMs;
   // A worker killed from outside (SIGKILL: an operator, the OOM killer, a chaos
   // test) is replaced at once. One that fails by itself soon after starting is a
@@ -157,7 +152,7 @@ void Supervisor::RetryReclaims() {
 }
 
 void Supervisor::RespawnDue() {
-  const int64_t now = NowNs();
+  const int64_t now = MonotonicNowNs();
   for (uint32_t i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
     // Respawn comes first (Run calls this before RetryReclaims): the replacement
@@ -168,10 +163,10 @@ void Supervisor::RespawnDue() {
 }
 
 int64_t Supervisor::NextWakeNs() const {
-  int64_t next = NowNs() + 1000 * kMs;
+  int64_t next = MonotonicNowNs() + 1000 * kMs;
   for (const Slot& s : slots_) {
     if (s.pid == 0 && s.respawn_at_ns != 0) next = std::min(next, s.respawn_at_ns);
-    if (s.reclaim_pid != 0) next = std::min(next, NowNs() + 50 * kMs);
+    if (s.reclaim_pid != 0) next = std::min(next, MonotonicNowNs() + 50 * kMs);
   }
   return next;
 }
@@ -189,7 +184,7 @@ int Supervisor::Run() {
   std::fflush(stdout);
   log::Line("serving ", config_.worker.root, " with ", config_.workers, " workers");
   for (;;) {
-    const int64_t wait_ms = std::max<int64_t>(0, (NextWakeNs() - NowNs() + kMs - 1) / kMs);
+    const int64_t wait_ms = std::max<int64_t>(0, (NextWakeNs() - MonotonicNowNs() + kMs - 1) / kMs);
     pollfd pfd{signals_.get(), POLLIN, 0};
     const int rc = ::poll(&pfd, 1, static_cast<int>(wait_ms));
     if (rc > 0) {
@@ -213,12 +208,12 @@ int Supervisor::Shutdown(int signal_number) {
   for (const Slot& s : slots_) {
     if (s.pid != 0) ::kill(s.pid, SIGTERM);
   }
-  const int64_t deadline = NowNs() +
+  const int64_t deadline = MonotonicNowNs() +
                            int64_t{config_.worker.shutdown_timeout_ms + config_.worker.drain_notice_ms} * kMs +
                            2000 * kMs;
   bool forced = false;
   while (AnyAlive()) {
-    const int64_t now = NowNs();
+    const int64_t now = MonotonicNowNs();
     if (now >= deadline && !forced) {
       log::Line("workers still running at the deadline; killing them");
       for (const Slot& s : slots_) {

@@ -372,7 +372,7 @@ PinnedEntry ShmCache::Publish(Reservation reservation, uint64_t checksum) {
   if (older != kNil) m.DropLocked(older);
   entry.checksum = checksum;
   m.header->stats.admitted_bytes += entry.size;
-  entry.loaded_at_ns = NowRealtimeNs();
+  entry.loaded_at_ns = RealtimeNowNs();
   ++m.PinCount(m.slot, e);
   ++entry.readers;
   crash::At(crash::Point::kBeforePublish);

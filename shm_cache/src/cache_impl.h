@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fc/protocol/clock.h"
 #include "fc/shm_cache/cache.h"
 #include "layout.h"
 #include "robust_mutex.h"
@@ -148,6 +149,5 @@ struct ShmCache::Impl {
 };
 
 uint64_t NameHash(std::string_view name);
-int64_t NowRealtimeNs();
 
 }  // namespace fc::shm_cache

@@ -241,7 +241,7 @@ Snapshot ShmCache::TakeSnapshot(int timeout_ms) {
   snap.repairs = h.stats.repairs;
   snap.reclaimed_pins = h.stats.reclaimed_pins;
   snap.lock_timeouts = h.stats.lock_timeouts;
-  const int64_t now = NowRealtimeNs();
+  const int64_t now = RealtimeNowNs();
   std::vector<uint32_t> order;
   std::vector<bool> listed(h.entry_capacity, false);
   for (uint32_t head : {h.small_head, h.list_head}) {

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "fc/protocol/clock.h"
 #include "cache_impl.h"
 #include "fc/protocol/checksum.h"
 #include "fc/protocol/process_start.h"
@@ -140,12 +141,6 @@ Status CheckBeforeOpen(const std::string& name) {
 }
 
 }  // namespace
-
-int64_t NowRealtimeNs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
 
 uint64_t NameHash(std::string_view name) { return Checksum64::Of(name.data(), name.size()); }
 

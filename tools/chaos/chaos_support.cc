@@ -1,4 +1,5 @@
 // fc-chaos support: corpus, master process, settling, percentiles.
+#include "fc/protocol/clock.h"
 #include "chaos_support.h"
 
 #include <dirent.h>
@@ -26,12 +27,6 @@
 extern char** environ;
 
 namespace fc::chaos {
-
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
-}
 
 std::string SelfDirectory() {
   char buf[PATH_MAX];
@@ -150,8 +145,8 @@ bool Master::Start() {
   }
   std::string line;
   pollfd pfd{out[0], POLLIN, 0};
-  const int64_t deadline = NowNs() + 10'000'000'000LL;
-  while (line.find('\n') == std::string::npos && NowNs() < deadline) {
+  const int64_t deadline = MonotonicNowNs() + 10'000'000'000LL;
+  while (line.find('\n') == std::string::npos && MonotonicNowNs() < deadline) {
     if (::poll(&pfd, 1, 100) <= 0) continue;
     char buf[128];
     const ssize_t n = ::read(out[0], buf, sizeof(buf));

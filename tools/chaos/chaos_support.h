@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "fc/protocol/clock.h"
 #include "fc/shm_cache/cache.h"
 
 namespace fc::chaos {
 
-int64_t NowNs();
 std::string SelfDirectory();  // the directory of this executable
 
 // A scratch directory under /tmp, removed with its files on destruction.

@@ -23,6 +23,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "fc/protocol/clock.h"
 #include "fc/client/client.h"
 #include "fc/protocol/cli.h"
 #include "fc/protocol/checksum.h"
@@ -134,7 +135,7 @@ void KillLoop(const Options& o, Master& master, fc::shm_cache::ShmCache& cache,
     }
     if (serving.empty()) continue;
     const auto victim = serving[rng() % serving.size()];
-    const int64_t t0 = NowNs();
+    const int64_t t0 = fc::MonotonicNowNs();
     if (::kill(victim.pid, SIGKILL) != 0) continue;
     ++tally.kills;
     // Recovery: a different process serving in the victim's slot.
@@ -142,14 +143,14 @@ void KillLoop(const Options& o, Master& master, fc::shm_cache::ShmCache& cache,
       const auto now = cache.PeekWorkers();
       const auto& w = now[victim.slot];
       if (w.serving && w.pid != victim.pid && w.pid > 0) break;
-      if (NowNs() - t0 > 10'000'000'000LL) {
+      if (fc::MonotonicNowNs() - t0 > 10'000'000'000LL) {
         std::fprintf(stderr, "fc-chaos: slot %u not back within 10 s\n", victim.slot);
         break;
       }
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     std::lock_guard<std::mutex> lock(tally.mu);
-    tally.recovery_ms.push_back(static_cast<double>(NowNs() - t0) / 1e6);
+    tally.recovery_ms.push_back(static_cast<double>(fc::MonotonicNowNs() - t0) / 1e6);
   }
 }
 
@@ -217,19 +218,19 @@ int main(int argc, char** argv) {
   Tally tally;
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
-  const int64_t start = NowNs();
+  const int64_t start = fc::MonotonicNowNs();
   for (int i = 0; i < o.clients; ++i) {
     threads.emplace_back([&, i] { ClientLoop(o, corpus, dir.path(), master.port(), i, stop, tally); });
   }
   std::thread killer([&] { KillLoop(o, master, *cache.value(), stop, tally); });
-  while (NowNs() - start < static_cast<int64_t>(o.duration_s * 1e9) &&
+  while (fc::MonotonicNowNs() - start < static_cast<int64_t>(o.duration_s * 1e9) &&
          tally.completed.load() + tally.failed.load() < o.max_requests) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   stop = true;
   killer.join();
   for (auto& t : threads) t.join();
-  const double elapsed = static_cast<double>(NowNs() - start) / 1e9;
+  const double elapsed = static_cast<double>(fc::MonotonicNowNs() - start) / 1e9;
 
   const Settled settled = Settle(*cache.value(), master, o.bin_dir + "/fc-shmdump");
   master.Stop();

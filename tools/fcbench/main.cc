@@ -26,6 +26,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "fc/protocol/clock.h"
 #include "fc/protocol/cli.h"
 #include "fc/protocol/wire.h"
 
@@ -44,12 +45,6 @@ struct Options {
   bool new_connection = false;
   bool http = false;
 };
-
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
-}
 
 struct Conn {
   int fd = -1;
@@ -81,7 +76,7 @@ class Worker {
   void Run() {
     for (size_t i = 0; i < conns_.size(); ++i) Open(i);
     epoll_event events[256];
-    while (NowNs() < deadline_ && active_ > 0) {
+    while (fc::MonotonicNowNs() < deadline_ && active_ > 0) {
       const int n = ::epoll_wait(ep_, events, 256, 100);
       for (int k = 0; k < n; ++k) OnEvent(events[k].data.u32, events[k].events);
     }
@@ -115,7 +110,7 @@ class Worker {
     c.in.clear();
     c.sent = 0;
     c.expect = 0;
-    c.started = NowNs();
+    c.started = fc::MonotonicNowNs();
     epoll_event ev{};
     ev.events = EPOLLOUT | EPOLLIN;
     ev.data.u32 = static_cast<uint32_t>(i);
@@ -125,7 +120,7 @@ class Worker {
   void Fail(size_t i) {
     ++result.errors;
     Close(i);
-    if (NowNs() < deadline_) Open(i);
+    if (fc::MonotonicNowNs() < deadline_) Open(i);
   }
 
   void Close(size_t i) {
@@ -195,7 +190,7 @@ class Worker {
   void Complete(size_t i) {
     Conn& c = conns_[i];
     const bool ok = c.in.size() == c.expect;
-    const int64_t now = NowNs();
+    const int64_t now = fc::MonotonicNowNs();
     if (ok) {
       ++result.done;
       result.bytes += c.expect;
@@ -277,7 +272,7 @@ int main(int argc, char** argv) {
     request += o.name;
   }
   std::atomic<long> budget{o.requests};
-  const int64_t start = NowNs();
+  const int64_t start = fc::MonotonicNowNs();
   const int64_t deadline = start + static_cast<int64_t>(o.duration_s * 1e9);
   std::vector<std::unique_ptr<Worker>> workers;
   for (int t = 0; t < o.threads; ++t) {
@@ -287,7 +282,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->Run(); });
   for (auto& t : threads) t.join();
-  const double elapsed = static_cast<double>(NowNs() - start) / 1e9;
+  const double elapsed = static_cast<double>(fc::MonotonicNowNs() - start) / 1e9;
   long done = 0, errors = 0;
   uint64_t bytes = 0;
   std::vector<float> all;

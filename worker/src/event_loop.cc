@@ -43,12 +43,6 @@ std::string PeerName(const sockaddr_storage& addr) {
 }
 }  // namespace
 
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
-
 EventLoop::EventLoop(ServeContext& context) : ctx_(context) {}
 
 Result<std::unique_ptr<EventLoop>> EventLoop::Create(ServeContext& context) {
@@ -98,7 +92,7 @@ void EventLoop::PostLoaded(uint64_t serial, LoadResult result) {
 void EventLoop::Run() {
   epoll_event events[128];
   for (;;) {
-    const int64_t now = MonotonicNs();
+    const int64_t now = MonotonicNowNs();
     if (!draining_ && drain_request_.load() != 0) {
       // Tell health checks first (503), keep serving, then drain.
       notice_until_ns_ = notice_request_.load();
@@ -120,7 +114,7 @@ void EventLoop::Run() {
         if (it != conns_.end()) OnConnectionEvent(*it->second, events[i].events);
       }
     }
-    if (MonotonicNs() - last_sweep_ns_ > 1'000'000'000LL) Sweep();
+    if (MonotonicNowNs() - last_sweep_ns_ > 1'000'000'000LL) Sweep();
   }
   ctx_.connections.fetch_sub(static_cast<int>(conns_.size()));
   conns_.clear();
@@ -140,7 +134,7 @@ void EventLoop::Accept() {
     }
     if (ctx_.connections.fetch_add(1) >= ctx_.config.max_connections) {
       ctx_.connections.fetch_sub(1);
-      const int64_t now = MonotonicNs();
+      const int64_t now = MonotonicNowNs();
       if (now - last_limit_log_ns_ > 1'000'000'000LL) {
         last_limit_log_ns_ = now;
         log::Line("connection limit (", ctx_.config.max_connections, ") reached; closing new ones");
@@ -152,7 +146,7 @@ void EventLoop::Accept() {
     c->fd.Reset(fd);
     c->serial = next_serial_++;
     c->peer = PeerName(addr);
-    c->last_activity_ns = MonotonicNs();
+    c->last_activity_ns = MonotonicNowNs();
     Connection& ref = *c;
     conns_.emplace(c->serial, std::move(c));
     epoll_event ev{};
@@ -194,7 +188,7 @@ void EventLoop::Close(Connection& c) {
 }
 
 void EventLoop::OnConnectionEvent(Connection& c, uint32_t events) {
-  c.last_activity_ns = MonotonicNs();
+  c.last_activity_ns = MonotonicNowNs();
   if (c.state == Connection::State::kReading || c.state == Connection::State::kUploading) {
     if (!ReadInput(c)) return Close(c);  // an unfinished upload vanishes with it
   } else if (c.state == Connection::State::kWaiting) {
@@ -374,7 +368,7 @@ void EventLoop::DeliverLoaded() {
 }
 
 void EventLoop::Sweep() {
-  const int64_t now = MonotonicNs();
+  const int64_t now = MonotonicNowNs();
   last_sweep_ns_ = now;
   const int64_t idle_ns = int64_t{ctx_.config.idle_timeout_ms} * 1'000'000;
   const int64_t write_ns = int64_t{ctx_.config.write_timeout_ms} * 1'000'000;

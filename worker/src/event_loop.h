@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "fc/protocol/clock.h"
 #include "fc/protocol/http.h"
 #include "fc/protocol/unique_fd.h"
 #include "fc/protocol/wire.h"
@@ -223,7 +224,6 @@ class EventLoop {
   std::vector<std::pair<uint64_t, LoadResult>> loaded_;  // Guarded by loaded_mu_
 };
 
-int64_t MonotonicNs();
 // The strong validator of a file: changes whenever fc would consider a cached
 // copy stale.
 std::string ETag(const shm_cache::FileIdentity& id);

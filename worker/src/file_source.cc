@@ -1,4 +1,5 @@
 // Confined opens of requested names; see file_source.h.
+#include "fc/protocol/clock.h"
 #include "file_source.h"
 
 #include <fcntl.h>
@@ -119,7 +120,7 @@ bool FileSource::OpenFile(std::string_view name, OpenedFile* out, Refusal* refus
   }
   out->fd = std::move(owned);
   out->identity.size = static_cast<uint64_t>(st.st_size);
-  out->identity.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  out->identity.mtime_ns = Nanoseconds(st.st_mtim);
   out->identity.ino = st.st_ino;
   out->identity.dev = st.st_dev;
   return true;

@@ -96,7 +96,7 @@ void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool f
   const bool multipart = status == 206 && c.multipart;
   if (multipart) {
     std::snprintf(c.multipart->boundary, sizeof(c.multipart->boundary), "%016" PRIx64,
-                  static_cast<uint64_t>((c.serial * 0x9E3779B97F4A7C15ull) ^ static_cast<uint64_t>(MonotonicNs())));
+                  static_cast<uint64_t>((c.serial * 0x9E3779B97F4A7C15ull) ^ static_cast<uint64_t>(MonotonicNowNs())));
     body_length = 0;
     const std::vector<http::ByteSpan>& spans = c.multipart->spans;
     for (size_t i = 0; i <= spans.size(); ++i) {

@@ -180,7 +180,7 @@ Status LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& 
   // Publish only what still matches the file on disk.
   struct stat st;
   if (::fstat(task.fd.get(), &st) != 0) return Status::FromErrno(errno, "fstat", task.name);
-  const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  const int64_t mtime = Nanoseconds(st.st_mtim);
   if (static_cast<uint64_t>(st.st_size) != size || mtime != task.identity.mtime_ns) {
     return Status::Error("\"" + task.name + "\" changed while loading; retry");
   }

@@ -102,7 +102,7 @@ void EventLoop::ProcessInput(Connection& c) {
       if (sniff == Sniff::kNeedMore) break;
       c.proto = sniff == Sniff::kFc ? Connection::Proto::kFc : Connection::Proto::kHttp;
     }
-    c.started_ns = MonotonicNs();
+    c.started_ns = MonotonicNowNs();
     c.name.clear();
     c.op = "?";
     c.offset = c.length = 0;
@@ -119,7 +119,7 @@ void EventLoop::ProcessInput(Connection& c) {
   // A request that has started to arrive must arrive whole within
   // --request-timeout (a client sending a byte a second is dropped).
   if (c.state == Connection::State::kReading && c.in_pos < c.in.size()) {
-    if (c.request_started_ns == 0) c.request_started_ns = MonotonicNs();
+    if (c.request_started_ns == 0) c.request_started_ns = MonotonicNowNs();
   } else {
     c.request_started_ns = 0;
   }
@@ -249,7 +249,7 @@ void EventLoop::BeginReply(Connection& c) {
 
 void EventLoop::LogRequest(const Connection& c) {
   if (!ctx_.config.log_requests) return;
-  const double ms = static_cast<double>(MonotonicNs() - c.started_ns) / 1e6;
+  const double ms = static_cast<double>(MonotonicNowNs() - c.started_ns) / 1e6;
   char line[512];
   const bool http = c.proto == Connection::Proto::kHttp;
   const std::string result = http ? std::to_string(c.status) : protocol::CodeName(c.code);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "fc/protocol/clock.h"
 #include "event_loop.h"
 
 namespace fc::worker {
@@ -25,7 +26,7 @@ bool QuickIdentity(int root_fd, const std::string& name, shm_cache::FileIdentity
   }
   if (!S_ISREG(st.stx_mode)) return false;
   id->size = st.stx_size;
-  id->mtime_ns = static_cast<int64_t>(st.stx_mtime.tv_sec) * 1000000000LL + st.stx_mtime.tv_nsec;
+  id->mtime_ns = Nanoseconds(st.stx_mtime);
   id->ino = st.stx_ino;
   id->dev = makedev(st.stx_dev_major, st.stx_dev_minor);
   return true;

@@ -57,7 +57,7 @@ void EventLoop::BeginUpload(Connection& c, uint64_t length, bool verify, uint64_
   c.put->verify = verify;
   c.put->expected = checksum;
   c.put->length = length;
-  c.put->started_ns = MonotonicNs();
+  c.put->started_ns = MonotonicNowNs();
   c.state = Connection::State::kUploading;
   ConsumeUpload(c);
 }

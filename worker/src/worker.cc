@@ -77,7 +77,7 @@ int RunWorker(const WorkerConfig& config) {
   }
   log::Line(signal_number == SIGTERM ? "SIGTERM" : "SIGINT", ": draining (at most ",
             config.drain_notice_ms + config.shutdown_timeout_ms, " ms)");
-  const int64_t notice_until = MonotonicNs() + int64_t{config.drain_notice_ms} * 1'000'000;
+  const int64_t notice_until = MonotonicNowNs() + int64_t{config.drain_notice_ms} * 1'000'000;
   const int64_t deadline = notice_until + int64_t{config.shutdown_timeout_ms} * 1'000'000;
   for (auto& loop : loops) loop->BeginDrain(notice_until, deadline);
   // Let go of the listening socket as soon as no loop watches it, so that a new
