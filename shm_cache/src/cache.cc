@@ -103,10 +103,15 @@ bool ShmCache::Impl::SlotAlive(uint32_t s) const {
   return ::kill(pid, 0) == 0 || errno == EPERM;
 }
 
-void ShmCache::Impl::ReclaimSlotLocked(uint32_t s) {
+void ShmCache::Impl::ReclaimSlotLocked(uint32_t s, int32_t dead_pid) {
   ReleaseLeftoversLocked(s, /*keep_epoch=*/0);
-  slots[s].state.store(kSlotEmpty);
-  slots[s].pid.store(0);
+  // Unregister the dead worker only if it is still the one registered: a
+  // replacement may have registered without the lock meanwhile (AttachWorker,
+  // when the lock stayed busy), and its registration must survive. pid 0 is
+  // what marks a slot dead (the state word is only ever written by the slot's
+  // own worker).
+  int32_t expected = dead_pid;
+  slots[s].pid.compare_exchange_strong(expected, 0);
 }
 
 void ShmCache::Impl::ReleaseLeftoversLocked(uint32_t s, uint64_t keep_epoch) {
@@ -181,7 +186,7 @@ Status ShmCache::AttachWorker(uint32_t slot) {
   lock.emplace(&m.header->mutex, m.Repairer(), m.lock_wait_ms);
   if (lock->owns()) {
     const int32_t previous = m.slots[slot].pid.load();
-    if (previous != 0) m.ReclaimSlotLocked(slot);  // whoever was there (even this pid, reused) is gone
+    if (previous != 0) m.ReclaimSlotLocked(slot, previous);  // whoever was there (even this pid, reused) is gone
   }
   m.epoch = m.slots[slot].epoch.fetch_add(1) + 1;
   m.slots[slot].pid.store(me);
@@ -227,7 +232,7 @@ Status ShmCache::ReclaimWorker(uint32_t slot, int32_t pid, uint64_t epoch, int t
     return Status::Error("shared cache lock busy for " + std::to_string(timeout_ms) +
                          " ms; will retry reclaiming worker slot " + std::to_string(slot));
   }
-  if (m.slots[slot].pid.load() == pid && m.slots[slot].epoch.load() == epoch) m.ReclaimSlotLocked(slot);
+  if (m.slots[slot].pid.load() == pid && m.slots[slot].epoch.load() == epoch) m.ReclaimSlotLocked(slot, pid);
   return Status::Ok();
 }
 

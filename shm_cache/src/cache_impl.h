@@ -124,7 +124,7 @@ struct ShmCache::Impl {
   void FreeEntryLocked(uint32_t entry);
   void DropLocked(uint32_t entry);  // out of index and list; freed now or at last unpin
   bool MakeRoomLocked(uint32_t packets_needed);
-  void ReclaimSlotLocked(uint32_t slot_index);
+  void ReclaimSlotLocked(uint32_t slot_index, int32_t dead_pid);
   // REQUIRES: the mutex. Releases slot `s`'s pins and its LOADING entries of
   // any epoch but `keep_epoch` (0: all), leaving the slot registered.
   void ReleaseLeftoversLocked(uint32_t s, uint64_t keep_epoch);
