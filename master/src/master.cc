@@ -1,7 +1,6 @@
 // fc-master's policy: start-up (stale leftovers, segment, workers), the
 // supervision loop (respawn at once, back off a crash loop), and graceful
 // shutdown (stop accepting, drain, stop workers, remove segment and lock files).
-#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -17,7 +16,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
-#include <fstream>
 #include <memory>
 #include <vector>
 

@@ -187,8 +187,8 @@ class EventLoop {
   bool PlanHttpBody(Connection& c);  // conditionals, Range, HEAD
   // http_reply.cc: status lines and fields.
   void HttpHead(Connection& c, int status, uint64_t body_length, bool from_cache);
-  // A reply with a short text body (errors, health, OPTIONS).
-  void HttpError(Connection& c, int status, const std::string& message, bool close_after);
+  // A reply with a short text body: errors, and also health and OPTIONS.
+  void HttpText(Connection& c, int status, const std::string& message, bool close_after);
   // The text before part `part` of a multipart/byteranges body; for
   // part == spans.size(), the closing boundary.
   std::string PartHeader(const Connection& c, size_t part) const;

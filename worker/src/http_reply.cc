@@ -74,8 +74,9 @@ std::string EventLoop::PartHeader(const Connection& c, size_t part) const {
   return h;
 }
 
+namespace {
 // Connection fields: close when asked, when draining, or after an unread body.
-static void ConnectionField(Connection& c, bool draining, std::string* h) {
+void ConnectionField(Connection& c, bool draining, std::string* h) {
   if (!c.http_keep_alive || draining) {
     *h += "Connection: close\r\n";
     c.close_after = true;
@@ -83,6 +84,7 @@ static void ConnectionField(Connection& c, bool draining, std::string* h) {
     *h += "Connection: keep-alive\r\n";  // an HTTP/1.0 client needs to be told
   }
 }
+}  // namespace
 
 void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool from_cache) {
   c.status = status;
@@ -130,7 +132,7 @@ void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool f
   BeginReply(c);
 }
 
-void EventLoop::HttpError(Connection& c, int status, const std::string& message,
+void EventLoop::HttpText(Connection& c, int status, const std::string& message,
                           bool close_after) {
   c.status = status;
   if (status >= 400) c.how = "refused";

@@ -44,16 +44,16 @@ bool EventLoop::ProcessHttpRequest(Connection& c) {
     case http::ParseStatus::kNeedMore:
       return false;
     case http::ParseStatus::kHeaderTooLarge:
-      HttpError(c, 431, "request head larger than 8192 bytes", true);
+      HttpText(c, 431, "request head larger than 8192 bytes", true);
       return true;
     case http::ParseStatus::kUriTooLong:
-      HttpError(c, 414, "path longer than 4096 bytes", true);
+      HttpText(c, 414, "path longer than 4096 bytes", true);
       return true;
     case http::ParseStatus::kVersion:
-      HttpError(c, 505, "only HTTP/1.0 and HTTP/1.1 are served", true);
+      HttpText(c, 505, "only HTTP/1.0 and HTTP/1.1 are served", true);
       return true;
     case http::ParseStatus::kBadRequest:
-      HttpError(c, 400, "malformed or ambiguous HTTP request", true);
+      HttpText(c, 400, "malformed or ambiguous HTTP request", true);
       return true;
     case http::ParseStatus::kOk:
       break;
@@ -83,32 +83,32 @@ void EventLoop::DispatchHttp(Connection& c, bool body_skippable) {
     case http::Method::kOptions:
       break;
     case http::Method::kPut:
-      return HttpError(c, 405, "uploads are not enabled on this server", !body_skippable);
+      return HttpText(c, 405, "uploads are not enabled on this server", !body_skippable);
     case http::Method::kUnknown:
-      return HttpError(c, 501, "method not implemented", !body_skippable);
+      return HttpText(c, 501, "method not implemented", !body_skippable);
     default:
-      return HttpError(c, 405, std::string(http::MethodName(req.method)) + " is not served here",
+      return HttpText(c, 405, std::string(http::MethodName(req.method)) + " is not served here",
                        !body_skippable);
   }
   if (!body_skippable) {
-    return HttpError(c, 413, "request body over 64 KiB on a request that takes none", true);
+    return HttpText(c, 413, "request body over 64 KiB on a request that takes none", true);
   }
   if (req.method == http::Method::kOptions) {
     c.how = "options";
-    return HttpError(c, 200, uploads ? "GET, HEAD, OPTIONS, PUT" : "GET, HEAD, OPTIONS", false);
+    return HttpText(c, 200, uploads ? "GET, HEAD, OPTIONS, PUT" : "GET, HEAD, OPTIONS", false);
   }
   c.head_only = req.method == http::Method::kHead;
   const std::string& health = ctx_.config.health_path;
   if (!health.empty() && c.name == std::string_view(health).substr(1)) {
     const bool serving = notice_until_ns_ == 0 && !draining_;
-    HttpError(c, serving ? 200 : 503, serving ? "ok" : "draining", false);
+    HttpText(c, serving ? 200 : 503, serving ? "ok" : "draining", false);
     c.how = "health";
     return;
   }
   // Merge leading slashes ("//a" is "/a", as nginx's merge_slashes does).
   const size_t first = c.name.find_first_not_of('/');
   c.name.erase(0, first == std::string::npos ? c.name.size() : first);
-  if (c.name.empty()) return HttpError(c, 403, "directory listings are not served", false);
+  if (c.name.empty()) return HttpText(c, 403, "directory listings are not served", false);
   HandleGet(c);
 }
 
@@ -116,7 +116,7 @@ void EventLoop::HandleHttpPut(Connection& c) {
   const http::Request& req = *c.http;
   c.is_upload = true;
   if (req.chunked || !req.has_content_length) {
-    return HttpError(c, 411,
+    return HttpText(c, 411,
                      "PUT needs a Content-Length (chunked uploads are not supported; "
                      "curl: use -T FILE rather than -T -)",
                      true);
@@ -144,7 +144,7 @@ bool EventLoop::PlanHttpBody(Connection& c) {
   // else If-Modified-Since; then If-Range.
   if (!req.if_match.empty() ? !http::ListMatches(req.if_match, etag, /*weak=*/false)
                             : req.has_if_unmodified_since && modified > req.if_unmodified_since) {
-    HttpError(c, 412, "precondition failed: the file has changed", false);
+    HttpText(c, 412, "precondition failed: the file has changed", false);
     return false;
   }
   const bool not_modified = !req.if_none_match.empty()
@@ -173,7 +173,7 @@ bool EventLoop::PlanHttpBody(Connection& c) {
     case http::RangeOutcome::kIgnore:
       return true;
     case http::RangeOutcome::kUnsatisfiable:
-      HttpError(c, 416, "range not satisfiable for a file of " + std::to_string(size) + " bytes",
+      HttpText(c, 416, "range not satisfiable for a file of " + std::to_string(size) + " bytes",
                 false);
       return false;
     case http::RangeOutcome::kRanges:

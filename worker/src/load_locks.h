@@ -51,7 +51,7 @@ class LoadLocks {
   Outcome Acquire(const std::string& name, int64_t deadline_ns, Held* held, std::string* error);
 
   const std::string& directory() const { return dir_; }
-  // The lock file's name for `name` (tests).
+  // The lock file's name for `name`: the salted hash.
   std::string FileName(const std::string& name) const;
 
  private:

@@ -227,7 +227,7 @@ void EventLoop::ReplyError(Connection& c, Code code, const std::string& message,
   const std::string& text =
       code == Code::kInternal ? "internal server error; the server's log has the details" : message;
   if (close_after) c.in_pos = c.in.size();  // the rest of the stream is not trusted
-  if (c.proto == Connection::Proto::kHttp) return HttpError(c, HttpStatusFor(c, code), text, close_after);
+  if (c.proto == Connection::Proto::kHttp) return HttpText(c, HttpStatusFor(c, code), text, close_after);
   c.close_after = c.close_after || close_after;
   c.body = text;
   protocol::ReplyHeader h;

@@ -109,7 +109,7 @@ void EventLoop::OnLoaded(Connection& c, LoadResult result) {
       c.code = Code::kOk;
       c.identity.size = result.length;
       if (c.proto == Connection::Proto::kHttp) {
-        return HttpError(c, 201, "stored \"" + Printable(c.name) + "\"", false);
+        return HttpText(c, 201, "stored \"" + Printable(c.name) + "\"", false);
       }
       protocol::ReplyHeader h;
       h.file_size = result.length;
