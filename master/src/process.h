@@ -1,5 +1,4 @@
-// Internal header: the master's process mechanism — the listening socket, the
-// signal fd, forking a worker, and describing how a child ended. No policy here.
+// Internal header: the master's process mechanism — the signal fd, forking a worker, and describing how a child ended. No policy here.
 #pragma once
 
 #include <signal.h>
@@ -13,13 +12,6 @@
 #include "fc/protocol/unique_fd.h"
 
 namespace fc::master {
-
-// Binds `count` listening sockets to one address with SO_REUSEPORT (nonblocking,
-// SO_REUSEADDR, TCP_DEFER_ACCEPT), one per worker slot, so the kernel spreads
-// new connections evenly over the workers. Port 0 picks a free port for the
-// first and the rest join it; *bound_port gets the real port.
-Result<std::vector<UniqueFd>> BindListeners(const std::string& host, uint16_t port, int count,
-                                            uint16_t* bound_port);
 
 // Blocks `signals` for the process and returns a signalfd that reads them.
 Result<UniqueFd> OpenSignalFd(const sigset_t& signals);

@@ -218,6 +218,10 @@ ParseStatus ParseField(std::string_view line, Request* out, FieldState* st) {
     out->has_checksum = true;
   } else if (IEquals(name, "expect")) {
     out->expect_continue = IEquals(value, "100-continue");
+  } else if (IEquals(name, "user-agent")) {
+    out->user_agent = std::string(value);
+  } else if (IEquals(name, "referer")) {
+    out->referer = std::string(value);
   }
   return ParseStatus::kOk;
 }

@@ -1,6 +1,7 @@
 // Log lines; see log.h.
 #include "fc/protocol/log.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -12,6 +13,17 @@ std::atomic<const char*> program{"fc"};
 }  // namespace
 
 void SetProgram(const char* name) { program.store(name); }
+
+Status RedirectStderr(const std::string& path) {
+  if (path.empty()) return Status::Ok();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+  if (fd < 0) return Status::FromErrno(errno, "open", "error log \"" + path + "\"");
+  const int rc = ::dup2(fd, 2);  // fd 2 itself stays open across exec and fork
+  const int err = errno;
+  ::close(fd);
+  if (rc < 0) return Status::FromErrno(err, "dup2", "error log \"" + path + "\"");
+  return Status::Ok();
+}
 
 void Write(const std::string& message) {
   std::string line = program.load();

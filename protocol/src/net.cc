@@ -143,4 +143,20 @@ Result<uint16_t> ParsePort(const std::string& text) {
   return static_cast<uint16_t>(value.value());
 }
 
+Result<HostPort> ParseHostPort(const std::string& text, const std::string& what) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status::Error(what + " \"" + text + "\": expected HOST:PORT");
+  }
+  HostPort out;
+  out.host = text.substr(0, colon);
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  }
+  auto port = ParsePort(text.substr(colon + 1));
+  if (!port.ok()) return Status::Error(what + " \"" + text + "\": " + port.status().message());
+  out.port = port.value();
+  return out;
+}
+
 }  // namespace fc::net

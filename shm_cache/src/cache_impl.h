@@ -39,6 +39,7 @@ struct ShmCache::Impl {
   uint64_t* bitmap = nullptr;
   WorkerSlot* slots = nullptr;
   uint32_t* pins = nullptr;
+  WorkerCounters* counters = nullptr;
   char* packets = nullptr;
 
   uint32_t slot = kNil;  // this process's worker slot, once attached

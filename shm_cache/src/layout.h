@@ -16,10 +16,12 @@
 #include <atomic>
 #include <cstdint>
 
+#include "fc/shm_cache/counters.h"
+
 namespace fc::shm_cache {
 
 constexpr uint64_t kMagic = 0x6663'6361'6368'6531ULL;  // "fccache1"
-constexpr uint32_t kLayoutVersion = 3;
+constexpr uint32_t kLayoutVersion = 4;  // 4: per-worker counters
 constexpr uint32_t kGhostSlots = 4096;  // capacity of the ghost ring (recently refused / evicted)
 constexpr uint32_t kNil = UINT32_MAX;
 constexpr uint32_t kMaxStoredName = 4096;  // longest name an entry stores (the wire limit)
@@ -104,6 +106,7 @@ struct Header {
   uint64_t slots_offset;       // WorkerSlot[slot_count]
   uint64_t pins_offset;        // uint32_t[slot_count * entry_capacity]
   uint64_t packets_offset;     // char[packet_count * packet_size], page aligned
+  uint64_t counters_offset;    // WorkerCounters[slot_count * kCounterLanes] (counters.h)
 
   // The one lock. Robust and process-shared. Everything below it is guarded by it.
   pthread_mutex_t mutex;

@@ -228,6 +228,7 @@ Snapshot ShmCache::TakeSnapshot(int timeout_ms) {
   snap.used = uint64_t{h.packet_size} * std::min(h.used_packets, h.packet_count);
   snap.free = snap.capacity - snap.used;
   snap.generation = h.generation;
+  snap.layout_version = h.layout_version;
   snap.policy = PolicyName(static_cast<Policy>(h.policy));
   snap.master_pid = h.master_pid;
   snap.hits = h.stats.hits;

@@ -52,6 +52,7 @@ bool Carve(Segment& segment, Header* h, uint32_t packet_count) {
       {sizeof(uint64_t) * words, 64, &h->bitmap_offset},
       {sizeof(WorkerSlot) * uint64_t{h->slot_count}, 64, &h->slots_offset},
       {sizeof(uint32_t) * uint64_t{h->slot_count} * h->entry_capacity, 64, &h->pins_offset},
+      {sizeof(WorkerCounters) * uint64_t{h->slot_count} * kCounterLanes, 64, &h->counters_offset},
   };
   std::vector<void*> taken;
   for (const Block& b : blocks) {
@@ -172,6 +173,7 @@ void ShmCache::Impl::Bind(Header* h) {
   bitmap = reinterpret_cast<uint64_t*>(base + h->bitmap_offset);
   slots = reinterpret_cast<WorkerSlot*>(base + h->slots_offset);
   pins = reinterpret_cast<uint32_t*>(base + h->pins_offset);
+  counters = reinterpret_cast<WorkerCounters*>(base + h->counters_offset);
   packets = base + h->packets_offset;
 }
 
@@ -215,8 +217,9 @@ Result<std::unique_ptr<ShmCache>> ShmCache::Create(const CacheOptions& options) 
 
   const double per_packet = options.packet_size + sizeof(uint32_t) + 0.125 +
                             (sizeof(Entry) + 8.0 + 4.0 * options.worker_slots) / kPacketsPerEntry;
-  const uint64_t usable =
-      options.segment_size > kFixedReserve ? options.segment_size - kFixedReserve : 0;
+  const uint64_t fixed =
+      kFixedReserve + sizeof(WorkerCounters) * uint64_t{options.worker_slots} * kCounterLanes;
+  const uint64_t usable = options.segment_size > fixed ? options.segment_size - fixed : 0;
   uint64_t count = static_cast<uint64_t>(usable / per_packet);
   count = std::min<uint64_t>(count, UINT32_MAX - 1);
   bool carved = false;
@@ -275,9 +278,16 @@ Result<std::unique_ptr<ShmCache>> ShmCache::Open(const std::string& name) {
   } catch (const bip::interprocess_exception&) {
     h = nullptr;
   }
-  if (h == nullptr || h->magic != kMagic || h->layout_version != kLayoutVersion) {
+  if (h == nullptr || h->magic != kMagic) {
     return Status::Error("shared memory segment \"" + name +
-                         "\" is not an fc cache of this version (or is still being created)");
+                         "\" is not an fc cache (or is still being created)");
+  }
+  // magic and layout_version stay first in every version, so this check is
+  // safe on a segment of any version.
+  if (h->layout_version != kLayoutVersion) {
+    return Status::Error("shared memory segment \"" + name + "\" has layout version " +
+                         std::to_string(h->layout_version) + "; this fc uses version " +
+                         std::to_string(kLayoutVersion));
   }
   impl->Bind(h);
   return std::unique_ptr<ShmCache>(new ShmCache(std::move(impl)));
@@ -324,5 +334,13 @@ uint64_t ShmCache::data_capacity() const {
 }
 uint32_t ShmCache::worker_slots() const { return impl_->header->slot_count; }
 Policy ShmCache::policy() const { return static_cast<Policy>(impl_->header->policy); }
+uint32_t ShmCache::layout_version() const { return impl_->header->layout_version; }
+uint32_t BinaryLayoutVersion() { return kLayoutVersion; }
+
+void ShmCache::TakeOver() {
+  Header* h = impl_->header;
+  __atomic_store_n(&h->master_start, ProcessStartTime(::getpid()), __ATOMIC_RELAXED);
+  __atomic_store_n(&h->master_pid, static_cast<int32_t>(::getpid()), __ATOMIC_RELEASE);
+}
 
 }  // namespace fc::shm_cache

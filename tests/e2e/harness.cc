@@ -184,8 +184,9 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
   std::vector<std::string> args = positional
                                       ? std::vector<std::string>{MasterBin(), "127.0.0.1", "0", root}
                                       : std::vector<std::string>{MasterBin(), "--root", root, "--port", "0"};
-  bool has_workers = false, has_policy = false, has_user = false;
+  bool has_workers = false, has_policy = false, has_user = false, has_format = false;
   for (const auto& a : extra_args) {
+    has_format = has_format || a == "--log-format";
     has_workers = has_workers || a == "--workers";
     has_policy = has_policy || a == "--policy";
     has_user = has_user || a == "--user";
@@ -201,6 +202,10 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
   if (!has_policy) {  // most tests count on a file being cached at its first request
     args.push_back("--policy");
     args.push_back("lru");
+  }
+  if (!has_format) {  // tests read the outcome ("hit", "stream", "refused") from fc's own line
+    args.push_back("--log-format");
+    args.push_back("fc");
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   int out_pipe[2];
@@ -326,6 +331,15 @@ ToolResult Server::Client(std::vector<std::string> args, int timeout_ms) const {
   argv.push_back(port_text());
   argv.insert(argv.end(), args.begin() + 1, args.end());
   return RunTool(argv, timeout_ms);
+}
+
+bool Server::WaitForLog(const std::string& text, int timeout_ms) const {
+  // The access log is written out once a second: poll for the line.
+  for (int waited = 0; waited <= timeout_ms; waited += 20) {
+    if (Log().find(text) != std::string::npos) return true;
+    ::usleep(20'000);
+  }
+  return false;
 }
 
 std::string Server::LockDir() const {

@@ -76,6 +76,9 @@ class Server {
   std::string shm_name() const { return "fc-" + port_text(); }
   const std::string& log_path() const { return log_path_; }
   std::string Log() const { return ReadFileOrEmpty(log_path_); }
+  // Waits until the log contains `text` (access lines are written out once a
+  // second); false after timeout_ms.
+  bool WaitForLog(const std::string& text, int timeout_ms = 5000) const;
   // The load lock directory, as the master's log names it ("" if not yet).
   std::string LockDir() const;
 

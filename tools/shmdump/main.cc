@@ -23,6 +23,10 @@ using fc::shm_cache::Snapshot;
 
 namespace {
 
+// A slot with a process (alive or not yet reclaimed) or pins; the segment has
+// twice as many slots as workers, so that replacements can attach.
+bool InUse(const fc::shm_cache::WorkerInfo& w) { return w.pid != 0 || w.pins != 0; }
+
 void PrintJson(const Snapshot& s) {
   std::string out = "{";
   auto field = [&](const char* key, const std::string& value, bool first = false) {
@@ -37,6 +41,7 @@ void PrintJson(const Snapshot& s) {
   field("entry_capacity", std::to_string(s.entry_capacity));
   field("generation", std::to_string(s.generation));
   field("policy", fc::json::Quote(s.policy));
+  field("layout_version", std::to_string(s.layout_version));
   field("master_pid", std::to_string(s.master_pid));
   field("locked", s.locked ? "true" : "false");
   field("stats", "{\"hits\": " + std::to_string(s.hits) + ", \"misses\": " +
@@ -60,9 +65,10 @@ void PrintJson(const Snapshot& s) {
   }
   field("entries", entries + (s.entries.empty() ? "]" : "\n  ]"));
   std::string workers = "[";
-  for (size_t i = 0; i < s.workers.size(); ++i) {
-    const auto& w = s.workers[i];
-    workers += (i ? ",\n    " : "\n    ") + std::string("{\"slot\": ") + std::to_string(w.slot) +
+  size_t shown = 0;
+  for (const auto& w : s.workers) {
+    if (!InUse(w)) continue;
+    workers += (shown++ ? ",\n    " : "\n    ") + std::string("{\"slot\": ") + std::to_string(w.slot) +
                ", \"pid\": " + std::to_string(w.pid) + ", \"alive\": " +
                (w.alive ? "true" : "false") + ", \"pins\": " + std::to_string(w.pins) +
                ", \"epoch\": " + std::to_string(w.epoch) + "}";
@@ -73,8 +79,8 @@ void PrintJson(const Snapshot& s) {
 }
 
 void PrintText(const std::string& name, const Snapshot& s) {
-  std::printf("segment %s: %llu bytes, generation %llu, policy %s, master pid %d%s\n",
-              name.c_str(), static_cast<unsigned long long>(s.segment_size),
+  std::printf("segment %s: %llu bytes, layout version %u, generation %llu, policy %s, master pid %d%s\n",
+              name.c_str(), static_cast<unsigned long long>(s.segment_size), s.layout_version,
               static_cast<unsigned long long>(s.generation), s.policy.c_str(), s.master_pid,
               s.locked ? "" : "  (LOCK BUSY: unlocked snapshot, may be inconsistent)");
   std::printf("capacity %llu  used %llu  free %llu  (%u packets of %u bytes, %u entry slots)\n",
@@ -101,6 +107,7 @@ void PrintText(const std::string& name, const Snapshot& s) {
   }
   std::printf("\n%-6s %8s %-6s %8s %6s\n", "SLOT", "PID", "ALIVE", "PINS", "EPOCH");
   for (const auto& w : s.workers) {
+    if (!InUse(w)) continue;
     std::printf("%-6u %8d %-6s %8llu %6llu\n", w.slot, w.pid, w.alive ? "yes" : "no",
                 static_cast<unsigned long long>(w.pins), static_cast<unsigned long long>(w.epoch));
   }

@@ -43,10 +43,11 @@ std::string PeerName(const sockaddr_storage& addr) {
 }
 }  // namespace
 
-EventLoop::EventLoop(ServeContext& context) : ctx_(context) {}
+EventLoop::EventLoop(ServeContext& context, uint32_t lane)
+    : ctx_(context), counters_(context.cache.Counters(lane)) {}
 
-Result<std::unique_ptr<EventLoop>> EventLoop::Create(ServeContext& context) {
-  std::unique_ptr<EventLoop> loop(new EventLoop(context));
+Result<std::unique_ptr<EventLoop>> EventLoop::Create(ServeContext& context, uint32_t lane) {
+  std::unique_ptr<EventLoop> loop(new EventLoop(context, lane));
   Status st = loop->Init();
   if (!st.ok()) return st;
   return loop;
@@ -323,7 +324,7 @@ bool EventLoop::Pump(Connection& c) {
 }
 
 void EventLoop::FinishResponse(Connection& c) {
-  LogRequest(c);
+  RecordRequest(c);
   if (c.corked) {
     int off = 0;
     ::setsockopt(c.fd.get(), IPPROTO_TCP, TCP_CORK, &off, sizeof(off));

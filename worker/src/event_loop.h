@@ -33,6 +33,8 @@
 
 namespace fc::worker {
 
+class AccessLog;
+
 // What every loop of a worker shares.
 struct ServeContext {
   const WorkerConfig& config;
@@ -40,6 +42,7 @@ struct ServeContext {
   const FileSource& files;
   const MediaTypes& media_types;
   LoaderPool* loaders = nullptr;
+  AccessLog* access_log = nullptr;  // null: --access-log off
   std::atomic<int> connections{0};  // open connections in this worker
 };
 
@@ -120,7 +123,7 @@ class EventLoop {
  public:
   // Creates the loop's epoll instance and wakeup eventfd and watches the
   // slot's listening socket; fails (with the reason) if the kernel refuses.
-  static Result<std::unique_ptr<EventLoop>> Create(ServeContext& context);
+  static Result<std::unique_ptr<EventLoop>> Create(ServeContext& context, uint32_t lane);
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -144,7 +147,7 @@ class EventLoop {
   void Sweep();
   void StartDrain();
   void SetInterest(Connection& c, uint32_t events);
-  explicit EventLoop(ServeContext& context);
+  EventLoop(ServeContext& context, uint32_t lane);
   Status Init();
   void Close(Connection& c);
   bool ReadInput(Connection& c);  // false: peer gone
@@ -178,7 +181,8 @@ class EventLoop {
   // ReplyError with the request's name in front of the refusal's message.
   void Refuse(Connection& c, const Refusal& refusal, bool close_after);
   void BeginReply(Connection& c);
-  void LogRequest(const Connection& c);
+  // Counts a finished response (metrics, counters.h) and logs it (access log).
+  void RecordRequest(const Connection& c);
 
   // http_request.cc: HTTP/1.1 on the same port.
   bool ProcessHttpRequest(Connection& c);  // false: wait for more input
@@ -199,6 +203,7 @@ class EventLoop {
   const std::string& Validators(const shm_cache::FileIdentity& id);
 
   ServeContext& ctx_;
+  shm_cache::WorkerCounters& counters_;  // this thread's lane in the segment
   UniqueFd epoll_;
   UniqueFd wakeup_;  // eventfd
   uint64_t next_serial_ = 2;  // 0 = listening socket, 1 = wakeup

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "access_log.h"
 #include "event_loop.h"
 #include "fc/protocol/log.h"
 
@@ -247,17 +248,52 @@ void EventLoop::BeginReply(Connection& c) {
   c.state = Connection::State::kWriting;
 }
 
-void EventLoop::LogRequest(const Connection& c) {
-  if (!ctx_.config.log_requests) return;
-  const double ms = static_cast<double>(MonotonicNowNs() - c.started_ns) / 1e6;
-  char line[512];
+namespace {
+
+shm_cache::CountedOp CountedOpOf(std::string_view op) {
+  using shm_cache::CountedOp;
+  if (op == "GET") return CountedOp::kGet;
+  if (op == "HEAD") return CountedOp::kHead;
+  if (op == "PUT") return CountedOp::kPut;
+  if (op == "LIST") return CountedOp::kList;
+  if (op == "OPTIONS") return CountedOp::kOptions;
+  return CountedOp::kOther;
+}
+
+}  // namespace
+
+void EventLoop::RecordRequest(const Connection& c) {
   const bool http = c.proto == Connection::Proto::kHttp;
-  const std::string result = http ? std::to_string(c.status) : protocol::CodeName(c.code);
-  const int n = std::snprintf(line, sizeof(line), "fc-worker[%d] %s %s%s \"%s\" %s %s %lluB %.3fms\n",
-                              ::getpid(), c.peer.c_str(), http ? "HTTP " : "", c.op,
-                              Printable(c.name).c_str(), c.how, result.c_str(),
-                              static_cast<unsigned long long>(c.bytes_sent), ms);
-  (void)!::write(2, line, static_cast<size_t>(std::min<int>(n, sizeof(line) - 1)));
+  const int status = http ? c.status : HttpStatusFor(c, c.code);
+  const uint64_t ns = static_cast<uint64_t>(MonotonicNowNs() - c.started_ns);
+  const auto proto = static_cast<int>(http ? shm_cache::CountedProto::kHttp : shm_cache::CountedProto::kFc);
+  counters_.requests[proto][static_cast<int>(CountedOpOf(c.op))][shm_cache::StatusKind(status)]
+      .fetch_add(1, std::memory_order_relaxed);
+  counters_.bytes_sent.fetch_add(c.bytes_sent, std::memory_order_relaxed);
+  if (std::string_view(c.how).substr(0, 6) == "stream") {
+    counters_.streams.fetch_add(1, std::memory_order_relaxed);
+  }
+  shm_cache::Observe(counters_.request_latency, ns);
+  if (ctx_.access_log == nullptr) return;
+  AccessRecord r;
+  r.peer = c.peer;
+  r.method = c.op;
+  r.name = c.name;
+  r.outcome = c.how;
+  r.bytes = c.bytes_sent;
+  r.ms = static_cast<double>(ns) / 1e6;
+  r.status = status;
+  if (http) {
+    r.protocol = c.http && c.http->http10 ? "HTTP/1.0" : "HTTP/1.1";
+    if (c.http) {
+      r.referer = c.http->referer;
+      r.user_agent = c.http->user_agent;
+    }
+  } else {
+    r.protocol = "FC/1";
+    r.fc_code = protocol::CodeName(c.code);
+  }
+  ctx_.access_log->Add(r);
 }
 
 }  // namespace fc::worker

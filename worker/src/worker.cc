@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "access_log.h"
 #include "event_loop.h"
 #include "fc/protocol/crash_point.h"
 #include "fc/protocol/log.h"
@@ -25,6 +26,7 @@ int RunWorker(const WorkerConfig& config) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGUSR1);  // reopen the logs
   // Blocked here, so every thread started below inherits the mask and only the
   // main thread's sigwait() sees them.
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
@@ -53,7 +55,17 @@ int RunWorker(const WorkerConfig& config) {
   }
   const std::shared_ptr<const MediaTypes> media_types =
       config.media_types ? config.media_types : LoadMediaTypes(config.mime_types, config.default_type);
+  std::unique_ptr<AccessLog> access_log;
+  if (config.access_log != "off") {
+    auto opened = AccessLog::Open(config.access_log, config.log_format);
+    if (!opened.ok()) {
+      log::Line(opened.status().message());
+      return 1;
+    }
+    access_log = std::move(opened.value());
+  }
   ServeContext context{config, *cache.value(), files.value(), *media_types, nullptr};
+  context.access_log = access_log.get();
   LoadLocks locks(config.lock_dir, config.lock_salt);
   auto loaders = std::make_unique<LoaderPool>(*cache.value(), locks, config.request_timeout_ms,
                                               config.loaders);
@@ -61,7 +73,7 @@ int RunWorker(const WorkerConfig& config) {
   std::vector<std::unique_ptr<EventLoop>> loops;
   std::vector<std::thread> threads;
   for (int i = 0; i < config.threads; ++i) {
-    auto loop = EventLoop::Create(context);
+    auto loop = EventLoop::Create(context, static_cast<uint32_t>(i));
     if (!loop.ok()) {
       log::Line("cannot start an event loop: ", loop.status().message());
       return 1;
@@ -73,7 +85,13 @@ int RunWorker(const WorkerConfig& config) {
   log::Line("slot ", config.slot, " serving with ", config.threads, " threads");
 
   int signal_number = 0;
-  while (sigwait(&stop_signals, &signal_number) != 0) {
+  for (;;) {
+    if (sigwait(&stop_signals, &signal_number) != 0) continue;
+    if (signal_number != SIGUSR1) break;
+    if (Status st = log::RedirectStderr(config.error_log); !st.ok()) log::Line(st.message());
+    if (access_log) {
+      if (Status st = access_log->Reopen(); !st.ok()) log::Line(st.message(), "; still writing to the old file");
+    }
   }
   log::Line(signal_number == SIGTERM ? "SIGTERM" : "SIGINT", ": draining (at most ",
             config.drain_notice_ms + config.shutdown_timeout_ms, " ms)");
@@ -92,6 +110,7 @@ int RunWorker(const WorkerConfig& config) {
   for (auto& t : threads) t.join();
   loaders.reset();  // joins the loaders; results still queued die with the loops
   loops.clear();
+  access_log.reset();  // writes out the last lines
   log::Line("exiting");
   return 0;
 }

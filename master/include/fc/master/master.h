@@ -10,11 +10,18 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "fc/shm_cache/cache.h"
 #include "fc/worker/worker.h"
 
 namespace fc::master {
+
+// Worker processes at most; the segment has SlotsFor(workers) worker slots,
+// twice as many as workers (at least 16), so that replacements can attach
+// while the workers they replace drain (reload, upgrade).
+constexpr uint32_t kMaxWorkers = 128;
+uint32_t SlotsFor(uint32_t workers);
 
 struct MasterConfig {
   std::string host = "127.0.0.1";
@@ -23,11 +30,18 @@ struct MasterConfig {
   shm_cache::CacheOptions cache;  // shm_name empty: "fc-<port>"
   worker::WorkerConfig worker;    // root, lock_dir (empty: the default, private_dir.h), threads, ...
   std::string user;               // started as root: run as this user ("" = nobody; "root" keeps root)
+  std::string config_file;        // --config; SIGHUP reads it again
+  std::string error_log;          // "" = stderr
+  std::string metrics_listen;     // HOST:PORT of the Prometheus endpoint; "" = off
+  std::string upgrade_binary;     // SIGUSR2 runs this ("" = /proc/self/exe as started)
+  std::vector<std::string> argv;  // as started: a reload parses it again, an upgrade runs it
 };
 
-// Parses the command line. Returns 0 to run, or an exit code (0 after --help,
-// 2 on a usage error, with the message already printed).
-int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run);
+// Parses the command line and the --config file it names. *run: go on.
+// Otherwise returns the exit code (0 after --help, 2 on a usage error, printed
+// on stderr, or put in *error when given: a reload logs it instead).
+int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run,
+                     std::string* error = nullptr);
 
 // Runs the server until SIGTERM/SIGINT. Returns the process exit code.
 int RunMaster(MasterConfig config);

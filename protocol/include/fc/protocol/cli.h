@@ -6,6 +6,8 @@
 #include <boost/program_options.hpp>
 #include <string>
 
+#include "fc/protocol/status.h"
+
 namespace fc::cli {
 
 // Parses argv against `options` (plus `positional`, if given). Returns -1 when
@@ -20,5 +22,13 @@ int Parse(const char* program, int argc, char** argv,
 
 // A usage error: prints "PROGRAM: MESSAGE" and a hint, returns 2.
 int UsageError(const char* program, const std::string& message);
+
+// Reads `key = value` lines (Boost.Program_options' config-file syntax: the
+// long option names, '#' comments) from `path` into *vm; values already in *vm
+// (the command line's) win. An unknown key, a line without '=', or a value
+// Boost refuses is an error naming the file and, where it can, the line.
+Status ParseConfigFile(const std::string& path,
+                       const boost::program_options::options_description& options,
+                       boost::program_options::variables_map* vm);
 
 }  // namespace fc::cli

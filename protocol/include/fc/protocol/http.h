@@ -51,6 +51,8 @@ struct Request {
   bool has_checksum = false;  // X-Fc-Checksum: 16 hex digits of xxHash64
   uint64_t checksum = 0;
   bool expect_continue = false;  // Expect: 100-continue
+  std::string referer;           // for the access log only
+  std::string user_agent;
   size_t header_bytes = 0;       // bytes of the head, up to and including its empty line
 };
 

@@ -8,11 +8,17 @@
 #include <sstream>
 #include <string>
 
+#include "fc/protocol/status.h"
+
 namespace fc::log {
 
 // The program name in front of every line ("fc-master", "fc-worker"). The pid
 // is read for each line, so a forked worker logs its own.
 void SetProgram(const char* name);
+
+// Points stderr (fd 2) at `path`, opened for append and created 0640: the
+// error log. On failure stderr stays as it was. Empty path: nothing to do.
+Status RedirectStderr(const std::string& path);
 
 // Writes one line (a newline is added).
 void Write(const std::string& message);

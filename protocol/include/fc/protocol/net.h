@@ -29,4 +29,11 @@ Result<uint64_t> ParseByteSize(const std::string& text, const std::string& what)
 // Parses a TCP port 0..65535.
 Result<uint16_t> ParsePort(const std::string& text);
 
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+// Parses "HOST:PORT" or "[V6ADDR]:PORT". Errors name `what`.
+Result<HostPort> ParseHostPort(const std::string& text, const std::string& what);
+
 }  // namespace fc::net

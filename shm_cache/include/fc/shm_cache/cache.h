@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "fc/protocol/status.h"
+#include "fc/shm_cache/counters.h"
 
 namespace fc::shm_cache {
 
@@ -192,6 +193,7 @@ struct Snapshot {
   uint32_t packet_count = 0;
   uint32_t entry_capacity = 0;
   uint64_t generation = 0;
+  uint32_t layout_version = 0;
   std::string policy;
   int32_t master_pid = 0;
   uint64_t hits = 0, misses = 0, loads = 0, evictions = 0, stale_drops = 0, repairs = 0,
@@ -200,6 +202,22 @@ struct Snapshot {
   std::vector<EntryInfo> entries;  // oldest first in eviction order, then the rest
   std::vector<WorkerInfo> workers;
 };
+
+// Totals read without the lock (for metrics): each value is current, but they
+// are not one consistent snapshot.
+struct CacheTotals {
+  uint32_t layout_version = 0;
+  uint64_t generation = 0;  // bumped by every repair after a crash under the lock
+  uint64_t capacity = 0, used = 0, free = 0;  // data bytes
+  uint32_t entries = 0;
+  uint64_t pins = 0;  // readers of all entries
+  uint64_t hits = 0, misses = 0, loads = 0, evictions = 0, evicted_bytes = 0, stale_drops = 0,
+           repairs = 0, reclaimed_pins = 0, not_admitted = 0, lock_timeouts = 0;
+};
+
+// The layout version this binary builds and opens (recorded in each segment's
+// header; a binary upgrade keeps the cache only if they match).
+uint32_t BinaryLayoutVersion();
 
 class ShmCache {
  public:
@@ -224,6 +242,17 @@ class ShmCache {
   uint64_t data_capacity() const;
   uint32_t worker_slots() const;
   Policy policy() const;
+  uint32_t layout_version() const;
+
+  // Records this process as the segment's master (a binary upgrade's new
+  // master, once it serves): CreatorOf() then names it.
+  void TakeOver();
+
+  // This worker's counters for event-loop thread `lane`. REQUIRES: AttachWorker().
+  WorkerCounters& Counters(uint32_t lane);
+  // Adds every slot's and lane's counters to *out (value-initialise it: zeros).
+  void SumCounters(WorkerCounters* out) const;
+  CacheTotals PeekTotals() const;
 
   // Binds this process to `slot`, first reclaiming anything a previous occupant
   // left (pins, half-loaded entries). Pins taken from now on are recorded there.

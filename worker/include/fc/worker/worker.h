@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 
+#include "fc/protocol/status.h"
+
 namespace fc::worker {
 
 class MediaTypes;
@@ -19,6 +21,11 @@ class MediaTypes;
 // a private copy.
 std::shared_ptr<const MediaTypes> LoadMediaTypes(const std::string& path,
                                                  const std::string& default_type);
+
+// Access log formats (access_log.cc): Apache/nginx "combined", one JSON
+// object per line, or fc's short line for people.
+enum class LogFormat { kCombined, kJson, kFc };
+Result<LogFormat> ParseLogFormat(const std::string& text);
 
 struct WorkerConfig {
   uint32_t slot = 0;          // worker slot in the shared cache
@@ -33,7 +40,9 @@ struct WorkerConfig {
   int write_timeout_ms = 60'000;
   int shutdown_timeout_ms = 10'000;
   int drain_notice_ms = 0;     // after SIGTERM, serve on (health: 503) this long before draining
-  bool log_requests = true;
+  std::string access_log = "-";  // a path, "-" (stderr) or "off"
+  LogFormat log_format = LogFormat::kCombined;
+  std::string error_log;         // lifecycle and errors; "" = stderr as inherited
   // Uploads (PUT): off unless allow_upload.
   bool allow_upload = false;
   std::string upload_token;            // empty: no token needed

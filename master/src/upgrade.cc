@@ -1,0 +1,130 @@
+// The binary upgrade; see upgrade.h.
+#include "upgrade.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace fc::master {
+namespace {
+
+constexpr int kFirstFd = 3;  // SD_LISTEN_FDS_START
+
+long EnvNumber(const char* name, long fallback) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return fallback;
+  char* end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  return *end == '\0' ? value : fallback;
+}
+
+// In the forked child, before exec: lays the descriptors out as the new
+// master expects them, sets the environment, and execs. Never returns.
+[[noreturn]] void ExecNewMaster(const UpgradeHandover& h, int ready_write) {
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Move everything out of the way first (above any target number), then
+  // into place: dup2 onto 3, 4, ... must not clobber a source still needed.
+  std::vector<int> sources = h.listeners;
+  if (h.metrics_fd >= 0) sources.push_back(h.metrics_fd);
+  sources.push_back(ready_write);
+  const int high = kFirstFd + static_cast<int>(sources.size()) + 16;
+  for (int& fd : sources) fd = ::fcntl(fd, F_DUPFD_CLOEXEC, high);
+  for (size_t i = 0; i < sources.size(); ++i) {
+    if (sources[i] < 0 || ::dup2(sources[i], kFirstFd + static_cast<int>(i)) < 0) {
+      std::fprintf(stderr, "fc-master: upgrade: cannot pass descriptors: %s\n", std::strerror(errno));
+      ::_exit(127);
+    }
+  }
+  const int listeners = static_cast<int>(h.listeners.size());
+  ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+  ::setenv("LISTEN_FDS", std::to_string(listeners).c_str(), 1);
+  ::unsetenv("LISTEN_FDNAMES");
+  ::setenv("FC_UPGRADE_FROM", std::to_string(::getppid()).c_str(), 1);
+  ::setenv("FC_UPGRADE_READY_FD", std::to_string(kFirstFd + static_cast<int>(sources.size()) - 1).c_str(), 1);
+  if (h.metrics_fd >= 0) {
+    ::setenv("FC_UPGRADE_METRICS_FD", std::to_string(kFirstFd + listeners).c_str(), 1);
+  }
+  ::setenv("FC_UPGRADE_LOCK_DIR", h.lock_dir.c_str(), 1);
+  char salt[32];
+  std::snprintf(salt, sizeof(salt), "%016" PRIx64, h.lock_salt);
+  ::setenv("FC_UPGRADE_LOCK_SALT", salt, 1);
+  std::vector<char*> argv;
+  std::string program = h.binary;
+  argv.push_back(program.data());
+  std::vector<std::string> rest(h.argv.begin() + (h.argv.empty() ? 0 : 1), h.argv.end());
+  for (std::string& a : rest) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(h.binary.c_str(), argv.data());
+  std::fprintf(stderr, "fc-master: upgrade: cannot run \"%s\": %s\n", h.binary.c_str(), std::strerror(errno));
+  ::_exit(127);
+}
+
+}  // namespace
+
+std::string SelfExecutable() {
+  static const std::string path = [] {
+    char buf[PATH_MAX];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n <= 0) return std::string();
+    std::string p(buf, static_cast<size_t>(n));
+    const std::string deleted = " (deleted)";
+    if (p.size() > deleted.size() && p.compare(p.size() - deleted.size(), deleted.size(), deleted) == 0) {
+      p.resize(p.size() - deleted.size());
+    }
+    return p;
+  }();
+  return path;
+}
+
+Result<UpgradeChild> StartNewMaster(const UpgradeHandover& h) {
+  if (h.binary.empty() || ::access(h.binary.c_str(), X_OK) != 0) {
+    return Status::FromErrno(errno == 0 ? ENOENT : errno, "access", "new binary \"" + h.binary + "\"");
+  }
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe2", "upgrade");
+  UniqueFd read_end(pipe_fds[0]);
+  UniqueFd write_end(pipe_fds[1]);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return Status::FromErrno(errno, "fork", "upgrade");
+  if (pid == 0) ExecNewMaster(h, write_end.get());
+  ::fcntl(read_end.get(), F_SETFL, O_NONBLOCK);
+  UpgradeChild child;
+  child.pid = pid;
+  child.ready = std::move(read_end);
+  return child;
+}
+
+UpgradeInheritance TakeUpgradeInheritance() {
+  UpgradeInheritance in;
+  in.from = static_cast<pid_t>(EnvNumber("FC_UPGRADE_FROM", 0));
+  in.ready_fd = static_cast<int>(EnvNumber("FC_UPGRADE_READY_FD", -1));
+  in.metrics_fd = static_cast<int>(EnvNumber("FC_UPGRADE_METRICS_FD", -1));
+  if (const char* dir = std::getenv("FC_UPGRADE_LOCK_DIR")) in.lock_dir = dir;
+  if (const char* salt = std::getenv("FC_UPGRADE_LOCK_SALT")) in.lock_salt = std::strtoull(salt, nullptr, 16);
+  for (const char* name : {"FC_UPGRADE_FROM", "FC_UPGRADE_READY_FD", "FC_UPGRADE_METRICS_FD",
+                           "FC_UPGRADE_LOCK_DIR", "FC_UPGRADE_LOCK_SALT"}) {
+    ::unsetenv(name);
+  }
+  if (in.from != 0 && in.from != ::getppid()) in.from = 0;  // not from our parent: ignore
+  if (in.from == 0) {
+    in.ready_fd = -1;
+    in.metrics_fd = -1;
+  } else {
+    if (in.ready_fd >= 0) ::fcntl(in.ready_fd, F_SETFD, FD_CLOEXEC);
+    if (in.metrics_fd >= 0) ::fcntl(in.metrics_fd, F_SETFD, FD_CLOEXEC);
+  }
+  return in;
+}
+
+}  // namespace fc::master
