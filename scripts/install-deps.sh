@@ -3,10 +3,14 @@
 #   media-types       /etc/mime.types, fc's Content-Type table
 #   haproxy, nginx    real proxies in front of fc in the smuggling tests
 #   python3-h11       the reference HTTP/1.1 parser of the differential test
+#   prometheus        promtool, which checks fc's /metrics output in service_test
+#   help2man          man pages made from each program's --help (cmake --install, the .deb)
+#   systemd           systemd-analyze verify for the unit files (packaging_test)
 set -euo pipefail
 packages=(cmake g++ ninja-build pkg-config libboost-dev libboost-program-options-dev
           libxxhash-dev libgtest-dev libbenchmark-dev clang libclang-rt-14-dev
-          media-types haproxy nginx-light python3 python3-h11)
+          media-types haproxy nginx-light python3 python3-h11 prometheus help2man
+          systemd dpkg-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

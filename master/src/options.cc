@@ -57,7 +57,7 @@ struct Raw {
   std::string root, host, port, cache_size = "64M", packet_size = "1K", policy = "fc";
   uint32_t workers = 4;
   int threads, loaders, idle_s, write_s, request_s, max_connections, max_queued, lock_timeout_ms;
-  int shutdown_s, drain_notice_s;
+  int shutdown_s, drain_notice_s, upgrade_timeout_s = 30;
   std::string max_upload = "1G", token_file, min_rate = "4K", list = "on";
   std::string access_log = "-", log_format = "combined", error_log, metrics_listen;
   bool quiet = false, allow_upload = false;
@@ -100,7 +100,7 @@ Status Check(const po::variables_map& vm, Raw& r, MasterConfig* config, std::str
                           health.find_first_of(" \t\r\n?#") != std::string::npos)) {
     return bad("--health-path must be an absolute path such as /.fc/health (or empty for none)");
   }
-  if (r.idle_s < 1 || r.shutdown_s < 0 || r.write_s < 1 || r.request_s < 1) {
+  if (r.idle_s < 1 || r.shutdown_s < 0 || r.write_s < 1 || r.request_s < 1 || r.upgrade_timeout_s < 1) {
     return bad("timeouts must be positive");
   }
   if (r.max_connections < 1 || r.max_queued < 1) {
@@ -153,6 +153,7 @@ Status Check(const po::variables_map& vm, Raw& r, MasterConfig* config, std::str
   config->worker.log_format = format.value();
   config->error_log = r.error_log;
   config->metrics_listen = r.metrics_listen;
+  config->upgrade_timeout_ms = r.upgrade_timeout_s * 1000;
   return Status::Ok();
 }
 
@@ -228,6 +229,9 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
        "serve Prometheus metrics at GET /metrics on this address (default off)")
       ("upgrade-binary", po::value(&config->upgrade_binary)->value_name("PATH"),
        "on SIGUSR2, start this binary as the new master (default: the one running)")
+      ("upgrade-timeout", po::value(&r.upgrade_timeout_s)->value_name("SEC"),
+       "on SIGUSR2, the new master must serve within this, or it is killed and the old one "
+       "serves on (default 30)")
       ("allow-upload", po::bool_switch(&r.allow_upload), "accept PUT uploads (off by default)")
       ("upload-token", po::value(&config->worker.upload_token)->value_name("TOKEN"),
        "uploads must carry this token (fc-client put --token, HTTP Authorization: Bearer); "

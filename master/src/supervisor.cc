@@ -34,7 +34,6 @@ constexpr int64_t kMs = 1'000'000;
 constexpr int64_t kQuickDeathNs = 1000 * kMs;  // died sooner than this: maybe a crash loop
 constexpr int64_t kBackoffBaseNs = 100 * kMs;
 constexpr int64_t kBackoffMaxNs = 10'000 * kMs;
-constexpr int64_t kUpgradeDeadlineNs = 30'000 * kMs;  // a new master must serve within this
 constexpr int kReclaimTimeoutMs = 100;
 constexpr uint32_t kNoSlot = UINT32_MAX;
 
@@ -112,6 +111,7 @@ class Supervisor {
   bool ready_ = false;  // every position served once (READY=1 sent)
   bool reloading_ = false;
   bool handed_over_ = false;
+  bool stop_after_failed_upgrade_ = false;
   std::vector<Position> positions_;
   std::vector<Retiring> retiring_;
   std::vector<Reclaim> reclaims_;
@@ -316,7 +316,7 @@ void Supervisor::AdvanceReplacement() {
     return;
   }
   reloading_ = false;
-  log::Line("reload: done; ", positions_.size(), " workers run the new configuration");
+  log::Line("reload: done; every worker runs the new configuration (", positions_.size(), " workers)");
   Notify("READY=1");
 }
 
@@ -478,6 +478,7 @@ void Supervisor::Reload() {
   config_.workers = workers;
   config_.error_log = next.error_log;
   config_.upgrade_binary = next.upgrade_binary;
+  config_.upgrade_timeout_ms = next.upgrade_timeout_ms;
   config_.config_file = next.config_file;
   if (Status redirected = log::RedirectStderr(config_.error_log); !redirected.ok()) {
     log::Line("SIGHUP: ", redirected.message());
@@ -495,8 +496,9 @@ void Supervisor::StartUpgrade() {
     log::Line("SIGUSR2: an upgrade is already under way (new master pid ", upgrade_.pid, ")");
     return;
   }
-  if (!ready_ || reloading_) {
-    log::Line("SIGUSR2: ignored while ", reloading_ ? "a reload" : "the start", " is under way");
+  if (ready_fd_ >= 0 || reloading_) {
+    log::Line("SIGUSR2: ignored while ", reloading_ ? "a reload" : "this master's own upgrade",
+              " is under way");
     return;
   }
   UpgradeHandover handover;
@@ -513,9 +515,9 @@ void Supervisor::StartUpgrade() {
     return;
   }
   upgrade_ = std::move(child.value());
-  upgrade_.deadline_ns = MonotonicNowNs() + kUpgradeDeadlineNs;
-  log::Line("SIGUSR2: started ", handover.binary, " as pid ", upgrade_.pid,
-            "; it gets ", kUpgradeDeadlineNs / 1'000'000'000, " s to serve");
+  upgrade_.deadline_ns = MonotonicNowNs() + int64_t{config_.upgrade_timeout_ms} * kMs;
+  log::Line("SIGUSR2: started ", handover.binary, " as pid ", upgrade_.pid, "; it gets ",
+            config_.upgrade_timeout_ms, " ms to serve");
 }
 
 void Supervisor::UpgradeFailed(const std::string& why) {
@@ -526,6 +528,17 @@ void Supervisor::UpgradeFailed(const std::string& why) {
   }
   upgrade_.ready.Reset();
   last_stranger_scan_ns_ = 0;
+  // Across a layout change the new master built a fresh segment under the
+  // name: this master's respawned workers would attach to it. Stop cleanly
+  // instead (a service manager restarts fc on the new layout).
+  auto creator = shm_cache::ShmCache::CreatorOf(config_.cache.shm_name);
+  if (!creator.ok()) {
+    log::Line("upgrade failed after replacing the segment (", creator.status().message(),
+              "); stopping");
+    stop_after_failed_upgrade_ = true;
+    return;
+  }
+  cache_->TakeOver();
   Notify("MAINPID=" + std::to_string(::getpid()));
 }
 
@@ -585,6 +598,7 @@ int Supervisor::Run() {
     if (upgrade_.pid != 0 && MonotonicNowNs() >= upgrade_.deadline_ns) {
       UpgradeFailed("the new master did not serve within the deadline");
     }
+    if (stop_after_failed_upgrade_) return Stop("failed upgrade");
     RespawnDue();
     RetryReclaims();
     ReclaimStrangers();

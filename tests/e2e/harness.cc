@@ -181,13 +181,18 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
   static int counter = 0;
   log_path_ = TempDirectory() + "/fc-test-master-" + std::to_string(::getpid()) + "-" +
               std::to_string(counter++) + ".log";
+  // An empty root: the test gives it another way (a --config file).
   std::vector<std::string> args = positional
                                       ? std::vector<std::string>{MasterBin(), "127.0.0.1", "0", root}
-                                      : std::vector<std::string>{MasterBin(), "--root", root, "--port", "0"};
+                                      : std::vector<std::string>{MasterBin(), "--port", "0"};
+  if (!positional && !root.empty()) {
+    args.push_back("--root");
+    args.push_back(root);
+  }
   bool has_workers = false, has_policy = false, has_user = false, has_format = false;
   for (const auto& a : extra_args) {
     has_format = has_format || a == "--log-format";
-    has_workers = has_workers || a == "--workers";
+    has_workers = has_workers || a == "--workers" || a == "--config";  // the file says
     has_policy = has_policy || a == "--policy";
     has_user = has_user || a == "--user";
   }

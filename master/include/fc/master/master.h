@@ -34,6 +34,7 @@ struct MasterConfig {
   std::string error_log;          // "" = stderr
   std::string metrics_listen;     // HOST:PORT of the Prometheus endpoint; "" = off
   std::string upgrade_binary;     // SIGUSR2 runs this ("" = /proc/self/exe as started)
+  int upgrade_timeout_ms = 30'000;  // the new master must serve within this, or is killed
   std::vector<std::string> argv;  // as started: a reload parses it again, an upgrade runs it
 };
 
