@@ -84,10 +84,10 @@ int main(int argc, char** argv) {
   int retries = 5;
   po::options_description visible(
       "Usage: fc-client get HOST PORT NAME [DIR]   save NAME into DIR (default .)\n"
-      "       fc-client list HOST PORT [--json]    show what the server has cached\n"
-      "       fc-client put HOST PORT LOCALFILE [NAME] [--token T]   upload a file\n"
-      "       fc-client HOST PORT NAME DIR         (short form of get)\n"
-      "       fc-client HOST PORT list             (short form of list)\n\n"
+      "  or:  fc-client list HOST PORT [--json]    show what the server has cached\n"
+      "  or:  fc-client put HOST PORT LOCALFILE [NAME] [--token T]   upload a file\n"
+      "  or:  fc-client HOST PORT NAME DIR         (short form of get)\n"
+      "  or:  fc-client HOST PORT list             (short form of list)\n\n"
       "A download goes to a temporary file in DIR and is renamed into place only\n"
       "after its size and xxHash64 checksum match; a cut connection is resumed.\n"
       "Exit status: 0 success, 1 failure (not found, refused, I/O), 2 usage.\n\n"

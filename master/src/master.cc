@@ -58,6 +58,19 @@ Result<std::unique_ptr<shm_cache::ShmCache>> UpgradeSegment(const MasterConfig& 
   return shm_cache::ShmCache::Create(config.cache);
 }
 
+// The load lock directory: --lock-dir or the default, made private to this user.
+Status PrepareLockDirectory(MasterConfig* config) {
+  if (config->worker.lock_dir.empty()) {
+    auto dir = DefaultLockDirectory(config->cache.shm_name);
+    if (!dir.ok()) return Status::Error("cannot choose a lock directory: " + dir.status().message());
+    config->worker.lock_dir = dir.value();
+  }
+  if (Status made = EnsurePrivateDirectory(config->worker.lock_dir); !made.ok()) {
+    return Status::Error("lock directory: " + made.message());
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int RunMaster(MasterConfig config) {
@@ -119,10 +132,18 @@ int RunMaster(MasterConfig config) {
     rlimit nice{20, 20};
     ::setrlimit(RLIMIT_NICE, &nice);
   }
+  if (config.cache.shm_name.empty()) config.cache.shm_name = "fc-" + std::to_string(config.port);
+  if (::geteuid() == 0 && config.user != "root" && upgrade.from == 0) {
+    // The lock directory's parent (/run/fc, or systemd's RuntimeDirectory)
+    // belongs to root: make the directory now and give it to the user.
+    if (Status made = PrepareLockDirectory(&config); !made.ok()) return Fail(made.message());
+    if (Status given = GiveToUser(config.worker.lock_dir, config.user); !given.ok()) {
+      return Fail(given.message());
+    }
+  }
   if (Status dropped = DropPrivileges(config.user, config.worker.root); !dropped.ok()) {
     return Fail(dropped.message());
   }
-  if (config.cache.shm_name.empty()) config.cache.shm_name = "fc-" + std::to_string(config.port);
   config.worker.shm_name = config.cache.shm_name;
   // Whatever is at the segment's name must be this user's: another user's file
   // (planted, or another fc's) is neither used nor removed.
@@ -147,14 +168,7 @@ int RunMaster(MasterConfig config) {
       return Fail("shared memory segment \"" + config.cache.shm_name + "\" is in use by fc-master pid " +
                   std::to_string(creator.value().pid) + "; choose another --shm-name");
     }
-    if (config.worker.lock_dir.empty()) {
-      auto dir = DefaultLockDirectory(config.cache.shm_name);
-      if (!dir.ok()) return Fail("cannot choose a lock directory: " + dir.status().message());
-      config.worker.lock_dir = dir.value();
-    }
-    if (Status dir_status = EnsurePrivateDirectory(config.worker.lock_dir); !dir_status.ok()) {
-      return Fail("lock directory: " + dir_status.message());
-    }
+    if (Status made = PrepareLockDirectory(&config); !made.ok()) return Fail(made.message());
     config.worker.lock_salt = (uint64_t{std::random_device()()} << 32) ^ std::random_device()();
     shm_cache::ShmCache::Remove(config.cache.shm_name);
     RemoveLockFiles(config.worker.lock_dir, /*and_directory=*/false);  // a dead master's, if any

@@ -184,8 +184,8 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
   *config = defaults;
   po::options_description visible(
       "Usage: fc-master --root DIR [options]\n"
-      "       fc-master --config FILE [options]\n"
-      "       fc-master HOST PORT DIR\n\n"
+      "  or:  fc-master --config FILE [options]\n"
+      "  or:  fc-master HOST PORT DIR\n\n"
       "Serves the files under DIR over TCP (the fc protocol, see PROTOCOL.md, and\n"
       "HTTP/1.1) from a cache in shared memory, with a supervised pool of worker\n"
       "processes.\n\n"

@@ -42,4 +42,14 @@ Status DropPrivileges(const std::string& user, const std::string& root_dir) {
   return Status::Ok();
 }
 
+Status GiveToUser(const std::string& path, const std::string& user) {
+  errno = 0;
+  const passwd* pw = ::getpwnam(user.c_str());
+  if (pw == nullptr) return Status::Error("--user " + user + ": no such user");
+  if (::chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+    return Status::FromErrno(errno, "chown", path + " to " + user);
+  }
+  return Status::Ok();
+}
+
 }  // namespace fc::master

@@ -15,4 +15,9 @@ namespace fc::master {
 // When not root: `user` must be empty or name the current user.
 Status DropPrivileges(const std::string& user, const std::string& root_dir);
 
+// As root, before the drop: gives `path` (a directory fc just made) to `user`,
+// so that it stays fc's after the drop (the lock directory under a
+// root-owned /run/fc or systemd's RuntimeDirectory).
+Status GiveToUser(const std::string& path, const std::string& user);
+
 }  // namespace fc::master

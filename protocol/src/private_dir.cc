@@ -15,8 +15,16 @@
 
 namespace fc {
 
-Status EnsurePrivateDirectory(const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) == 0) return Status::Ok();
+namespace {
+std::string OctalMode(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof(text), "%03o", static_cast<unsigned>(mode & 0777));
+  return text;
+}
+}  // namespace
+
+Status EnsurePrivateDirectory(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) == 0) return ::chmod(path.c_str(), mode) == 0 ? Status::Ok() : Status::FromErrno(errno, "chmod", path);
   if (errno != EEXIST) return Status::FromErrno(errno, "mkdir", path);
   // It exists: it must be ours. O_NOFOLLOW|O_DIRECTORY refuses a symlink or a file.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -26,14 +34,16 @@ Status EnsurePrivateDirectory(const std::string& path) {
   }
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "fstat", path);
-  if (st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
+  if (st.st_uid != ::geteuid() || (st.st_mode & 077 & ~mode) != 0) {
     char what[96];
     std::snprintf(what, sizeof(what), "owner uid %u, mode %04o", static_cast<unsigned>(st.st_uid),
                   static_cast<unsigned>(st.st_mode & 07777));
     return Status::Error("\"" + path + "\" is not private to this user (" + what + "; fc needs owner uid " +
-                         std::to_string(::geteuid()) + ", mode 0700): another user may have created "
+                         std::to_string(::geteuid()) + ", no more than mode 0" + OctalMode(mode) + "): another user may have created "
                          "it; remove it or choose another --lock-dir");
   }
+  // Ours and stricter than asked (an older fc made /run/fc 0700): widen it.
+  if ((st.st_mode & 0777) != mode && ::fchmod(fd.get(), mode) != 0) return Status::FromErrno(errno, "chmod", path);
   return Status::Ok();
 }
 
@@ -43,8 +53,10 @@ Result<std::string> DefaultLockDirectory(const std::string& shm_name) {
     base = runtime;
     base = base.substr(0, base.find(':'));  // systemd lists several, colon-separated
   } else if (::geteuid() == 0) {
+    // Root's base: others may pass through (to a lock directory fc gives to
+    // the user it drops to) but not list it.
     base = "/run/fc";
-    Status st = EnsurePrivateDirectory(base);
+    Status st = EnsurePrivateDirectory(base, 0711);
     if (!st.ok()) return st;
   } else if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg) {
     base = xdg;

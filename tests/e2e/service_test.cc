@@ -414,8 +414,9 @@ TEST_F(ServiceTest, ServesOnASocketPassedBySocketActivation) {
   posix_spawn_file_actions_destroy(&actions);
   listener.Reset();  // only fc holds it now
   EXPECT_TRUE(WaitUntil([&] { return GetStatus(port, "/f1.bin") == 200; }, 5000)) << ReadFileOrEmpty(log);
-  EXPECT_NE(ReadFileOrEmpty(log).find("127.0.0.1:" + std::to_string(port)), std::string::npos)
-      << ReadFileOrEmpty(log);
+  EXPECT_TRUE(WaitUntil([&] {
+    return ReadFileOrEmpty(log).find("on 127.0.0.1:" + std::to_string(port)) != std::string::npos;
+  }, 5000)) << ReadFileOrEmpty(log);
   ::kill(pid, SIGTERM);
   int status = 0;
   ASSERT_TRUE(WaitUntil([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, 20'000));

@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
   int timeout_ms = 500;
   po::options_description opts(
       "Usage: fc-shmdump [--port P | --shm-name NAME] [--json] [--check]\n"
-      "       fc-shmdump --gc [--remove]\n\n"
+      "  or:  fc-shmdump --gc [--remove]\n\n"
       "Prints a live fc cache segment: capacity, used, free, packet size, generation,\n"
       "every entry (name, size, state, readers, hits, age) and every worker slot (pid,\n"
       "alive, pins). Takes the shared lock for at most --lock-timeout ms, never longer.\n"

@@ -5,22 +5,26 @@
 // removed under them). Thread-safe: no shared state.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "fc/protocol/status.h"
 
 namespace fc {
 
-// Creates `path` with mode 0700, or accepts it if it already exists and is
-// private. Anything else (a symlink, a file, another owner, group or other
-// permissions) is an error whose message names the directory and the fix.
-Status EnsurePrivateDirectory(const std::string& path);
+// Creates `path` with `mode` (0700), or accepts it if it already exists, is
+// this user's and grants no more than `mode`. Anything else (a symlink, a
+// file, another owner, more permissions) is an error whose message names the
+// directory and the fix.
+Status EnsurePrivateDirectory(const std::string& path, mode_t mode = 0700);
 
 // Where the lock files of segment `shm_name` go by default:
 //   $RUNTIME_DIRECTORY (set by systemd's RuntimeDirectory=), else /run/fc when
 //   running as root, else $XDG_RUNTIME_DIR, each + "/<shm_name>.locks";
 //   else a fresh mkdtemp directory "$TMPDIR/<shm_name>.locks.XXXXXX".
-// The parents it creates (/run/fc) are private too.
+// /run/fc is made 0711: other users may pass through to a lock directory
+// given to the user fc drops to, but not list it.
 Result<std::string> DefaultLockDirectory(const std::string& shm_name);
 
 // Removes fc's load lock files (*.lock) from `dir`; with `and_directory`, then
