@@ -1,6 +1,7 @@
 // fc-master's start-up: check the served root, bind (or inherit) the
 // listening sockets, drop root, create the segment (or, in a binary upgrade,
 // attach to the running one), then hand over to the supervisor.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -139,6 +140,15 @@ int RunMaster(MasterConfig config) {
     if (Status made = PrepareLockDirectory(&config); !made.ok()) return Fail(made.message());
     if (Status given = GiveToUser(config.worker.lock_dir, config.user); !given.ok()) {
       return Fail(given.message());
+    }
+    // Log files under a root-owned directory (/var/log/fc): create them now
+    // for the user, who then appends to them and reopens them (logrotate
+    // creates their successors for the same user).
+    for (const std::string& path : {config.worker.access_log, config.error_log}) {
+      if (path.empty() || path == "-" || path == "off") continue;
+      UniqueFd file(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640));
+      if (!file.valid()) return Fail("cannot open log \"" + path + "\": " + std::strerror(errno));
+      if (Status given = GiveToUser(path, config.user); !given.ok()) return Fail(given.message());
     }
   }
   if (Status dropped = DropPrivileges(config.user, config.worker.root); !dropped.ok()) {
