@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 
@@ -58,8 +59,8 @@ std::string_view HostOf(std::string_view peer) {
 
 void AppendNumber(uint64_t value, std::string* out) {
   char digits[24];
-  const int n = std::snprintf(digits, sizeof(digits), "%llu", static_cast<unsigned long long>(value));
-  out->append(digits, static_cast<size_t>(n));
+  const auto end = std::to_chars(digits, digits + sizeof(digits), value).ptr;
+  out->append(digits, static_cast<size_t>(end - digits));
 }
 
 void FormatCombined(const AccessRecord& r, std::string* out) {
