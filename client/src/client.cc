@@ -15,6 +15,7 @@
 #include "fc/protocol/checksum.h"
 #include "fc/protocol/net.h"
 #include "fc/protocol/unique_fd.h"
+#include "retry.h"
 
 namespace fc::client {
 namespace {
@@ -125,9 +126,8 @@ Result<FetchSummary> Fetch(const Endpoint& server, const std::string& name, Sink
   Status last;
   Status st;
   for (int attempt = 0; attempt <= retries; ++attempt) {
-    if (attempt > 0) ::usleep(static_cast<useconds_t>(std::min(1000, 50 << attempt) * 1000));
     summary.attempts = attempt + 1;
-    auto conn = net::ConnectTcp(server.host, server.port, server.timeout_ms);
+    auto conn = ConnectForAttempt(server, attempt);
     if (!conn.ok()) {
       last = conn.status();
       continue;
@@ -200,7 +200,8 @@ Result<GetSummary> Get(const Endpoint& server, const GetOptions& options) {
   PartFile part(dir_fd.get(), options.directory);
   Status st = part.Create(base.value());
   if (!st.ok()) return st;
-  auto fetched = Fetch(server, options.name, part, options.retries, options.progress);
+  auto fetched = options.http ? FetchHttp(server, options.name, part, options.retries, options.progress)
+                              : Fetch(server, options.name, part, options.retries, options.progress);
   if (!fetched.ok()) return fetched.status();
   if (!(st = part.Commit(base.value())).ok()) return st;
   GetSummary summary;
@@ -212,25 +213,33 @@ Result<GetSummary> Get(const Endpoint& server, const GetOptions& options) {
   return summary;
 }
 
-Result<PutSummary> Put(const Endpoint& server, const std::string& local_path,
-                       const std::string& name, const std::string& token) {
-  UniqueFd file(::open(local_path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!file.valid()) return Status::FromErrno(errno, "open", local_path);
+Result<UploadFile> OpenForUpload(const std::string& local_path) {
+  UploadFile upload;
+  upload.fd.Reset(::open(local_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!upload.fd.valid()) return Status::FromErrno(errno, "open", local_path);
   struct stat st;
-  if (::fstat(file.get(), &st) != 0) return Status::FromErrno(errno, "fstat", local_path);
+  if (::fstat(upload.fd.get(), &st) != 0) return Status::FromErrno(errno, "fstat", local_path);
   if (!S_ISREG(st.st_mode)) return Status::Error(local_path + " is not a regular file");
-  PutSummary summary;
-  summary.size = static_cast<uint64_t>(st.st_size);
+  upload.summary.size = static_cast<uint64_t>(st.st_size);
   Checksum64 hash;
   std::unique_ptr<char[]> buffer(new char[kChunk]);
-  for (uint64_t done = 0; done < summary.size;) {
-    const ssize_t n = ::pread(file.get(), buffer.get(), kChunk, static_cast<off_t>(done));
+  for (uint64_t done = 0; done < upload.summary.size;) {
+    const ssize_t n = ::pread(upload.fd.get(), buffer.get(), kChunk, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return Status::FromErrno(n < 0 ? errno : EIO, "read", local_path);
     hash.Update(buffer.get(), static_cast<size_t>(n));
     done += static_cast<uint64_t>(n);
   }
-  summary.checksum = hash.Digest();
+  upload.summary.checksum = hash.Digest();
+  return upload;
+}
+
+Result<PutSummary> Put(const Endpoint& server, const std::string& local_path,
+                       const std::string& name, const std::string& token) {
+  auto upload = OpenForUpload(local_path);
+  if (!upload.ok()) return upload.status();
+  const PutSummary summary = upload->summary;
+  const UniqueFd& file = upload->fd;
   if (name.empty() || name.size() > protocol::kMaxNameLength) {
     return Status::Error("upload name must be 1 to 4096 bytes");
   }

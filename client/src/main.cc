@@ -73,6 +73,21 @@ int RunGet(const Endpoint& server, fc::client::GetOptions options, bool quiet) {
   return 0;
 }
 
+int RunPut(const Endpoint& server, const std::string& local, const std::string& name,
+           const std::string& token, bool http, bool quiet) {
+  auto put = http ? fc::client::PutHttp(server, local, name, token)
+                  : fc::client::Put(server, local, name, token);
+  if (!put.ok()) {
+    std::fprintf(stderr, "fc-client: %s\n", put.status().message().c_str());
+    return 1;
+  }
+  if (!quiet) {
+    std::printf("stored %s as \"%s\" (%llu bytes, xxh64 %016llx)\n", local.c_str(), name.c_str(),
+                static_cast<unsigned long long>(put->size), static_cast<unsigned long long>(put->checksum));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,9 +102,12 @@ int main(int argc, char** argv) {
       "  or:  fc-client list HOST PORT [--json]    show what the server has cached\n"
       "  or:  fc-client put HOST PORT LOCALFILE [NAME] [--token T]   upload a file\n"
       "  or:  fc-client HOST PORT NAME DIR         (short form of get)\n"
-      "  or:  fc-client HOST PORT list             (short form of list)\n\n"
+      "  or:  fc-client HOST PORT list             (short form of list)\n"
+      "  or:  fc-client get http://HOST:PORT/NAME [DIR]   the same over HTTP (e.g. a load balancer)\n"
+      "  or:  fc-client put LOCALFILE http://HOST:PORT/NAME [--token T]\n\n"
       "A download goes to a temporary file in DIR and is renamed into place only\n"
-      "after its size and xxHash64 checksum match; a cut connection is resumed.\n"
+      "after its size and xxHash64 checksum match; a cut connection is resumed\n"
+      "(over HTTP: Range and If-Range; the checksum is the X-Fc-Checksum field).\n"
       "Exit status: 0 success, 1 failure (not found, refused, I/O), 2 usage.\n\n"
       "Options");
   visible.add_options()
@@ -125,6 +143,22 @@ int main(int argc, char** argv) {
     return UsageError("unknown command \"" + command + "\"");
   }
   if (timeout_s < 1 || retries < 0) return UsageError("--timeout must be >= 1 and --retries >= 0");
+  // HTTP forms: get URL [DIR], put LOCALFILE URL.
+  const bool get_url = command == "get" && !args.empty() && args[0].rfind("http://", 0) == 0;
+  const bool put_url = command == "put" && args.size() == 2 && args[1].find("://") != std::string::npos;
+  if (get_url || put_url) {
+    auto target = fc::client::ParseHttpUrl(get_url ? args[0] : args[1]);
+    if (!target.ok()) return UsageError(target.status().message());
+    target->server.timeout_ms = timeout_s * 1000;
+    if (put_url) return RunPut(target->server, args[0], target->name, token, true, vm.count("quiet") > 0);
+    if (args.size() > 2) return UsageError("get takes http://HOST:PORT/NAME [DIR]");
+    fc::client::GetOptions options;
+    options.name = target->name;
+    options.directory = args.size() == 2 ? args[1] : ".";
+    options.retries = retries;
+    options.http = true;
+    return RunGet(target->server, options, vm.count("quiet") > 0);
+  }
   if (args.size() < 2) return UsageError(command + " needs HOST and PORT");
   Endpoint server;
   server.host = args[0];
@@ -139,18 +173,8 @@ int main(int argc, char** argv) {
   if (command == "put") {
     if (args.size() < 3 || args.size() > 4) return UsageError("put takes HOST PORT LOCALFILE [NAME]");
     const std::string local = args[2];
-    std::string name = args.size() == 4 ? args[3] : local.substr(local.find_last_of('/') + 1);
-    auto put = fc::client::Put(server, local, name, token);
-    if (!put.ok()) {
-      std::fprintf(stderr, "fc-client: %s\n", put.status().message().c_str());
-      return 1;
-    }
-    if (!vm.count("quiet")) {
-      std::printf("stored %s as \"%s\" (%llu bytes, xxh64 %016llx)\n", local.c_str(), name.c_str(),
-                  static_cast<unsigned long long>(put->size),
-                  static_cast<unsigned long long>(put->checksum));
-    }
-    return 0;
+    const std::string name = args.size() == 4 ? args[3] : local.substr(local.find_last_of('/') + 1);
+    return RunPut(server, local, name, token, false, vm.count("quiet") > 0);
   }
   if (args.size() < 3 || args.size() > 4) return UsageError("get takes HOST PORT NAME [DIR]");
   fc::client::GetOptions options;

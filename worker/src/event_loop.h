@@ -190,7 +190,9 @@ class EventLoop {
   void HandleHttpPut(Connection& c);
   bool PlanHttpBody(Connection& c);  // conditionals, Range, HEAD
   // http_reply.cc: status lines and fields.
-  void HttpHead(Connection& c, int status, uint64_t body_length, bool from_cache);
+  // `checksum`: the whole file's xxHash64 when known, sent on a 200.
+  void HttpHead(Connection& c, int status, uint64_t body_length, bool from_cache,
+                const uint64_t* checksum = nullptr);
   // A reply with a short text body: errors, and also health and OPTIONS.
   void HttpText(Connection& c, int status, const std::string& message, bool close_after);
   // The text before part `part` of a multipart/byteranges body; for

@@ -86,7 +86,8 @@ void ConnectionField(Connection& c, bool draining, std::string* h) {
 }
 }  // namespace
 
-void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool from_cache) {
+void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool from_cache,
+                         const uint64_t* checksum) {
   c.status = status;
   std::string& h = c.head;
   h.clear();
@@ -126,6 +127,11 @@ void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool f
          std::to_string(c.offset + c.length - 1) + "/" + std::to_string(c.identity.size) + "\r\n";
   }
   h += from_cache ? "X-Fc-Served: cache\r\n" : "X-Fc-Served: disk\r\n";
+  if (checksum != nullptr && status == 200) {
+    char field[48];
+    std::snprintf(field, sizeof(field), "X-Fc-Checksum: %016" PRIx64 "\r\n", *checksum);
+    h += field;
+  }
   ConnectionField(c, draining_, &h);
   h += "\r\n";
   if (multipart && !c.head_only) h += PartHeader(c, 0);

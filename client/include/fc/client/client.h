@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fc/protocol/status.h"
+#include "fc/protocol/unique_fd.h"
 #include "fc/protocol/wire.h"
 
 namespace fc::client {
@@ -24,6 +25,7 @@ struct GetOptions {
   std::string name;       // as the server knows it, e.g. "docs/a b.txt"
   std::string directory;  // where to save; the file keeps the name's last component
   int retries = 5;        // extra attempts after a cut connection or a busy server
+  bool http = false;      // fetch over HTTP (FetchHttp) instead of the fc protocol
   // Called as bytes arrive (received, total).
   std::function<void(uint64_t, uint64_t)> progress;
 };
@@ -74,6 +76,31 @@ struct PutSummary {
 // --upload-token, if it has one.
 Result<PutSummary> Put(const Endpoint& server, const std::string& local_path,
                        const std::string& name, const std::string& token);
+
+// A local file opened for upload, with its size and xxHash64 (read once).
+struct UploadFile {
+  UniqueFd fd;
+  PutSummary summary;
+};
+Result<UploadFile> OpenForUpload(const std::string& local_path);
+
+// fc over HTTP: an http://HOST[:PORT]/NAME address (NAME percent-decoded).
+struct HttpTarget {
+  Endpoint server;
+  std::string name;
+};
+Result<HttpTarget> ParseHttpUrl(const std::string& url);
+
+// Fetch over HTTP/1.1, through anything that speaks it (a load balancer): a
+// cut transfer resumes with Range and If-Range (the ETag), a full answer to a
+// resume starts over, 502/503/504 are retried, and the whole file must hash to
+// the X-Fc-Checksum of the 200 (PROTOCOL.md); without it nothing is accepted.
+Result<FetchSummary> FetchHttp(const Endpoint& server, const std::string& name, Sink& sink,
+                               int retries, const std::function<void(uint64_t, uint64_t)>& progress);
+// PUT over HTTP with Content-Length, X-Fc-Checksum, Expect: 100-continue and,
+// given a token, Authorization: Bearer.
+Result<PutSummary> PutHttp(const Endpoint& server, const std::string& local_path,
+                           const std::string& name, const std::string& token);
 
 // The cache's entries as LIST reports them.
 Result<std::vector<protocol::ListItem>> List(const Endpoint& server);

@@ -1,0 +1,19 @@
+// Internal header: one attempt of a resumable transfer (both protocols): back
+// off before a retry (50 ms doubling, at most 1 s), then connect.
+#pragma once
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "fc/client/client.h"
+#include "fc/protocol/net.h"
+
+namespace fc::client {
+
+inline Result<UniqueFd> ConnectForAttempt(const Endpoint& server, int attempt) {
+  if (attempt > 0) ::usleep(static_cast<useconds_t>(std::min(1000, 50 << std::min(attempt, 5)) * 1000));
+  return net::ConnectTcp(server.host, server.port, server.timeout_ms);
+}
+
+}  // namespace fc::client
