@@ -5,8 +5,10 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fc/protocol/unique_fd.h"
@@ -21,6 +23,18 @@ constexpr int kTimeFactor = 4;
 #else
 constexpr int kTimeFactor = 1;
 #endif
+
+// Polls `condition` every 20 ms for at most timeout_ms (scaled by
+// kTimeFactor); returns its last value.
+template <typename Condition>
+bool WaitUntil(Condition condition, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms * kTimeFactor);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
 
 // A fresh directory under /tmp, removed with its contents on destruction.
 class TempDir {

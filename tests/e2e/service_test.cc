@@ -30,16 +30,6 @@ using Clock = std::chrono::steady_clock;
 
 bool Alive(pid_t pid) { return ::kill(pid, 0) == 0; }
 
-// Polls `condition` every 20 ms for at most `timeout_ms`.
-template <typename Condition>
-bool WaitUntil(Condition condition, int timeout_ms) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms * kTimeFactor);
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
-}
 
 // The first number after `prefix` in `text` at or after `from`, or 0.
 long NumberAfter(const std::string& text, const std::string& prefix, size_t from = 0) {

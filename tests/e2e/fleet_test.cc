@@ -1,0 +1,400 @@
+// A sharded fleet: real fc-masters behind a real HAProxy running
+// deploy/haproxy.cfg (its bind and server lines rewritten for the test's
+// ports), on loopback. Clients are fc-client's HTTP transfer (FetchHttp:
+// resume with Range, verify X-Fc-Checksum), as a user of the fleet would run.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "fc/client/client.h"
+#include "fc/protocol/checksum.h"
+#include "harness.h"
+#include "proxy.h"
+
+extern char** environ;
+
+namespace fc::testing {
+namespace {
+
+
+
+// HAProxy with deploy/haproxy.cfg for the given shard ports, plus a stats page.
+class Balancer {
+ public:
+  Balancer() : front_(FreePort()), stats_(FreePort()) {}
+  ~Balancer() { Stop(); }
+
+  // Starts HAProxy for `shards` (replacing a running one gracefully: -sf).
+  bool Start(const std::vector<uint16_t>& shards) {
+    std::ifstream in(std::string(FC_DEPLOY_DIR) + "/haproxy.cfg");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string config, line;
+    std::istringstream lines(text.str());
+    while (std::getline(lines, line)) {
+      if (line.rfind("    server fc", 0) == 0) continue;
+      if (line.rfind("    bind 127.0.0.1:", 0) == 0) line = "    bind 127.0.0.1:" + std::to_string(front_);
+      config += line + "\n";
+    }
+    for (size_t i = 0; i < shards.size(); ++i) {
+      config += "    server fc" + std::to_string(i + 1) + " 127.0.0.1:" + std::to_string(shards[i]) + " id " +
+                std::to_string(i + 1) + "\n";
+    }
+    config += "\nfrontend stats\n    bind 127.0.0.1:" + std::to_string(stats_) +
+              "\n    stats enable\n    stats uri /stats\n";
+    const std::string path = dir_ / ("haproxy-" + std::to_string(generation_++) + ".cfg");
+    std::ofstream(path) << config;
+    std::vector<std::string> args = {"/usr/sbin/haproxy", "-db", "-f", path};
+    if (pid_ > 0) {
+      args.push_back("-sf");
+      args.push_back(std::to_string(pid_));
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    const std::string log = dir_ / "haproxy.log";
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    pid_t pid = 0;
+    const int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) return false;
+    if (pid_ > 0) old_pids_.push_back(pid_);
+    pid_ = pid;
+    // Ready when every shard is UP in the new process's stats.
+    return WaitUntil([&] { return CountUp() == shards.size(); }, 10'000);
+  }
+
+  void Stop() {
+    for (pid_t p : old_pids_) Reap(p);
+    old_pids_.clear();
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      Reap(pid_);
+      pid_ = -1;
+    }
+  }
+
+  // "UP", "DOWN", ... of server fcN, from the stats page (CSV).
+  std::string Status(int n) const {
+    const std::string csv = StatsCsv();
+    std::istringstream lines(csv);
+    std::string line;
+    const std::string prefix = "fc_shards,fc" + std::to_string(n) + ",";
+    while (std::getline(lines, line)) {
+      if (line.rfind(prefix, 0) != 0) continue;
+      std::vector<std::string> fields;
+      std::stringstream cells(line);
+      for (std::string cell; std::getline(cells, cell, ',');) fields.push_back(cell);
+      return fields.size() > 17 ? fields[17] : "";  // column 17: status
+    }
+    return "";
+  }
+  size_t CountUp() const {
+    size_t up = 0;
+    for (int n = 1; n <= 16; ++n) up += Status(n).rfind("UP", 0) == 0;
+    return up;
+  }
+  uint16_t front() const { return front_; }
+  std::string log() const { return ReadFileOrEmpty(dir_ / "haproxy.log"); }
+
+ private:
+  static void Reap(pid_t pid) {
+    for (int i = 0; i < 200; ++i) {
+      if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  std::string StatsCsv() const {
+    RawConnection conn(stats_);
+    if (!conn.connected()) return "";
+    // HTTP/1.0: the body ends when HAProxy closes (no chunked encoding).
+    conn.Send("GET /stats;csv HTTP/1.0\r\n\r\n");
+    std::string all;
+    char buf[16384];
+    for (ssize_t n; (n = ::recv(conn.fd(), buf, sizeof(buf), 0)) > 0;) all.append(buf, static_cast<size_t>(n));
+    const size_t body = all.find("\r\n\r\n");
+    return body == std::string::npos ? "" : all.substr(body + 4);
+  }
+
+  TempDir dir_;
+  uint16_t front_, stats_;
+  pid_t pid_ = -1;
+  std::vector<pid_t> old_pids_;
+  int generation_ = 0;
+};
+
+// Keeps the bytes of a download in memory.
+class MemorySink : public client::Sink {
+ public:
+  Status Write(uint64_t offset, const char* data, size_t length) override {
+    if (bytes.size() < offset + length) bytes.resize(offset + length);
+    bytes.replace(offset, length, data, length);
+    return Status::Ok();
+  }
+  Status Restart() override {
+    bytes.clear();
+    return Status::Ok();
+  }
+  std::string bytes;
+};
+
+// Load: `clients` threads fetching every name in turn, verifying each.
+class Load {
+ public:
+  Load(uint16_t front, const std::vector<std::string>& names, int clients,
+       std::function<bool(uint16_t, const std::string&, std::string*)> fetch) {
+    for (int c = 0; c < clients; ++c) {
+      threads_.emplace_back([this, front, names, c, fetch] {
+        for (size_t i = static_cast<size_t>(c) * 7; !stop_.load(); ++i) {
+          std::string why;
+          const bool ok = fetch(front, names[i % names.size()], &why);
+          requests_.fetch_add(1);
+          if (!ok) {
+            failures_.fetch_add(1);
+            std::lock_guard<std::mutex> lock(mu_);
+            if (first_.empty()) first_ = why;
+          }
+        }
+      });
+    }
+  }
+  ~Load() { Stop(); }
+  void Stop() {
+    stop_.store(true);
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  uint64_t requests() const { return requests_.load(); }
+  uint64_t failures() const { return failures_.load(); }
+  std::string first() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return first_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> requests_{0}, failures_{0};
+  std::mutex mu_;
+  std::string first_;
+  std::vector<std::thread> threads_;
+};
+
+class FleetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::access("/usr/sbin/haproxy", X_OK) != 0) {
+      GTEST_SKIP() << "haproxy is not installed (scripts/install-deps.sh installs it)";
+    }
+    for (int i = 0; i < kNames; ++i) {
+      const std::string name = "n" + std::to_string(i) + ".bin";
+      WriteFile(root_ / name, 2000 + 3000 * (i % 7), 100 + i);
+      names_.push_back(name);
+      bytes_[name] = ReadFileOrEmpty(root_ / name);
+    }
+  }
+  // A shard: an fc-master that announces its drain to the balancer first.
+  std::unique_ptr<Server> StartShard() {
+    auto s = std::make_unique<Server>(root_.path(), std::vector<std::string>{
+        "--workers", "2", "--drain-notice", "2", "--access-log", "off", "--policy", "lru"});
+    EXPECT_TRUE(s->started()) << s->Log();
+    return s;
+  }
+  // Fetches `name` through the front and checks every byte.
+  bool Fetch(uint16_t front, const std::string& name, std::string* why) {
+    client::Endpoint e{"127.0.0.1", front, 10'000};
+    MemorySink sink;
+    auto r = client::FetchHttp(e, name, sink, /*retries=*/5, nullptr);
+    if (!r.ok()) {
+      *why = r.status().message();
+      return false;
+    }
+    if (sink.bytes != bytes_[name]) {
+      *why = "wrong bytes for " + name;
+      return false;
+    }
+    return true;
+  }
+  // Three shards behind the balancer.
+  bool StartFleet(int count) {
+    for (int i = 0; i < count; ++i) {
+      shards_.push_back(StartShard());
+      ports_.push_back(shards_.back()->port());
+    }
+    return balancer_.Start(ports_);
+  }
+  // Fetches every name once through the front, checking the bytes.
+  void FetchAll() {
+    for (const std::string& name : names_) {
+      std::string why;
+      ASSERT_TRUE(Fetch(balancer_.front(), name, &why)) << why;
+    }
+  }
+  // Three shards, every name fetched once, who owns what; then 8 clients
+  // fetching continuously.
+  void StartUnderLoad() {
+    ASSERT_TRUE(StartFleet(3));
+    FetchAll();
+    owners_before_ = Owners(balancer_.front());
+    auto fetch = [this](uint16_t front, const std::string& n, std::string* why) { return Fetch(front, n, why); };
+    load_ = std::make_unique<Load>(balancer_.front(), names_, 8, fetch);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  // Which shard serves each name now (HAProxy's X-Served-By): the majority of
+  // three requests one at a time. (hash-balance-factor may send a request to
+  // the next shard when HAProxy still counts the previous one as in flight; a
+  // single sample would then report a spill as a move.)
+  std::map<std::string, std::string> Owners(uint16_t front) {
+    std::map<std::string, std::string> owners;
+    for (const std::string& name : names_) {
+      std::map<std::string, int> votes;
+      for (int i = 0; i < 3; ++i) {
+        RawConnection conn(front);
+        conn.Send("GET /" + name + " HTTP/1.1\r\nHost: f\r\nConnection: close\r\n\r\n");
+        HttpResponse r;
+        EXPECT_TRUE(ReadHttpResponse(conn, &r)) << name;
+        EXPECT_EQ(r.status, 200) << name;
+        ++votes[r.Header("X-Served-By")];
+      }
+      for (const auto& [shard, count] : votes) {
+        if (count >= 2) owners[name] = shard;
+      }
+    }
+    return owners;
+  }
+  // The names cached on a shard, from fc-shmdump --json.
+  static std::set<std::string> Cached(const Server& shard) {
+    ToolResult dump = shard.Shmdump({"--json"});
+    std::set<std::string> names;
+    for (const std::string& n : JsonValues(dump.out, "name")) names.insert(n);
+    return names;
+  }
+
+  static constexpr int kNames = 120;
+  TempDir root_;
+  std::vector<std::unique_ptr<Server>> shards_;
+  std::vector<uint16_t> ports_;
+  Balancer balancer_;
+  std::map<std::string, std::string> owners_before_;
+  std::unique_ptr<Load> load_;
+  std::vector<std::string> names_;
+  std::map<std::string, std::string> bytes_;
+};
+
+TEST_F(FleetTest, EveryNameIsCachedOnExactlyOneShard) {
+  std::vector<std::unique_ptr<Server>>& shards = shards_;
+  Balancer& balancer = balancer_;
+  ASSERT_TRUE(StartFleet(3));
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string& name : names_) {
+      std::string why;
+      ASSERT_TRUE(Fetch(balancer.front(), name, &why)) << why;
+    }
+  }
+  std::map<std::string, int> holders;
+  for (auto& s : shards) {
+    const std::set<std::string> cached = Cached(*s);
+    EXPECT_GT(cached.size(), static_cast<size_t>(kNames / 6)) << "a shard got almost nothing";
+    for (const std::string& n : cached) ++holders[n];
+  }
+  EXPECT_EQ(holders.size(), static_cast<size_t>(kNames));
+  for (const auto& [name, count] : holders) EXPECT_EQ(count, 1) << name << " is cached on " << count << " shards";
+}
+
+TEST_F(FleetTest, KillingAShardFailsNoClientAndMovesOnlyItsNames) {
+  std::vector<std::unique_ptr<Server>>& shards = shards_;
+  Balancer& balancer = balancer_;
+  StartUnderLoad();
+  const std::map<std::string, std::string>& before = owners_before_;
+  Load& load = *load_;
+  shards[1]->Kill();  // SIGKILL of the master; its workers follow
+  ASSERT_TRUE(WaitUntil([&] { return balancer.Status(2).rfind("DOWN", 0) == 0; }, 10'000))
+      << balancer.Status(2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  load.Stop();
+  EXPECT_GT(load.requests(), 200u);
+  EXPECT_EQ(load.failures(), 0u) << load.first();
+  const std::map<std::string, std::string> after = Owners(balancer.front());
+  size_t moved = 0, on_dead = 0;
+  for (const std::string& name : names_) {
+    on_dead += before.at(name) == "fc2";
+    if (before.at(name) == after.at(name)) continue;
+    EXPECT_EQ(before.at(name), "fc2") << name << " moved from live shard " << before.at(name) << " to "
+                                      << after.at(name) << "; fc1 " << balancer.Status(1) << ", fc3 "
+                                      << balancer.Status(3);
+    ++moved;
+  }
+  EXPECT_EQ(moved, on_dead) << "every name of the dead shard moved, and only those";
+  std::printf("failover: %llu requests by 8 clients, %llu failed; %zu of %d names moved (%.0f%%), all of them "
+              "the dead shard's\n",
+              static_cast<unsigned long long>(load.requests()), static_cast<unsigned long long>(load.failures()),
+              moved, kNames, 100.0 * static_cast<double>(moved) / kNames);
+}
+
+TEST_F(FleetTest, AddingAFourthShardMovesAboutAQuarterAndFailsNothing) {
+  std::vector<std::unique_ptr<Server>>& shards = shards_;
+  Balancer& balancer = balancer_;
+  StartUnderLoad();
+  const std::map<std::string, std::string>& before = owners_before_;
+  Load& load = *load_;
+  shards.push_back(StartShard());
+  ports_.push_back(shards.back()->port());
+  ASSERT_TRUE(balancer.Start(ports_)) << balancer.log();  // a reload: the old HAProxy finishes its requests
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  load.Stop();
+  EXPECT_EQ(load.failures(), 0u) << load.first();
+  const std::map<std::string, std::string> after = Owners(balancer.front());
+  size_t moved = 0;
+  for (const std::string& name : names_) {
+    if (before.at(name) == after.at(name)) continue;
+    EXPECT_EQ(after.at(name), "fc4") << name << " moved between old shards";
+    ++moved;
+  }
+  const double share = static_cast<double>(moved) / kNames;
+  EXPECT_GT(share, 0.12);
+  EXPECT_LT(share, 0.40);
+  std::printf("scale-out: %llu requests by 8 clients, %llu failed; %zu of %d names moved to the new shard (%.0f%%)\n",
+              static_cast<unsigned long long>(load.requests()), static_cast<unsigned long long>(load.failures()),
+              moved, kNames, 100.0 * share);
+}
+
+TEST_F(FleetTest, AShardsDrainShowsAsDownBeforeItsSocketCloses) {
+  std::vector<std::unique_ptr<Server>>& shards = shards_;
+  Balancer& balancer = balancer_;
+  ASSERT_TRUE(StartFleet(3));
+  for (int victim = 0; victim < 3; ++victim) {
+    Server& shard = *shards[static_cast<size_t>(victim)];
+    ASSERT_EQ(::kill(shard.pid(), SIGTERM), 0);
+    bool down = false, open_when_down = false;
+    WaitUntil([&] {
+      down = balancer.Status(victim + 1).rfind("DOWN", 0) == 0;
+      if (down) open_when_down = RawConnection(shard.port()).connected();
+      return down;
+    }, 10'000);
+    EXPECT_TRUE(down) << "fc" << victim + 1 << ": " << balancer.Status(victim + 1);
+    EXPECT_TRUE(open_when_down) << "fc" << victim + 1 << " closed its socket before HAProxy saw it DOWN";
+    EXPECT_EQ(shard.Stop(), 0);
+  }
+}
+
+}  // namespace
+}  // namespace fc::testing
