@@ -567,7 +567,10 @@ int Supervisor::Run() {
   log::Line("serving ", config_.worker.root, " on ", where, " with ", config_.workers, " workers");
   for (;;) {
     std::vector<pollfd> fds = {{signals_.get(), POLLIN, 0}};
-    if (upgrade_.ready.valid()) fds.push_back({upgrade_.ready.get(), POLLIN, 0});
+    // Whether fds[1] is the upgrade pipe: a signal handled below may start an
+    // upgrade, so the pipe's validity then no longer says what was polled.
+    const bool polled_upgrade = upgrade_.ready.valid();
+    if (polled_upgrade) fds.push_back({upgrade_.ready.get(), POLLIN, 0});
     const size_t metrics_from = fds.size();
     if (metrics_) metrics_->AppendPollFds(&fds);
     const int64_t wait_ms =
@@ -587,7 +590,7 @@ int Supervisor::Run() {
           }
         }
       }
-      if (upgrade_.ready.valid() && fds[1].revents != 0) OnUpgradeReadable();
+      if (polled_upgrade && upgrade_.ready.valid() && fds[1].revents != 0) OnUpgradeReadable();
       if (handed_over_) return Stop("upgrade");
       if (metrics_) {
         metrics_->OnPoll(fds, metrics_from,
