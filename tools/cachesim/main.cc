@@ -5,7 +5,10 @@
 //   fc-cachesim                          # the default synthetic workload
 //   fc-cachesim --trace requests.csv     # time,object id,size per line
 //   fc-cachesim --alpha 1.2 --drift 0.01 --one-hit 0.2 --seed 7
+//   fc-cachesim --shards 4 [--hash consistent|random|both]   # a sharded fleet
 #include <cstdio>
+#include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -14,16 +17,92 @@
 #include "fc/protocol/cli.h"
 #include "fc/protocol/net.h"
 #include "replay.h"
+#include "shards.h"
 #include "trace.h"
 
 namespace po = boost::program_options;
 using namespace fc::cachesim;
 
+namespace {
+
+struct Totals {
+  uint64_t requests = 0, misses = 0, bytes = 0, missed_bytes = 0;
+  void Add(const ReplayResult& r) {
+    requests += r.requests;
+    misses += r.misses;
+    bytes += r.requested_bytes;
+    missed_bytes += r.missed_bytes;
+  }
+  double miss() const { return requests ? double(misses) / double(requests) : 0; }
+  double byte_miss() const { return bytes ? double(missed_bytes) / double(bytes) : 0; }
+};
+
+// N caches of `options` each, fed by `route` (request index -> shard).
+fc::Result<Totals> ReplaySharded(const std::vector<Request>& trace, const fc::shm_cache::CacheOptions& options,
+                             int shards, const std::function<int(size_t)>& route) {
+  std::vector<std::vector<Request>> parts(static_cast<size_t>(shards));
+  for (size_t i = 0; i < trace.size(); ++i) parts[static_cast<size_t>(route(i))].push_back(trace[i]);
+  Totals t;
+  for (const auto& part : parts) {
+    auto r = Replay(part, options);
+    if (!r.ok()) return r.status();
+    t.Add(r.value());
+  }
+  return t;
+}
+
+int RunShards(const std::vector<Request>& trace, fc::shm_cache::CacheOptions options, int shards,
+              const std::string& hash) {
+  if (shards < 1 || shards > 256) return fc::cli::UsageError("fc-cachesim", "--shards must be 1 to 256");
+  if (hash != "consistent" && hash != "random" && hash != "both") {
+    return fc::cli::UsageError("fc-cachesim", "--hash takes consistent, random or both");
+  }
+  const ConsistentRing ring(shards);
+  std::printf("%d shards of %llu bytes, policy %s; consistent: HAProxy's ring (sdbm + avalanche, %zu points)\n",
+              shards, static_cast<unsigned long long>(options.segment_size),
+              fc::shm_cache::PolicyName(options.policy), ring.points());
+  std::printf("%-34s %11s %11s\n", "how names reach the caches", "miss ratio", "byte miss");
+  auto print = [](const std::string& what, const Totals& t) {
+    std::printf("%-34s %11.4f %11.4f\n", what.c_str(), t.miss(), t.byte_miss());
+  };
+  if (hash != "random") {
+    // One shard per object (its name is its path), as HAProxy routes it.
+    std::vector<int> shard_of;
+    auto r = ReplaySharded(trace, options, shards, [&](size_t i) {
+      const uint64_t id = trace[i].id;
+      if (id >= shard_of.size()) shard_of.resize(id + 1, -1);
+      if (shard_of[id] < 0) shard_of[id] = ring.ShardOf("/o" + std::to_string(id));
+      return shard_of[id];
+    });
+    if (!r.ok()) return std::fprintf(stderr, "fc-cachesim: %s\n", r.status().message().c_str()), 1;
+    print("consistent hash (HAProxy)", r.value());
+  }
+  if (hash != "consistent") {
+    std::mt19937_64 rng(12345);
+    auto r = ReplaySharded(trace, options, shards, [&](size_t) {
+      return static_cast<int>(rng() % static_cast<uint64_t>(shards));
+    });
+    if (!r.ok()) return std::fprintf(stderr, "fc-cachesim: %s\n", r.status().message().c_str()), 1;
+    print("random (round robin)", r.value());
+  }
+  fc::shm_cache::CacheOptions big = options;
+  big.segment_size = options.segment_size * static_cast<uint64_t>(shards);
+  auto one = Replay(trace, big);
+  if (!one.ok()) return std::fprintf(stderr, "fc-cachesim: %s\n", one.status().message().c_str()), 1;
+  Totals t;
+  t.Add(one.value());
+  print("one cache " + std::to_string(shards) + "x as large", t);
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   SyntheticSpec spec;
   std::string trace_path, cache_size = "64M", packet_size = "1K",
               policies = "lru,fifo,sieve,s3fifo,fc";
-  std::string size_median = "16K", fixed_size = "0";
+  std::string size_median = "16K", fixed_size = "0", hash = "both", which;
+  int shards = 0;
   po::options_description opts(
       "Usage: fc-cachesim [--trace FILE | synthetic options] [--policies lru,fifo]\n\n"
       "Replays a trace through the real shared cache for each policy and prints the\n"
@@ -45,7 +124,15 @@ int main(int argc, char** argv) {
        "synthetic: share of ranks rotated every 1% of the trace (0)")
       ("one-hit", po::value(&spec.one_hit_wonders)->value_name("F"),
        "synthetic: share of requests for never-seen objects (0)")
-      ("seed", po::value(&spec.seed)->value_name("N"), "synthetic: random seed (1)");
+      ("seed", po::value(&spec.seed)->value_name("N"), "synthetic: random seed (1)")
+      ("shards", po::value(&shards)->value_name("N"),
+       "replay through N caches of --cache-size each, routed by --hash, and one cache N times "
+       "as large (policy: the first of --policies, default fc)")
+      ("hash", po::value(&hash)->value_name("HOW"),
+       "with --shards: consistent (HAProxy's ring, as deploy/haproxy.cfg), random (round "
+       "robin), or both (default)")
+      ("which-shard", po::value(&which)->value_name("PATH"),
+       "with --shards: print the shard (1-based, HAProxy's server id) of a request path and exit");
   po::variables_map vm;
   if (int rc = fc::cli::Parse("fc-cachesim", argc, argv, opts, opts, nullptr, &vm); rc >= 0) return rc;
   auto segment = fc::net::ParseByteSize(cache_size, "--cache-size");
@@ -54,6 +141,11 @@ int main(int argc, char** argv) {
   auto fixed = fc::net::ParseByteSize(fixed_size, "--fixed-size");
   for (const auto* r : {&segment, &packet, &median, &fixed}) {
     if (!r->ok()) return fc::cli::UsageError("fc-cachesim", r->status().message());
+  }
+  if (!which.empty()) {
+    if (shards < 1) return fc::cli::UsageError("fc-cachesim", "--which-shard needs --shards N");
+    std::printf("%d\n", ConsistentRing(shards).ShardOf(which) + 1);
+    return 0;
   }
   spec.size_median = static_cast<double>(median.value());
   spec.fixed_size = fixed.value();
@@ -70,6 +162,15 @@ int main(int argc, char** argv) {
   }
   std::printf("trace: %zu requests%s; cache %s in %s packets\n", trace.size(),
               trace_path.empty() ? " (synthetic)" : "", cache_size.c_str(), packet_size.c_str());
+  if (shards > 0) {
+    fc::shm_cache::CacheOptions o;
+    o.segment_size = segment.value();
+    o.packet_size = static_cast<uint32_t>(packet.value());
+    auto policy = fc::shm_cache::ParsePolicy(vm.count("policies") ? policies.substr(0, policies.find(',')) : "fc");
+    if (!policy.ok()) return fc::cli::UsageError("fc-cachesim", policy.status().message());
+    o.policy = policy.value();
+    return RunShards(trace, o, shards, hash);
+  }
   std::printf("%-8s %11s %11s %9s %9s %16s %9s %9s %9s %7s\n", "policy", "miss ratio",
               "byte miss", "vs LRU", "bytes", "evicted/admitted", "rounding", "gated", "pinned",
               "secs");
