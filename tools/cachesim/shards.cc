@@ -18,7 +18,7 @@ uint32_t Avalanche(uint32_t a) {
   a = (a + 0xd3a2646c) ^ (a << 9);
   a = (a + 0xfd7046c5) + (a << 3);
   a = (a ^ 0xb55a4f09) ^ (a >> 16);
-  return a;
+  return a * 3221225473u;  // HAProxy spreads the result with a prime near 3/4 of 2^32
 }
 
 ConsistentRing::ConsistentRing(int shards, int weight) {
