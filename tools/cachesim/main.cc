@@ -6,6 +6,8 @@
 //   fc-cachesim --trace requests.csv     # time,object id,size per line
 //   fc-cachesim --alpha 1.2 --drift 0.01 --one-hit 0.2 --seed 7
 //   fc-cachesim --shards 4 [--hash consistent|random|both]   # a sharded fleet
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <random>
@@ -95,6 +97,33 @@ int RunShards(const std::vector<Request>& trace, fc::shm_cache::CacheOptions opt
   return 0;
 }
 
+// Names per shard on HAProxy's ring, and what one failure moves.
+int PrintRingStats(int shards, uint64_t names) {
+  const ConsistentRing ring(shards);
+  std::vector<bool> down(static_cast<size_t>(shards), false);
+  down[0] = true;
+  std::vector<uint64_t> per(static_cast<size_t>(shards), 0);
+  uint64_t moved = 0;
+  for (uint64_t i = 0; i < names; ++i) {
+    const std::string path = "/o" + std::to_string(i);
+    const int before = ring.ShardOf(path);
+    ++per[static_cast<size_t>(before)];
+    moved += ring.ShardOf(path, down) != before;
+  }
+  const double mean = double(names) / shards;
+  double var = 0;
+  for (uint64_t n : per) var += (double(n) - mean) * (double(n) - mean);
+  const auto [lo, hi] = std::minmax_element(per.begin(), per.end());
+  std::printf("%d shards, %zu ring points, %llu names: per shard mean %.0f, min %llu (%.2fx), max %llu "
+              "(%.2fx), stddev %.1f%% of the mean\n",
+              shards, ring.points(), static_cast<unsigned long long>(names), mean,
+              static_cast<unsigned long long>(*lo), double(*lo) / mean, static_cast<unsigned long long>(*hi),
+              double(*hi) / mean, 100.0 * std::sqrt(var / shards) / mean);
+  std::printf("shard 1 fails: %.2f%% of the names move (its own share: %.2f%%), all of them its own\n",
+              100.0 * double(moved) / double(names), 100.0 * double(per[0]) / double(names));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,6 +132,7 @@ int main(int argc, char** argv) {
               policies = "lru,fifo,sieve,s3fifo,fc";
   std::string size_median = "16K", fixed_size = "0", hash = "both", which;
   int shards = 0;
+  uint64_t ring_names = 0;
   po::options_description opts(
       "Usage: fc-cachesim [--trace FILE | synthetic options] [--policies lru,fifo]\n\n"
       "Replays a trace through the real shared cache for each policy and prints the\n"
@@ -131,6 +161,9 @@ int main(int argc, char** argv) {
       ("hash", po::value(&hash)->value_name("HOW"),
        "with --shards: consistent (HAProxy's ring, as deploy/haproxy.cfg), random (round "
        "robin), or both (default)")
+      ("ring-stats", po::value(&ring_names)->value_name("NAMES"),
+       "with --shards: spread NAMES names /o0, /o1, ... over the ring; print the names per "
+       "shard (min, max, spread) and the share that moves when shard 1 fails, and exit")
       ("which-shard", po::value(&which)->value_name("PATH"),
        "with --shards: print the shard (1-based, HAProxy's server id) of a request path and exit");
   po::variables_map vm;
@@ -141,6 +174,10 @@ int main(int argc, char** argv) {
   auto fixed = fc::net::ParseByteSize(fixed_size, "--fixed-size");
   for (const auto* r : {&segment, &packet, &median, &fixed}) {
     if (!r->ok()) return fc::cli::UsageError("fc-cachesim", r->status().message());
+  }
+  if (ring_names > 0) {
+    if (shards < 2) return fc::cli::UsageError("fc-cachesim", "--ring-stats needs --shards 2 or more");
+    return PrintRingStats(shards, ring_names);
   }
   if (!which.empty()) {
     if (shards < 1) return fc::cli::UsageError("fc-cachesim", "--which-shard needs --shards N");
