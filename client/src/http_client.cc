@@ -14,10 +14,10 @@
 #include <memory>
 
 #include "fc/client/client.h"
-#include "fc/protocol/checksum.h"
+#include "fc/base/checksum.h"
 #include "fc/protocol/http.h"
-#include "fc/protocol/net.h"
-#include "fc/protocol/unique_fd.h"
+#include "fc/base/net.h"
+#include "fc/base/unique_fd.h"
 #include "retry.h"
 
 namespace fc::client {

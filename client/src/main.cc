@@ -9,9 +9,9 @@
 #include <boost/program_options.hpp>
 
 #include "fc/client/client.h"
-#include "fc/protocol/cli.h"
-#include "fc/protocol/json.h"
-#include "fc/protocol/net.h"
+#include "fc/base/cli.h"
+#include "fc/base/json.h"
+#include "fc/base/net.h"
 #include "progress.h"
 
 namespace po = boost::program_options;

@@ -1,5 +1,5 @@
 // Terminal progress bar; see progress.h.
-#include "fc/protocol/clock.h"
+#include "fc/base/clock.h"
 #include "progress.h"
 
 #include <time.h>

@@ -7,7 +7,7 @@
 #include <algorithm>
 
 #include "fc/client/client.h"
-#include "fc/protocol/net.h"
+#include "fc/base/net.h"
 
 namespace fc::client {
 

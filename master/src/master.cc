@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "fc/master/master.h"
-#include "fc/protocol/crash_point.h"
-#include "fc/protocol/log.h"
-#include "fc/protocol/private_dir.h"
-#include "fc/protocol/process_start.h"
+#include "fc/base/crash_point.h"
+#include "fc/base/log.h"
+#include "fc/base/private_dir.h"
+#include "fc/base/process_start.h"
 #include "listeners.h"
 #include "metrics_server.h"
 #include "privileges.h"

@@ -11,8 +11,8 @@
 #include <cinttypes>
 #include <cstdio>
 
-#include "fc/protocol/clock.h"
-#include "fc/protocol/net.h"
+#include "fc/base/clock.h"
+#include "fc/base/net.h"
 #include "listeners.h"
 
 namespace fc::master {

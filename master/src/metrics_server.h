@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "fc/protocol/status.h"
-#include "fc/protocol/unique_fd.h"
+#include "fc/base/status.h"
+#include "fc/base/unique_fd.h"
 #include "fc/shm_cache/cache.h"
 
 namespace fc::master {

@@ -11,8 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "fc/protocol/clock.h"
-#include "fc/protocol/unique_fd.h"
+#include "fc/base/clock.h"
+#include "fc/base/unique_fd.h"
 
 namespace fc::master {
 

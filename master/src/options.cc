@@ -9,8 +9,8 @@
 #include <boost/program_options.hpp>
 
 #include "fc/master/master.h"
-#include "fc/protocol/cli.h"
-#include "fc/protocol/net.h"
+#include "fc/base/cli.h"
+#include "fc/base/net.h"
 #include "fc/protocol/wire.h"
 
 namespace po = boost::program_options;

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "fc/protocol/status.h"
+#include "fc/base/status.h"
 
 namespace fc::master {
 

@@ -18,9 +18,9 @@
 #include <cstring>
 #include <string>
 
-#include "fc/protocol/clock.h"
-#include "fc/protocol/log.h"
-#include "fc/protocol/private_dir.h"
+#include "fc/base/clock.h"
+#include "fc/base/log.h"
+#include "fc/base/private_dir.h"
 #include "listeners.h"
 #include "metrics_server.h"
 #include "notify.h"

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "fc/master/master.h"
-#include "fc/protocol/unique_fd.h"
+#include "fc/base/unique_fd.h"
 #include "fc/shm_cache/cache.h"
 
 namespace fc::master {

@@ -14,7 +14,7 @@
 #include <cstdlib>
 
 #include "cache_impl.h"
-#include "fc/protocol/crash_point.h"
+#include "fc/base/crash_point.h"
 #include "robust_mutex.h"
 
 namespace fc::shm_cache {

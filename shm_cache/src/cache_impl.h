@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fc/protocol/clock.h"
+#include "fc/base/clock.h"
 #include "fc/shm_cache/cache.h"
 #include "layout.h"
 #include "robust_mutex.h"

@@ -20,7 +20,7 @@
 // Every policy steps over pinned entries without changing their state, makes
 // one bounded pass, and reports failure (the caller streams) rather than wait.
 #include "cache_impl.h"
-#include "fc/protocol/crash_point.h"
+#include "fc/base/crash_point.h"
 
 namespace fc::shm_cache {
 namespace {

@@ -1,7 +1,7 @@
 // Robust mutex: lock, repair on EOWNERDEAD, unlock.
 #include "robust_mutex.h"
 
-#include "fc/protocol/crash_point.h"
+#include "fc/base/crash_point.h"
 
 #include <cerrno>
 #include <cstdio>

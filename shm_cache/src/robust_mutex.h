@@ -10,7 +10,7 @@
 
 #include <functional>
 
-#include "fc/protocol/status.h"
+#include "fc/base/status.h"
 
 namespace fc::shm_cache {
 

@@ -12,11 +12,11 @@
 #include <cstdio>
 #include <cstring>
 
-#include "fc/protocol/clock.h"
+#include "fc/base/clock.h"
 #include "cache_impl.h"
-#include "fc/protocol/checksum.h"
-#include "fc/protocol/process_start.h"
-#include "fc/protocol/unique_fd.h"
+#include "fc/base/checksum.h"
+#include "fc/base/process_start.h"
+#include "fc/base/unique_fd.h"
 #include "robust_mutex.h"
 
 namespace bip = boost::interprocess;

@@ -10,7 +10,7 @@
 #include <set>
 #include <thread>
 
-#include "fc/protocol/checksum.h"
+#include "fc/base/checksum.h"
 #include "harness.h"
 
 namespace fc::testing {

@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "fc/client/client.h"
-#include "fc/protocol/checksum.h"
+#include "fc/base/checksum.h"
 #include "harness.h"
 #include "proxy.h"
 

@@ -16,7 +16,7 @@
 #include <fstream>
 #include <thread>
 
-#include "fc/protocol/checksum.h"
+#include "fc/base/checksum.h"
 #include "harness.h"
 
 namespace fc::testing {

@@ -24,8 +24,8 @@
 #include <random>
 #include <sstream>
 
-#include "fc/protocol/checksum.h"
-#include "fc/protocol/temp_dir.h"
+#include "fc/base/checksum.h"
+#include "fc/base/temp_dir.h"
 
 extern char** environ;
 

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "fc/protocol/unique_fd.h"
+#include "fc/base/unique_fd.h"
 #include "fc/protocol/wire.h"
 
 namespace fc::testing {

@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "fc/protocol/unique_fd.h"
+#include "fc/base/unique_fd.h"
 
 namespace fc::testing {
 namespace {

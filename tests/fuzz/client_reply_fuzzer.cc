@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fc/protocol/json.h"
+#include "fc/base/json.h"
 #include "fc/protocol/wire.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

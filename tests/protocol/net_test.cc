@@ -1,4 +1,4 @@
-#include "fc/protocol/net.h"
+#include "fc/base/net.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "fc/protocol/checksum.h"
+#include "fc/base/checksum.h"
 
 namespace fc::protocol {
 namespace {

@@ -16,8 +16,8 @@
 
 #include <boost/program_options.hpp>
 
-#include "fc/protocol/cli.h"
-#include "fc/protocol/net.h"
+#include "fc/base/cli.h"
+#include "fc/base/net.h"
 #include "replay.h"
 #include "shards.h"
 #include "trace.h"

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "fc/protocol/status.h"
+#include "fc/base/status.h"
 
 namespace fc::cachesim {
 

@@ -1,5 +1,5 @@
 // fc-chaos support: corpus, master process, settling, percentiles.
-#include "fc/protocol/clock.h"
+#include "fc/base/clock.h"
 #include "chaos_support.h"
 
 #include <dirent.h>
@@ -21,8 +21,8 @@
 #include <fstream>
 #include <thread>
 
-#include "fc/protocol/checksum.h"
-#include "fc/protocol/temp_dir.h"
+#include "fc/base/checksum.h"
+#include "fc/base/temp_dir.h"
 
 extern char** environ;
 

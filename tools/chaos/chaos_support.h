@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "fc/protocol/clock.h"
+#include "fc/base/clock.h"
 #include "fc/shm_cache/cache.h"
 
 namespace fc::chaos {

@@ -23,11 +23,11 @@
 
 #include <boost/program_options.hpp>
 
-#include "fc/protocol/clock.h"
+#include "fc/base/clock.h"
 #include "fc/client/client.h"
-#include "fc/protocol/cli.h"
-#include "fc/protocol/checksum.h"
-#include "fc/protocol/net.h"
+#include "fc/base/cli.h"
+#include "fc/base/checksum.h"
+#include "fc/base/net.h"
 #include "fc/shm_cache/cache.h"
 #include "chaos_support.h"
 

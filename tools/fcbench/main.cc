@@ -26,8 +26,8 @@
 
 #include <boost/program_options.hpp>
 
-#include "fc/protocol/clock.h"
-#include "fc/protocol/cli.h"
+#include "fc/base/clock.h"
+#include "fc/base/cli.h"
 #include "fc/protocol/wire.h"
 
 namespace po = boost::program_options;

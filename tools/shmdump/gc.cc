@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "fc/protocol/private_dir.h"
-#include "fc/protocol/process_start.h"
+#include "fc/base/private_dir.h"
+#include "fc/base/process_start.h"
 #include "fc/shm_cache/cache.h"
 
 namespace fc::shmdump {

@@ -12,9 +12,9 @@
 
 #include <boost/program_options.hpp>
 
-#include "fc/protocol/cli.h"
-#include "fc/protocol/json.h"
-#include "fc/protocol/net.h"
+#include "fc/base/cli.h"
+#include "fc/base/json.h"
+#include "fc/base/net.h"
 #include "fc/shm_cache/cache.h"
 #include "gc.h"
 

@@ -10,7 +10,7 @@
 #include <chrono>
 #include <cstdio>
 
-#include "fc/protocol/json.h"
+#include "fc/base/json.h"
 
 namespace fc::worker {
 namespace {

@@ -13,8 +13,8 @@
 #include <string_view>
 #include <thread>
 
-#include "fc/protocol/status.h"
-#include "fc/protocol/unique_fd.h"
+#include "fc/base/status.h"
+#include "fc/base/unique_fd.h"
 #include "fc/worker/worker.h"
 
 namespace fc::worker {

@@ -1,8 +1,8 @@
 // The reactor of a worker thread: accept, read, write, timeouts, drain.
 #include "event_loop.h"
 
-#include "fc/protocol/crash_point.h"
-#include "fc/protocol/log.h"
+#include "fc/base/crash_point.h"
+#include "fc/base/log.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -20,9 +20,9 @@
 #include <utility>
 #include <vector>
 
-#include "fc/protocol/clock.h"
+#include "fc/base/clock.h"
 #include "fc/protocol/http.h"
-#include "fc/protocol/unique_fd.h"
+#include "fc/base/unique_fd.h"
 #include "fc/protocol/wire.h"
 #include "fc/shm_cache/cache.h"
 #include "fc/worker/worker.h"

@@ -1,5 +1,5 @@
 // Confined opens of requested names; see file_source.h.
-#include "fc/protocol/clock.h"
+#include "fc/base/clock.h"
 #include "file_source.h"
 
 #include <fcntl.h>

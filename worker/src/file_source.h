@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "fc/protocol/unique_fd.h"
+#include "fc/base/unique_fd.h"
 #include "fc/protocol/wire.h"
 #include "fc/shm_cache/cache.h"
 

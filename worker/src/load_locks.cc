@@ -12,10 +12,10 @@
 #include <cstdio>
 #include <cstring>
 
-#include "fc/protocol/checksum.h"
-#include "fc/protocol/clock.h"
-#include "fc/protocol/log.h"
-#include "fc/protocol/private_dir.h"
+#include "fc/base/checksum.h"
+#include "fc/base/clock.h"
+#include "fc/base/log.h"
+#include "fc/base/private_dir.h"
 
 namespace fc::worker {
 LoadLocks::LoadLocks(std::string dir, uint64_t salt) : dir_(std::move(dir)), salt_(salt) {}

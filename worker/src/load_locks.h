@@ -18,7 +18,7 @@
 #include <mutex>
 #include <string>
 
-#include "fc/protocol/unique_fd.h"
+#include "fc/base/unique_fd.h"
 
 namespace fc::worker {
 

@@ -13,10 +13,10 @@
 #include <cstdio>
 #include <memory>
 
-#include "fc/protocol/checksum.h"
-#include "fc/protocol/clock.h"
-#include "fc/protocol/crash_point.h"
-#include "fc/protocol/log.h"
+#include "fc/base/checksum.h"
+#include "fc/base/clock.h"
+#include "fc/base/crash_point.h"
+#include "fc/base/log.h"
 
 namespace fc::worker {
 namespace {

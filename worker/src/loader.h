@@ -22,7 +22,7 @@
 #include <tuple>
 #include <vector>
 
-#include "fc/protocol/unique_fd.h"
+#include "fc/base/unique_fd.h"
 #include "fc/protocol/wire.h"
 #include "fc/shm_cache/cache.h"
 #include "load_locks.h"

@@ -8,7 +8,7 @@
 
 #include "access_log.h"
 #include "event_loop.h"
-#include "fc/protocol/log.h"
+#include "fc/base/log.h"
 
 namespace fc::worker {
 

@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "fc/protocol/clock.h"
+#include "fc/base/clock.h"
 #include "event_loop.h"
 
 namespace fc::worker {

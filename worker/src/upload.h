@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "fc/protocol/checksum.h"
-#include "fc/protocol/unique_fd.h"
+#include "fc/base/checksum.h"
+#include "fc/base/unique_fd.h"
 #include "file_source.h"
 
 namespace fc::worker {

@@ -11,8 +11,8 @@
 
 #include "access_log.h"
 #include "event_loop.h"
-#include "fc/protocol/crash_point.h"
-#include "fc/protocol/log.h"
+#include "fc/base/crash_point.h"
+#include "fc/base/log.h"
 #include "fc/worker/worker.h"
 #include "file_source.h"
 #include "loader.h"

@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fc/protocol/status.h"
+#include "fc/base/status.h"
 #include "fc/shm_cache/counters.h"
 
 namespace fc::shm_cache {

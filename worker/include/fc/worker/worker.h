@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "fc/protocol/status.h"
+#include "fc/base/status.h"
 
 namespace fc::worker {
 

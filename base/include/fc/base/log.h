@@ -8,7 +8,7 @@
 #include <sstream>
 #include <string>
 
-#include "fc/protocol/status.h"
+#include "fc/base/status.h"
 
 namespace fc::log {
 

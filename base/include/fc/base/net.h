@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
-#include "fc/protocol/status.h"
-#include "fc/protocol/unique_fd.h"
+#include "fc/base/status.h"
+#include "fc/base/unique_fd.h"
 
 namespace fc::net {
 

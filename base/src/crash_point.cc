@@ -1,5 +1,5 @@
 // Named crash points; see crash_point.h.
-#include "fc/protocol/crash_point.h"
+#include "fc/base/crash_point.h"
 
 #include <signal.h>
 

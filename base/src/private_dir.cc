@@ -1,5 +1,5 @@
 // Private directories; see private_dir.h.
-#include "fc/protocol/private_dir.h"
+#include "fc/base/private_dir.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "fc/protocol/temp_dir.h"
-#include "fc/protocol/unique_fd.h"
+#include "fc/base/temp_dir.h"
+#include "fc/base/unique_fd.h"
 
 namespace fc {
 

@@ -1,5 +1,5 @@
 // The one place where errno turns into a Status.
-#include "fc/protocol/status.h"
+#include "fc/base/status.h"
 
 #include <cstring>
 

@@ -1,5 +1,5 @@
 // Thin wrapper over libxxhash's streaming XXH64.
-#include "fc/protocol/checksum.h"
+#include "fc/base/checksum.h"
 
 #include <xxhash.h>
 

@@ -1,5 +1,5 @@
 // JSON string quoting; see json.h.
-#include "fc/protocol/json.h"
+#include "fc/base/json.h"
 
 #include <cstdio>
 

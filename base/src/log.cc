@@ -1,5 +1,5 @@
 // Log lines; see log.h.
-#include "fc/protocol/log.h"
+#include "fc/base/log.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 // Process start times from /proc; see process_start.h.
-#include "fc/protocol/process_start.h"
+#include "fc/base/process_start.h"
 
 #include <cstdio>
 #include <cstdlib>

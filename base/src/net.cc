@@ -1,5 +1,5 @@
 // Blocking socket helpers; see net.h.
-#include "fc/protocol/net.h"
+#include "fc/base/net.h"
 
 #include <netdb.h>
 #include <netinet/in.h>

@@ -1,5 +1,5 @@
 // Shared command-line parsing; see cli.h.
-#include "fc/protocol/cli.h"
+#include "fc/base/cli.h"
 
 #include <cerrno>
 #include <cstdio>

@@ -6,7 +6,7 @@
 #include <boost/program_options.hpp>
 #include <string>
 
-#include "fc/protocol/status.h"
+#include "fc/base/status.h"
 
 namespace fc::cli {
 
