@@ -26,17 +26,13 @@ uint32_t ShmCache::Impl::FindLocked(std::string_view name, uint64_t hash) const 
        e = entries[e].hash_next) {
     const Entry& entry = entries[e];
     if (entry.name_hash != hash || entry.name_length != name.size()) continue;
-    // The name sits at the start of the chain; compare packet by packet.
-    const uint32_t ps = header->packet_size;
-    uint32_t packet = entry.first_packet;
+    // The name sits at the start of the chain; compare piece by piece.
     size_t done = 0;
-    bool equal = true;
-    while (equal && done < name.size()) {
-      const size_t n = std::min<size_t>(ps, name.size() - done);
-      equal = std::memcmp(Packet(packet), name.data() + done, n) == 0;
+    const bool equal = ForEachPiece({entry.first_packet, 0}, name.size(), [&](const char* data, size_t n) {
+      const bool same = std::memcmp(data, name.data() + done, n) == 0;
       done += n;
-      packet = links[packet];
-    }
+      return same;
+    });
     if (equal) return e;
   }
   return kNil;

@@ -7,6 +7,9 @@
 #include <boost/interprocess/mem_algo/rbtree_best_fit.hpp>
 #include <boost/interprocess/sync/mutex_family.hpp>
 
+#include <sys/uio.h>
+
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -96,8 +99,41 @@ struct ShmCache::Impl {
   // chain.cc: the packet pool and chain walking.
   bool AllocChainLocked(uint32_t count, uint32_t* first);
   void FreeChainLocked(uint32_t first, uint32_t count);
-  // Copies `length` bytes from byte `offset` of a chain; bounds-checked, so it is
-  // safe on a torn (unlocked) view. Returns false if the chain is broken.
+  // The one chain walk: a position in a chain is a packet and an offset in
+  // it. Seek moves `bytes` forward (whole packets by their links); ForEachPiece
+  // visits [at, at + length) one packet's piece at a time; Iovecs describes
+  // it as iovecs, merging packets that lie next to each other. All are
+  // bounds-checked (a link out of range, or more hops than packets, ends the
+  // walk with false / fewer bytes), so they are safe on a torn, unlocked view.
+  struct ChainAt {
+    uint32_t packet;
+    uint64_t offset;  // < packet_size after Seek
+  };
+  bool Seek(ChainAt* at, uint64_t bytes) const;
+  template <typename Piece>  // bool piece(char* data, size_t n): false stops
+  bool ForEachPiece(ChainAt at, uint64_t length, Piece piece) const {
+    for (uint32_t hops = 0; length > 0; ++hops) {
+      if (at.packet >= header->packet_count || hops > header->packet_count) return false;
+      const uint64_t n = std::min<uint64_t>(length, header->packet_size - at.offset);
+      if (!piece(Packet(at.packet) + at.offset, static_cast<size_t>(n))) return false;
+      length -= n;
+      at = {links[at.packet], 0};
+    }
+    return true;
+  }
+  int Iovecs(ChainAt at, uint64_t length, iovec* iov, int max_iov) const;
+  // Visits the first `count` packets of a chain (bool visit(uint32_t packet):
+  // false stops); false if a link leaves the pool first.
+  template <typename Visit>
+  bool ForEachPacket(uint32_t first, uint32_t count, Visit visit) const {
+    uint32_t packet = first;
+    for (uint32_t i = 0; i < count; ++i) {
+      if (packet >= header->packet_count || !visit(packet)) return false;
+      packet = links[packet];
+    }
+    return true;
+  }
+  // Copies `length` bytes from byte `offset` of a chain. False if the chain is broken.
   bool ReadChain(uint32_t first, uint64_t offset, uint64_t length, char* out) const;
   bool WriteChain(uint32_t first, uint64_t offset, const char* data, uint64_t length);
   std::string EntryName(uint32_t entry) const;

@@ -42,59 +42,59 @@ bool ShmCache::Impl::AllocChainLocked(uint32_t count, uint32_t* first) {
 }
 
 void ShmCache::Impl::FreeChainLocked(uint32_t first, uint32_t count) {
-  uint32_t packet = first;
-  for (uint32_t i = 0; i < count && packet < header->packet_count; ++i) {
+  ForEachPacket(first, count, [this](uint32_t packet) {
     uint64_t& word = bitmap[packet / 64];
     const uint64_t bit = 1ULL << (packet % 64);
     if (word & bit) {
       word &= ~bit;
       --header->used_packets;
     }
-    packet = links[packet];
-  }
+    return true;
+  });
 }
 
-bool ShmCache::Impl::ReadChain(uint32_t first, uint64_t offset, uint64_t length,
-                               char* out) const {
+bool ShmCache::Impl::Seek(ChainAt* at, uint64_t bytes) const {
   const uint32_t ps = header->packet_size;
-  uint32_t packet = first;
-  uint32_t hops = 0;
-  const uint32_t max_hops = header->packet_count;
-  while (offset >= ps) {
-    if (packet >= header->packet_count || ++hops > max_hops) return false;
-    packet = links[packet];
-    offset -= ps;
+  bytes += at->offset;
+  for (uint32_t hops = 0; bytes >= ps; ++hops) {
+    if (at->packet >= header->packet_count || hops > header->packet_count) return false;
+    at->packet = links[at->packet];
+    bytes -= ps;
   }
-  while (length > 0) {
-    if (packet >= header->packet_count || ++hops > max_hops) return false;
-    const uint64_t n = std::min<uint64_t>(length, ps - offset);
-    std::memcpy(out, Packet(packet) + offset, n);
-    out += n;
-    length -= n;
-    offset = 0;
-    packet = links[packet];
-  }
+  at->offset = bytes;
   return true;
 }
 
-bool ShmCache::Impl::WriteChain(uint32_t first, uint64_t offset, const char* data,
-                                uint64_t length) {
-  const uint32_t ps = header->packet_size;
-  uint32_t packet = first;
-  while (offset >= ps) {
-    packet = links[packet];
-    offset -= ps;
-  }
-  while (length > 0) {
-    if (packet >= header->packet_count) return false;
-    const uint64_t n = std::min<uint64_t>(length, ps - offset);
-    std::memcpy(Packet(packet) + offset, data, n);
-    data += n;
-    length -= n;
-    offset = 0;
-    packet = links[packet];
-  }
-  return true;
+int ShmCache::Impl::Iovecs(ChainAt at, uint64_t length, iovec* iov, int max_iov) const {
+  int n = 0;
+  ForEachPiece(at, length, [&](char* data, size_t size) {
+    if (n > 0 && static_cast<char*>(iov[n - 1].iov_base) + iov[n - 1].iov_len == data) {
+      iov[n - 1].iov_len += size;  // the next packet lies right after: one iovec
+      return true;
+    }
+    if (n == max_iov) return false;
+    iov[n++] = {data, size};
+    return true;
+  });
+  return n;
+}
+
+bool ShmCache::Impl::ReadChain(uint32_t first, uint64_t offset, uint64_t length, char* out) const {
+  ChainAt at{first, 0};
+  return Seek(&at, offset) && ForEachPiece(at, length, [&out](char* data, size_t n) {
+           std::memcpy(out, data, n);
+           out += n;
+           return true;
+         });
+}
+
+bool ShmCache::Impl::WriteChain(uint32_t first, uint64_t offset, const char* data, uint64_t length) {
+  ChainAt at{first, 0};
+  return Seek(&at, offset) && ForEachPiece(at, length, [&data](char* to, size_t n) {
+           std::memcpy(to, data, n);
+           data += n;
+           return true;
+         });
 }
 
 std::string ShmCache::Impl::EntryName(uint32_t entry) const {
@@ -110,82 +110,32 @@ std::string ShmCache::Impl::EntryName(uint32_t entry) const {
 PacketReader::PacketReader(const ShmCache& cache, const PinnedEntry& pin, uint64_t offset)
     : cache_(&cache), packet_(pin.first_packet_), offset_in_packet_(0),
       remaining_(pin.size_ - offset) {
-  const ShmCache::Impl& impl = *cache.impl_;
-  uint64_t skip = pin.name_length_ + offset;
-  const uint32_t ps = impl.header->packet_size;
-  while (skip >= ps) {
-    packet_ = impl.links[packet_];
-    skip -= ps;
-  }
-  offset_in_packet_ = static_cast<uint32_t>(skip);
+  ShmCache::Impl::ChainAt at{packet_, 0};
+  cache.impl_->Seek(&at, pin.name_length_ + offset);  // a pinned chain is whole
+  packet_ = at.packet;
+  offset_in_packet_ = static_cast<uint32_t>(at.offset);
 }
 
 int PacketReader::Fill(iovec* iov, int max_iov, size_t max_bytes) const {
-  const ShmCache::Impl& impl = *cache_->impl_;
-  const uint32_t ps = impl.header->packet_size;
-  uint64_t left = std::min<uint64_t>(remaining_, max_bytes);
-  uint32_t packet = packet_;
-  uint32_t offset = offset_in_packet_;
-  int n = 0;
-  while (left > 0) {
-    const uint64_t take = std::min<uint64_t>(left, ps - offset);
-    char* base = impl.Packet(packet) + offset;
-    if (n > 0 && static_cast<char*>(iov[n - 1].iov_base) + iov[n - 1].iov_len == base) {
-      iov[n - 1].iov_len += take;  // the next packet lies right after: one iovec
-    } else {
-      if (n == max_iov) break;
-      iov[n].iov_base = base;
-      iov[n].iov_len = take;
-      ++n;
-    }
-    left -= take;
-    offset = 0;
-    packet = impl.links[packet];
-  }
-  return n;
+  return cache_->impl_->Iovecs({packet_, offset_in_packet_}, std::min<uint64_t>(remaining_, max_bytes), iov,
+                               max_iov);
 }
 
 void PacketReader::Advance(uint64_t bytes) {
-  const ShmCache::Impl& impl = *cache_->impl_;
-  const uint32_t ps = impl.header->packet_size;
   remaining_ -= bytes;
-  bytes += offset_in_packet_;
-  while (bytes >= ps) {
-    packet_ = impl.links[packet_];
-    bytes -= ps;
-  }
-  offset_in_packet_ = static_cast<uint32_t>(bytes);
+  ShmCache::Impl::ChainAt at{packet_, offset_in_packet_};
+  cache_->impl_->Seek(&at, bytes);
+  packet_ = at.packet;
+  offset_in_packet_ = static_cast<uint32_t>(at.offset);
 }
 
 // ---- Reservation --------------------------------------------------------------
 
 int Reservation::Spans(uint64_t offset, uint64_t length, iovec* iov, int max_iov) const {
   const ShmCache::Impl& impl = *cache_->impl_;
-  const uint32_t ps = impl.header->packet_size;
-  uint64_t skip = name_length_ + offset;
-  uint32_t packet = first_packet_;
-  while (skip >= ps) {
-    packet = impl.links[packet];
-    skip -= ps;
-  }
-  length = std::min(length, size_ - offset);
-  int n = 0;
-  while (length > 0) {
-    const uint64_t take = std::min<uint64_t>(length, ps - skip);
-    char* base = impl.Packet(packet) + skip;
-    if (n > 0 && static_cast<char*>(iov[n - 1].iov_base) + iov[n - 1].iov_len == base) {
-      iov[n - 1].iov_len += take;
-    } else {
-      if (n == max_iov) break;
-      iov[n].iov_base = base;
-      iov[n].iov_len = take;
-      ++n;
-    }
-    length -= take;
-    skip = 0;
-    packet = impl.links[packet];
-  }
-  return n;
+  ShmCache::Impl::ChainAt at{first_packet_, 0};
+  if (!impl.Seek(&at, name_length_ + offset)) return 0;
+  return impl.Iovecs(at, std::min(length, size_ - offset), iov, max_iov);
 }
 
 }  // namespace fc::shm_cache

@@ -28,12 +28,12 @@ bool ShmCache::Impl::CollectChain(const Entry& entry, const std::vector<bool>& c
   out->clear();
   const uint64_t expected = m.PacketsFor(uint64_t{entry.name_length} + entry.size);
   if (expected != entry.packet_count || expected == 0) return false;
-  uint32_t packet = entry.first_packet;
-  for (uint32_t i = 0; i < entry.packet_count; ++i) {
-    if (packet >= m.header->packet_count || claimed[packet]) return false;
+  const bool whole = m.ForEachPacket(entry.first_packet, entry.packet_count, [&](uint32_t packet) {
+    if (claimed[packet]) return false;
     out->push_back(packet);
-    packet = m.links[packet];
-  }
+    return true;
+  });
+  if (!whole) return false;
   // No duplicates within the chain itself.
   std::vector<uint32_t> sorted(*out);
   std::sort(sorted.begin(), sorted.end());
