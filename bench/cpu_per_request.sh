@@ -11,6 +11,7 @@
 # traffic on 127.0.0.1; every run is bounded by DURATION.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 REPS=${REPS:-3}
 DURATION=${DURATION:-4}
 bins=("$@")
@@ -30,15 +31,7 @@ for b in "${bins[@]}"; do
   ports+=("$(sed 's/.*://' "$tmp/out.$$")")
   rm -f "$tmp/out.$$"
 done
-tree_ticks() {  # utime+stime of a master and its children
-  local total=0
-  for p in "$1" $(cat /proc/"$1"/task/"$1"/children); do
-    total=$((total + $(awk '{print $14 + $15}' /proc/"$p"/stat)))
-  done
-  echo "$total"
-}
 for p in "${ports[@]}"; do curl -s -o /dev/null "http://127.0.0.1:$p/4k.bin"; curl -s -o /dev/null "http://127.0.0.1:$p/4k.bin"; done
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 printf '| client | build | req/s | server CPU per request |\n|---|---|---|---|\n'
 for shape in "-t1" "-t2" "-t2 close"; do
   declare -A rps=() cpu=()

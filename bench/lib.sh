@@ -12,3 +12,24 @@ tree_ticks() {
   echo "$total"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+# The nginx both benchmarks run: write_nginx_conf FILE PORT ROOT PIDFILE ERRORLOG WORKERS ACCESSLOG
+# (ACCESSLOG: an access_log directive, e.g. "access_log off;"). sendfile,
+# open_file_cache and long keep-alive: nginx at its best for static files.
+write_nginx_conf() {
+  cat > "$1" <<CONF
+worker_processes $6;
+pid $4;
+error_log $5;
+events { worker_connections 20000; }
+http {
+  $7
+  sendfile on;
+  tcp_nopush on;
+  open_file_cache max=1000 inactive=60s;
+  open_file_cache_valid 60s;
+  keepalive_requests 100000000;
+  default_type application/octet-stream;
+  server { listen 127.0.0.1:$2; root $3; }
+}
+CONF
+}

@@ -45,22 +45,7 @@ start_fc() {  # start_fc KEY args...
 start_nginx() {  # start_nginx KEY access_log-directive
   local port
   port=$(free_port)
-  cat > "$tmp/nginx-$1.conf" <<CONF
-worker_processes 2;
-pid $tmp/nginx-$1.pid;
-error_log $tmp/nginx-$1-error.log;
-events { worker_connections 20000; }
-http {
-  $2
-  sendfile on;
-  tcp_nopush on;
-  open_file_cache max=1000 inactive=60s;
-  open_file_cache_valid 60s;
-  keepalive_requests 100000000;
-  default_type application/octet-stream;
-  server { listen 127.0.0.1:$port; root $tmp/root; }
-}
-CONF
+  write_nginx_conf "$tmp/nginx-$1.conf" "$port" "$tmp/root" "$tmp/nginx-$1.pid" "$tmp/nginx-$1-error.log" 2 "$2"
   nginx -c "$tmp/nginx-$1.conf" -p "$tmp"
   for _ in $(seq 100); do [ -s "$tmp/nginx-$1.pid" ] && break; sleep 0.05; done
   PID[$1]=$(cat "$tmp/nginx-$1.pid")

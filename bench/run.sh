@@ -12,6 +12,7 @@
 # is bounded by DURATION.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 REPS=${REPS:-3}
 DURATION=${DURATION:-5}
 WORKERS=${WORKERS:-2}
@@ -50,26 +51,8 @@ for i in 1 2 3 4; do head -c 60000000 /dev/urandom > "$tmp/root/cold$i.bin"; don
 chmod -R a+rX "$tmp"  # nginx's workers run as an unprivileged user
 sync  # no writeback of the new files competing with the measurements
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 NGINX_PORT=$(free_port)
-cat > "$tmp/nginx.conf" <<CONF
-worker_processes $WORKERS;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  open_file_cache max=1000 inactive=60s;
-  open_file_cache_valid 60s;
-  keepalive_requests 100000000;
-  default_type application/octet-stream;
-  server { listen 127.0.0.1:$NGINX_PORT; root $tmp/root; }
-}
-CONF
+write_nginx_conf "$tmp/nginx.conf" "$NGINX_PORT" "$tmp/root" "$tmp/nginx.pid" "$tmp/nginx-error.log" "$WORKERS" "access_log off;"
 nginx -c "$tmp/nginx.conf" -p "$tmp"
 
 start_fc() {  # start_fc OUTVAR args...
@@ -82,7 +65,6 @@ start_fc() {  # start_fc OUTVAR args...
 start_fc FC_PORT --workers "$WORKERS" --threads 1
 sleep 0.5
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 wrk_rps() {
   wrk -t2 -c"$2" -d"${DURATION}s" ${3:+-H "$3"} "$1" |
     awk '/Non-2xx/ {bad=1} /Requests\/sec/ {r=$2} END {if (bad) print "NaN"; else print r}'
@@ -171,7 +153,6 @@ done
 seg=$(stat -c %s "/dev/shm/fc-$MEM_PORT")
 wait $holder || true
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 {
   echo
   printf '| load | fc | nginx | fc/nginx | limit (iperf3) | fc/limit |\n|---|---|---|---|---|---|\n'

@@ -126,8 +126,7 @@ Result<FetchSummary> Fetch(const Endpoint& server, const std::string& name, Sink
   Status last;
   Status st;
   for (int attempt = 0; attempt <= retries; ++attempt) {
-    summary.attempts = attempt + 1;
-    auto conn = ConnectForAttempt(server, attempt);
+    auto conn = StartAttempt(server, attempt, &summary);
     if (!conn.ok()) {
       last = conn.status();
       continue;

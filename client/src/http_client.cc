@@ -175,8 +175,7 @@ Result<FetchSummary> FetchHttp(const Endpoint& server, const std::string& name, 
   std::unique_ptr<char[]> buffer(new char[kChunk]);
   Status last;
   for (int attempt = 0; attempt <= retries; ++attempt) {
-    summary.attempts = attempt + 1;
-    auto conn = ConnectForAttempt(server, attempt);
+    auto conn = StartAttempt(server, attempt, &summary);
     if (!conn.ok()) {
       last = conn.status();
       continue;

@@ -11,7 +11,9 @@
 
 namespace fc::client {
 
-inline Result<UniqueFd> ConnectForAttempt(const Endpoint& server, int attempt) {
+// Counts the attempt in *summary, backs off before a retry, and connects.
+inline Result<UniqueFd> StartAttempt(const Endpoint& server, int attempt, FetchSummary* summary) {
+  summary->attempts = attempt + 1;
   if (attempt > 0) ::usleep(static_cast<useconds_t>(std::min(1000, 50 << std::min(attempt, 5)) * 1000));
   return net::ConnectTcp(server.host, server.port, server.timeout_ms);
 }

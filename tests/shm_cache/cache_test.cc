@@ -1,4 +1,5 @@
 // Unit tests of the shared cache, against a real segment in /dev/shm.
+#include "cached_names.h"
 #include "fc/shm_cache/cache.h"
 
 #include <signal.h>
@@ -87,11 +88,7 @@ class ShmCacheTest : public ::testing::Test {
     return out;
   }
 
-  std::set<std::string> Cached() {
-    std::set<std::string> names;
-    for (const auto& item : cache_->List()) names.insert(item.name);
-    return names;
-  }
+  std::set<std::string> Cached() { return CachedNames(*cache_); }
 
   std::string name_;
   std::unique_ptr<ShmCache> cache_;

@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "cached_names.h"
 #include "fc/shm_cache/cache.h"
 
 namespace fc::shm_cache {
@@ -48,11 +49,7 @@ class PolicyTest : public ::testing::TestWithParam<Policy> {
     }
     return {};
   }
-  std::set<std::string> Cached() {
-    std::set<std::string> names;
-    for (const auto& item : cache_->List()) names.insert(item.name);
-    return names;
-  }
+  std::set<std::string> Cached() { return CachedNames(*cache_); }
   std::string name_;
   std::unique_ptr<ShmCache> cache_;
 };
