@@ -228,7 +228,7 @@ class FleetTest : public ::testing::Test {
       *why = r.status().message();
       return false;
     }
-    if (sink.bytes != bytes_[name]) {
+    if (sink.bytes != bytes_.at(name)) {
       *why = "wrong bytes for " + name;
       return false;
     }
@@ -253,7 +253,7 @@ class FleetTest : public ::testing::Test {
       HttpResponse r;
       ASSERT_TRUE(ReadHttpResponse(conn, &r)) << name;
       ASSERT_EQ(r.status, 200) << name;
-      ASSERT_EQ(r.body, bytes_[name]) << name;
+      ASSERT_EQ(r.body, bytes_.at(name)) << name;
     }
   }
   // Three shards, every name fetched once, who owns what; then 8 clients
@@ -294,9 +294,10 @@ class FleetTest : public ::testing::Test {
   std::vector<uint16_t> ports_;
   Balancer balancer_;
   std::map<std::string, std::string> owners_before_;
-  std::unique_ptr<Load> load_;
   std::vector<std::string> names_;
   std::map<std::string, std::string> bytes_;
+  // Last: destroyed first, so its threads stop before what they read goes.
+  std::unique_ptr<Load> load_;
 };
 
 TEST_F(FleetTest, EveryNameIsCachedOnExactlyOneShard) {

@@ -233,9 +233,9 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
     ::close(out_pipe[0]);
     return;
   }
-  // Read "listening on HOST:PORT" within 10 s.
+  // Read "listening on HOST:PORT" within 10 s (longer under sanitizers).
   std::string line;
-  const int64_t deadline = NowMs() + 10'000;
+  const int64_t deadline = NowMs() + 10'000 * kTimeFactor;
   pollfd pfd{out_pipe[0], POLLIN, 0};
   while (line.find('\n') == std::string::npos && NowMs() < deadline) {
     if (::poll(&pfd, 1, 100) > 0) {
