@@ -3,10 +3,17 @@
 # builds one GoogleTest binary and registers its cases with CTest.
 set(FC_SANITIZE "" CACHE STRING "Sanitizer build: 'address' (ASan + UBSan) or 'thread' (TSan)")
 option(FC_FUZZ "Instrument for libFuzzer and build the fuzz targets (clang only)" OFF)
+option(FC_THREAD_SAFETY "clang: check the lock annotations (base/mutex.h) with -Werror=thread-safety" OFF)
 
 add_library(fc_warnings INTERFACE)
 target_compile_options(fc_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow
                        -Wno-missing-field-initializers)
+if(FC_THREAD_SAFETY)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "FC_THREAD_SAFETY needs clang (-DCMAKE_CXX_COMPILER=clang++)")
+  endif()
+  target_compile_options(fc_warnings INTERFACE -Wthread-safety -Werror=thread-safety)
+endif()
 if(FC_SANITIZE STREQUAL "address")
   set(_fc_san -fsanitize=address,undefined -fno-sanitize-recover=undefined)
 elseif(FC_SANITIZE STREQUAL "thread")

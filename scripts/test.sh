@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: install dependencies, then
-#   1. a short run of each libFuzzer target (tools/fuzz --short);
+#   1. a short run of each libFuzzer target (tools/fuzz --short), and a clang
+#      build with the lock annotations checked (-Werror=thread-safety);
 #   2. the test suite built with AddressSanitizer + UBSan (-DFC_SANITIZE=address);
 #   3. the test suite built with ThreadSanitizer (-DFC_SANITIZE=thread);
 #   4. the test suite built Release, once with TMPDIR pointing elsewhere (and
@@ -13,6 +14,10 @@ bash scripts/install-deps.sh
 if [ "${FC_QUICK:-0}" != 1 ]; then
   echo "== fuzzing (short)"
   bash tools/fuzz --short
+  echo "== clang thread-safety analysis (base/mutex.h annotations)"
+  cmake -S . -B build-tsa -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
+    -DFC_THREAD_SAFETY=ON -DFC_BUILD_TESTS=OFF >/dev/null
+  cmake --build build-tsa
   for sanitizer in address thread; do
     echo "== test suite under -DFC_SANITIZE=$sanitizer"
     cmake -S . -B "build-$sanitizer" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -16,6 +16,7 @@
 #include "cache_impl.h"
 #include "fc/base/crash_point.h"
 #include "robust_mutex.h"
+#include "fc/base/log.h"
 
 namespace fc::shm_cache {
 
@@ -52,7 +53,7 @@ void ShmCache::Impl::IndexRemoveLocked(uint32_t e) {
 }
 
 void ShmCache::Impl::Die(const char* what) {
-  std::fprintf(stderr, "fc[%d] shared cache: impossible state: %s; aborting\n", ::getpid(), what);
+  log::Line("shared cache: impossible state: ", what, "; aborting");
   std::abort();
 }
 
@@ -133,6 +134,7 @@ bool ShmCache::Impl::TakeLock(std::optional<RobustLock>* lock) {
     CountLockTimeout();
     return false;
   }
+  AssertLocked();
   if (has_deferred.load(std::memory_order_acquire)) DrainDeferredLocked();
   return true;
 }
@@ -151,7 +153,7 @@ void ShmCache::Impl::DrainDeferredLocked() {
   std::vector<DeferredAbort> aborts;
   bool leftovers = false;
   {
-    std::lock_guard<std::mutex> guard(deferred_mu);
+    MutexLock guard(&deferred_mu);
     unpins.swap(deferred_unpins);
     aborts.swap(deferred_aborts);
     std::swap(leftovers, leftovers_pending);
@@ -181,6 +183,7 @@ Status ShmCache::AttachWorker(uint32_t slot) {
   std::optional<RobustLock> lock;
   lock.emplace(&m.header->mutex, m.Repairer(), m.lock_wait_ms);
   if (lock->owns()) {
+    m.AssertLocked();
     const int32_t previous = m.slots[slot].pid.load();
     if (previous != 0) m.ReclaimSlotLocked(slot, previous);  // whoever was there (even this pid, reused) is gone
   }
@@ -193,7 +196,7 @@ Status ShmCache::AttachWorker(uint32_t slot) {
     // release the previous occupant's leftovers the first time this process
     // holds the lock, which is before any pin or reservation of its own.
     m.CountLockTimeout();
-    std::lock_guard<std::mutex> guard(m.deferred_mu);
+    MutexLock guard(&m.deferred_mu);
     m.leftovers_pending = true;
     m.has_deferred.store(true, std::memory_order_release);
   }
@@ -228,6 +231,7 @@ Status ShmCache::ReclaimWorker(uint32_t slot, int32_t pid, uint64_t epoch, int t
     return Status::Error("shared cache lock busy for " + std::to_string(timeout_ms) +
                          " ms; will retry reclaiming worker slot " + std::to_string(slot));
   }
+  m.AssertLocked();
   if (m.slots[slot].pid.load() == pid && m.slots[slot].epoch.load() == epoch) m.ReclaimSlotLocked(slot, pid);
   return Status::Ok();
 }
@@ -237,6 +241,7 @@ Status ShmCache::ReclaimWorker(uint32_t slot, int32_t pid, uint64_t epoch, int t
 bool ShmCache::LookupLocked(std::string_view name, uint64_t hash, const FileIdentity& identity,
                             PinnedEntry* pin, bool count_miss) {
   Impl& m = *impl_;
+  m.AssertLocked();  // callers hold it (cache.h cannot name Impl's capability)
   const uint32_t e = m.FindLocked(name, hash);
   if (e != kNil) {
     Entry& entry = m.entries[e];
@@ -278,6 +283,7 @@ PinnedEntry ShmCache::Lookup(std::string_view name, const FileIdentity& identity
     if (busy != nullptr) *busy = true;
     return pin;
   }
+  m.AssertLocked();
   LookupLocked(name, hash, identity, &pin, /*count_miss=*/true);
   return pin;
 }
@@ -293,6 +299,7 @@ Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
     result.kind = Admission::Kind::kBusy;
     return result;
   }
+  m.AssertLocked();
   // The caller's Lookup already counted the miss; a hit here (loaded by another
   // process meanwhile) still counts as a hit.
   if (LookupLocked(name, hash, identity, &result.pin, /*count_miss=*/false)) {
@@ -359,11 +366,12 @@ PinnedEntry ShmCache::Publish(Reservation reservation, uint64_t checksum) {
   std::optional<RobustLock> lock;
   if (!m.TakeLock(&lock)) {
     // Still LOADING: freed the next time this process holds the lock.
-    std::lock_guard<std::mutex> guard(m.deferred_mu);
+    MutexLock guard(&m.deferred_mu);
     m.deferred_aborts.push_back({e, reservation.epoch_, reservation.generation_});
     m.has_deferred.store(true, std::memory_order_release);
     return pin;
   }
+  m.AssertLocked();
   Entry& entry = m.entries[e];
   if (!ReservationLiveLocked(reservation)) return pin;  // reclaimed meanwhile
   // Loads are serialised by lock files, but a copy may still have been published
@@ -395,11 +403,12 @@ void ShmCache::AbortReservation(const Reservation& r) {
   Impl& m = *impl_;
   std::optional<RobustLock> lock;
   if (!m.TakeLock(&lock)) {
-    std::lock_guard<std::mutex> guard(m.deferred_mu);
+    MutexLock guard(&m.deferred_mu);
     m.deferred_aborts.push_back({r.entry_, r.epoch_, r.generation_});
     m.has_deferred.store(true, std::memory_order_release);
     return;
   }
+  m.AssertLocked();
   if (ReservationLiveLocked(r)) m.FreeEntryLocked(r.entry_);
 }
 
@@ -408,11 +417,12 @@ void ShmCache::Unpin(uint32_t e) {
   std::optional<RobustLock> lock;
   if (!m.TakeLock(&lock)) {
     // The entry stays pinned (so never evicted) a little longer; no harm.
-    std::lock_guard<std::mutex> guard(m.deferred_mu);
+    MutexLock guard(&m.deferred_mu);
     m.deferred_unpins.push_back(e);
     m.has_deferred.store(true, std::memory_order_release);
     return;
   }
+  m.AssertLocked();
   crash::At(crash::Point::kBeforeUnpin);
   m.UnpinLocked(e);
 }
@@ -424,6 +434,7 @@ void ShmCache::Invalidate(std::string_view name) {
   // Best effort: a copy left behind is stale by identity (an upload renames a
   // new inode into place) and is dropped by the next lookup.
   if (!m.TakeLock(&lock)) return;
+  m.AssertLocked();
   const uint32_t e = m.FindLocked(name, hash);
   if (e != kNil) {
     m.DropLocked(e);
@@ -439,6 +450,7 @@ std::vector<CachedFile> ShmCache::List(bool* busy) {
     if (busy != nullptr) *busy = true;
     return items;
   }
+  m.AssertLocked();
   items.reserve(m.header->used_entries);
   for (uint32_t head : {m.header->small_head, m.header->list_head}) {
     for (uint32_t e = head; e != kNil; e = m.entries[e].list_next) {

@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
-#include <mutex>
+#include "fc/base/mutex.h"
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,17 +57,17 @@ struct ShmCache::Impl {
     uint64_t epoch;
     uint64_t generation;
   };
-  std::mutex deferred_mu;
-  std::vector<uint32_t> deferred_unpins;       // Guarded by deferred_mu
-  std::vector<DeferredAbort> deferred_aborts;  // Guarded by deferred_mu
-  bool leftovers_pending = false;              // Guarded by deferred_mu: attached without the lock
+  Mutex deferred_mu;
+  std::vector<uint32_t> deferred_unpins FC_GUARDED_BY(deferred_mu);
+  std::vector<DeferredAbort> deferred_aborts FC_GUARDED_BY(deferred_mu);
+  bool leftovers_pending FC_GUARDED_BY(deferred_mu) = false;  // attached without the lock
   std::atomic<bool> has_deferred{false};
   // Counted without the lock (it was not to be had): an atomic add on the
   // shared counter, which readers under the lock see as a plain value.
   void CountLockTimeout() { __atomic_fetch_add(&header->stats.lock_timeouts, 1, __ATOMIC_RELAXED); }
   // REQUIRES: the mutex.
-  void UnpinLocked(uint32_t e);
-  void DrainDeferredLocked();
+  void UnpinLocked(uint32_t e) FC_REQUIRES(segment_lock);
+  void DrainDeferredLocked() FC_REQUIRES(segment_lock);
   // Takes the mutex within lock_wait_ms into *lock and does deferred work;
   // false (counted) when it stayed busy.
   bool TakeLock(std::optional<RobustLock>* lock);
@@ -80,10 +80,21 @@ struct ShmCache::Impl {
     if (slot == kNil) Die("a cache operation that pins ran before AttachWorker()");
   }
 
+  // The segment mutex (header->mutex, taken by RobustLock) as clang's
+  // thread-safety analysis sees it: every ...Locked() function requires it,
+  // and AssertLocked() tells the analysis where a RobustLock now holds it
+  // (a lock with a timeout is held only once owns() said so).
+  struct FC_CAPABILITY("segment lock") SegmentLock {};
+  SegmentLock segment_lock;
+  void AssertLocked() const FC_ASSERT_CAPABILITY(segment_lock) {}
+
   // Wires the pointers above from the header's offsets.
   void Bind(Header* h);
   std::function<void()> Repairer() {
-    return [this] { RepairLocked(); };
+    return [this] {
+      AssertLocked();  // RobustLock runs it under the lock
+      RepairLocked();
+    };
   }
 
   char* Packet(uint32_t index) const {
@@ -97,8 +108,8 @@ struct ShmCache::Impl {
   }
 
   // chain.cc: the packet pool and chain walking.
-  bool AllocChainLocked(uint32_t count, uint32_t* first);
-  void FreeChainLocked(uint32_t first, uint32_t count);
+  bool AllocChainLocked(uint32_t count, uint32_t* first) FC_REQUIRES(segment_lock);
+  void FreeChainLocked(uint32_t first, uint32_t count) FC_REQUIRES(segment_lock);
   // The one chain walk: a position in a chain is a packet and an offset in
   // it. Seek moves `bytes` forward (whole packets by their links); ForEachPiece
   // visits [at, at + length) one packet's piece at a time; Iovecs describes
@@ -139,32 +150,32 @@ struct ShmCache::Impl {
   std::string EntryName(uint32_t entry) const;
 
   // cache.cc: index, eviction order, pins.
-  uint32_t FindLocked(std::string_view name, uint64_t hash) const;
-  void IndexInsertLocked(uint32_t entry);
-  void IndexRemoveLocked(uint32_t entry);
+  uint32_t FindLocked(std::string_view name, uint64_t hash) const FC_REQUIRES(segment_lock);
+  void IndexInsertLocked(uint32_t entry) FC_REQUIRES(segment_lock);
+  void IndexRemoveLocked(uint32_t entry) FC_REQUIRES(segment_lock);
   // policy.cc: queues and the eviction policies.
   bool HasProbation() const;
   uint8_t FreqCap() const;
   uint32_t SmallCapacity() const;
-  void QueueAppendLocked(uint32_t entry, uint8_t queue);
-  void QueueRemoveLocked(uint32_t entry);
+  void QueueAppendLocked(uint32_t entry, uint8_t queue) FC_REQUIRES(segment_lock);
+  void QueueRemoveLocked(uint32_t entry) FC_REQUIRES(segment_lock);
   bool GhostContains(uint64_t hash) const;
-  void GhostAddLocked(uint64_t hash);
-  void TouchLocked(uint32_t entry);
-  bool AdmitLocked(uint64_t hash, uint64_t bytes);  // false: stream this one, do not cache
-  void InsertLocked(uint32_t entry);                // a published entry joins its queue
-  void EvictLocked(uint32_t entry);
+  void GhostAddLocked(uint64_t hash) FC_REQUIRES(segment_lock);
+  void TouchLocked(uint32_t entry) FC_REQUIRES(segment_lock);
+  bool AdmitLocked(uint64_t hash, uint64_t bytes) FC_REQUIRES(segment_lock);  // false: stream this one, do not cache
+  void InsertLocked(uint32_t entry) FC_REQUIRES(segment_lock);                // a published entry joins its queue
+  void EvictLocked(uint32_t entry) FC_REQUIRES(segment_lock);
   bool RoomFor(uint32_t packets_needed) const;
-  bool EvictOneLocked();
-  bool EvictFromSmallLocked();
-  uint32_t AllocEntryLocked();
-  void FreeEntryLocked(uint32_t entry);
-  void DropLocked(uint32_t entry);  // out of index and list; freed now or at last unpin
-  bool MakeRoomLocked(uint32_t packets_needed);
-  void ReclaimSlotLocked(uint32_t slot_index, int32_t dead_pid);
+  bool EvictOneLocked() FC_REQUIRES(segment_lock);
+  bool EvictFromSmallLocked() FC_REQUIRES(segment_lock);
+  uint32_t AllocEntryLocked() FC_REQUIRES(segment_lock);
+  void FreeEntryLocked(uint32_t entry) FC_REQUIRES(segment_lock);
+  void DropLocked(uint32_t entry) FC_REQUIRES(segment_lock);  // out of index and list; freed now or at last unpin
+  bool MakeRoomLocked(uint32_t packets_needed) FC_REQUIRES(segment_lock);
+  void ReclaimSlotLocked(uint32_t slot_index, int32_t dead_pid) FC_REQUIRES(segment_lock);
   // REQUIRES: the mutex. Releases slot `s`'s pins and its LOADING entries of
   // any epoch but `keep_epoch` (0: all), leaving the slot registered.
-  void ReleaseLeftoversLocked(uint32_t s, uint64_t keep_epoch);
+  void ReleaseLeftoversLocked(uint32_t s, uint64_t keep_epoch) FC_REQUIRES(segment_lock);
   bool SlotAlive(uint32_t slot_index) const;
 
   // repair.cc
@@ -174,15 +185,15 @@ struct ShmCache::Impl {
                     std::vector<uint32_t>* out) const;
   // After EOWNERDEAD: rebuild; if the result still fails the structural check,
   // start a fresh generation (ResetLocked).
-  void RepairLocked();
-  void RebuildLocked();
+  void RepairLocked() FC_REQUIRES(segment_lock);
+  void RebuildLocked() FC_REQUIRES(segment_lock);
   // Drops every entry nobody reads (pinned ones become orphans, freed by their
   // last unpin) and bumps the generation: nothing is served from a structure
   // that may be corrupt, while transfers in flight finish from their pins.
-  void ResetLocked();
+  void ResetLocked() FC_REQUIRES(segment_lock);
   // Structural invariants; with `liveness` also that no dead worker holds pins
   // or LOADING entries (false right after a crash, until the slot is reclaimed).
-  std::vector<std::string> CheckLocked(bool liveness) const;
+  std::vector<std::string> CheckLocked(bool liveness) const FC_REQUIRES(segment_lock);
 };
 
 uint64_t NameHash(std::string_view name);

@@ -20,6 +20,7 @@
 
 #include "cache_impl.h"
 #include "robust_mutex.h"
+#include "fc/base/log.h"
 
 namespace fc::shm_cache {
 bool ShmCache::Impl::CollectChain(const Entry& entry, const std::vector<bool>& claimed,
@@ -108,8 +109,8 @@ void ShmCache::Impl::RebuildLocked() {
 void ShmCache::Impl::RepairLocked() {
   RebuildLocked();
   const auto problems = CheckLocked(/*liveness=*/false);
-  std::fprintf(stderr, "fc[%d] shared cache: a process died holding the lock; rebuilt the index%s\n",
-               ::getpid(), problems.empty() ? "" : ", which still failed its check: new generation");
+  log::Line("shared cache: a process died holding the lock; rebuilt the index",
+            problems.empty() ? "" : ", which still failed its check: new generation");
   if (!problems.empty()) ResetLocked();
 }
 
@@ -211,6 +212,7 @@ std::vector<std::string> ShmCache::Check(int timeout_ms) {
     return {"shared cache lock busy for " + std::to_string(timeout_ms) +
             " ms (a worker stopped while holding it?)"};
   }
+  m.AssertLocked();
   return m.CheckLocked(/*liveness=*/true);
 }
 

@@ -2,10 +2,12 @@
 #include "robust_mutex.h"
 
 #include "fc/base/crash_point.h"
+#include "fc/base/log.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 
 #include <unistd.h>
@@ -87,7 +89,7 @@ RobustLock::RobustLock(pthread_mutex_t* mutex, const std::function<void()>& repa
   } else if (rc != ETIMEDOUT) {
     // ENOTRECOVERABLE cannot happen (we always mark it consistent); anything else
     // is a broken segment. Serving on would risk wrong bytes, so stop loudly.
-    std::fprintf(stderr, "fc: shared cache mutex failed: error %d; aborting\n", rc);
+    log::Line("shared cache mutex failed: error ", rc, " (", std::strerror(rc), "); aborting");
     std::abort();
   }
 }

@@ -254,6 +254,7 @@ Result<std::unique_ptr<ShmCache>> ShmCache::Create(const CacheOptions& options) 
   std::snprintf(h->lock_dir, sizeof(h->lock_dir), "%s", options.lock_dir.c_str());
   {
     RobustLock lock(&h->mutex, nullptr);
+    impl->AssertLocked();
     impl->RebuildLocked();  // empty lists, free-entry chain, buckets
     h->stats.repairs = 0;
   }

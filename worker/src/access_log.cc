@@ -211,7 +211,7 @@ AccessLog::AccessLog(std::string path, LogFormat format, UniqueFd fd)
 
 AccessLog::~AccessLog() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   wake_.notify_all();
@@ -220,13 +220,13 @@ AccessLog::~AccessLog() {
 }
 
 void AccessLog::Add(const AccessRecord& r) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   FormatAccessLine(format_, r, &buffer_);
   if (buffer_.size() >= kFlushBytes) FlushLocked();
 }
 
 void AccessLog::Flush() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   FlushLocked();
 }
 
@@ -244,15 +244,15 @@ void AccessLog::FlushLocked() {
 }
 
 void AccessLog::FlushEverySecond() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   while (!stopping_) {
-    wake_.wait_for(lock, std::chrono::seconds(1));
+    wake_.wait_for(mu_, std::chrono::seconds(1));
     FlushLocked();
   }
 }
 
 Status AccessLog::Reopen() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   FlushLocked();
   auto fd = OpenPath(path_);
   if (!fd.ok()) return fd.status();

@@ -8,7 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
+#include "fc/base/mutex.h"
 #include <string>
 #include <string_view>
 #include <thread>
@@ -55,16 +55,16 @@ class AccessLog {
 
  private:
   AccessLog(std::string path, LogFormat format, UniqueFd fd);
-  void FlushLocked();
+  void FlushLocked() FC_REQUIRES(mu_);
   void FlushEverySecond();
 
   const std::string path_;
   const LogFormat format_;
-  std::mutex mu_;
-  UniqueFd fd_;         // guarded by mu_
-  std::string buffer_;  // guarded by mu_
-  bool stopping_ = false;
-  std::condition_variable wake_;
+  Mutex mu_;
+  UniqueFd fd_ FC_GUARDED_BY(mu_);
+  std::string buffer_ FC_GUARDED_BY(mu_);
+  bool stopping_ FC_GUARDED_BY(mu_) = false;
+  std::condition_variable_any wake_;
   std::thread flusher_;
 };
 

@@ -83,7 +83,7 @@ void EventLoop::BeginDrain(int64_t notice_until_ns, int64_t deadline_ns) {
 
 void EventLoop::PostLoaded(uint64_t serial, LoadResult result) {
   {
-    std::lock_guard<std::mutex> lock(loaded_mu_);
+    MutexLock lock(&loaded_mu_);
     loaded_.emplace_back(serial, std::move(result));
   }
   const uint64_t one = 1;
@@ -356,7 +356,7 @@ void EventLoop::FinishResponse(Connection& c) {
 void EventLoop::DeliverLoaded() {
   std::vector<std::pair<uint64_t, LoadResult>> batch;
   {
-    std::lock_guard<std::mutex> lock(loaded_mu_);
+    MutexLock lock(&loaded_mu_);
     batch.swap(loaded_);
   }
   for (auto& [serial, result] : batch) {

@@ -13,7 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
+#include "fc/base/mutex.h"
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -227,8 +227,8 @@ class EventLoop {
   std::atomic<int64_t> drain_request_{0};  // deadline, 0 = none
   std::atomic<int64_t> notice_request_{0};
   std::atomic<bool> drain_started_{false};
-  std::mutex loaded_mu_;
-  std::vector<std::pair<uint64_t, LoadResult>> loaded_;  // Guarded by loaded_mu_
+  Mutex loaded_mu_;
+  std::vector<std::pair<uint64_t, LoadResult>> loaded_ FC_GUARDED_BY(loaded_mu_);
 };
 
 // The strong validator of a file: changes whenever fc would consider a cached

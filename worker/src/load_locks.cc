@@ -40,7 +40,7 @@ std::string LoadLocks::FileName(const std::string& name) const {
 }
 
 std::shared_ptr<UniqueFd> LoadLocks::Dir() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (!dir_fd_ || !dir_fd_->valid()) {
     dir_fd_ = std::make_shared<UniqueFd>(
         ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -49,7 +49,7 @@ std::shared_ptr<UniqueFd> LoadLocks::Dir() {
 }
 
 std::shared_ptr<UniqueFd> LoadLocks::ReopenDir(const std::shared_ptr<UniqueFd>& stale) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (dir_fd_ != stale && dir_fd_ && dir_fd_->valid()) return dir_fd_;  // another thread did it
   const Status st = EnsurePrivateDirectory(dir_);
   if (!st.ok()) {

@@ -15,7 +15,7 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
+#include "fc/base/mutex.h"
 #include <string>
 
 #include "fc/base/unique_fd.h"
@@ -61,8 +61,8 @@ class LoadLocks {
 
   const std::string dir_;
   const uint64_t salt_;
-  std::mutex mu_;
-  std::shared_ptr<UniqueFd> dir_fd_;  // Guarded by mu_ (replaced when the directory vanished)
+  Mutex mu_;
+  std::shared_ptr<UniqueFd> dir_fd_ FC_GUARDED_BY(mu_);  // replaced when the directory vanished
 };
 
 }  // namespace fc::worker

@@ -31,11 +31,12 @@ LoaderPool::LoaderPool(shm_cache::ShmCache& cache, LoadLocks& locks, int lock_wa
 
 LoaderPool::~LoaderPool() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   cv_.notify_all();
   for (auto& t : threads_) t.join();
+  MutexLock lock(&mu_);
   queue_.clear();  // jobs nobody waits for any more: their files close
 }
 
@@ -49,7 +50,7 @@ void LoaderPool::Submit(LoadTask task) {
 
 void LoaderPool::Post(std::function<void()> job) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     queue_.push_back(std::move(job));
   }
   cv_.notify_one();
@@ -70,8 +71,8 @@ void LoaderPool::Run() {
   for (;;) {
     std::function<void()> job;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(&mu_);
+      while (!stopping_ && queue_.empty()) cv_.wait(mu_);
       if (stopping_) return;
       job = std::move(queue_.front());
       queue_.pop_front();
@@ -204,7 +205,7 @@ LoadResult LoaderPool::Stream(LoadTask& task, const char* how) {
                         task.identity.dev};
   LoadResult r;
   {
-    std::lock_guard<std::mutex> lock(memo_mu_);
+    MutexLock lock(&memo_mu_);
     auto it = memo_.find(key);
     if (it != memo_.end()) {
       memo_order_.splice(memo_order_.begin(), memo_order_, it->second);
@@ -236,7 +237,7 @@ LoadResult LoaderPool::Stream(LoadTask& task, const char* how) {
   r.checksum = hash.Digest();
   r.fd = std::move(task.fd);
   r.how = how;
-  std::lock_guard<std::mutex> lock(memo_mu_);
+  MutexLock lock(&memo_mu_);
   if (memo_.count(key) == 0) {
     memo_order_.emplace_front(key, r.checksum);
     memo_[key] = memo_order_.begin();

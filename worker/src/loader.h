@@ -16,7 +16,7 @@
 #include <functional>
 #include <list>
 #include <map>
-#include <mutex>
+#include "fc/base/mutex.h"
 #include <string>
 #include <thread>
 #include <tuple>
@@ -74,18 +74,18 @@ class LoaderPool {
   shm_cache::ShmCache& cache_;
   LoadLocks& locks_;
   const int lock_wait_ms_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;  // Guarded by mu_
-  bool stopping_ = false;       // Guarded by mu_
+  Mutex mu_;
+  std::condition_variable_any cv_;
+  std::deque<std::function<void()>> queue_ FC_GUARDED_BY(mu_);
+  bool stopping_ FC_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 
   // Checksums of streamed (uncached) files, so a big file is hashed once, not on
   // every request. Keyed by identity; bounded LRU.
   using IdentityKey = std::tuple<uint64_t, int64_t, uint64_t, uint64_t>;
-  std::mutex memo_mu_;
-  std::list<std::pair<IdentityKey, uint64_t>> memo_order_;  // Guarded by memo_mu_
-  std::map<IdentityKey, std::list<std::pair<IdentityKey, uint64_t>>::iterator> memo_;
+  Mutex memo_mu_;
+  std::list<std::pair<IdentityKey, uint64_t>> memo_order_ FC_GUARDED_BY(memo_mu_);
+  std::map<IdentityKey, std::list<std::pair<IdentityKey, uint64_t>>::iterator> memo_ FC_GUARDED_BY(memo_mu_);
 };
 
 }  // namespace fc::worker
