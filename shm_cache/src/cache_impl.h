@@ -12,13 +12,13 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
-#include "fc/base/mutex.h"
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "fc/base/clock.h"
+#include "fc/base/mutex.h"
 #include "fc/shm_cache/cache.h"
 #include "layout.h"
 #include "robust_mutex.h"

@@ -8,11 +8,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include "fc/base/mutex.h"
 #include <string>
 #include <string_view>
 #include <thread>
 
+#include "fc/base/mutex.h"
 #include "fc/base/status.h"
 #include "fc/base/unique_fd.h"
 #include "fc/worker/worker.h"

@@ -13,7 +13,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include "fc/base/mutex.h"
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "fc/base/clock.h"
+#include "fc/base/mutex.h"
 #include "fc/protocol/http.h"
 #include "fc/base/unique_fd.h"
 #include "fc/protocol/wire.h"

@@ -101,29 +101,26 @@ int FileSource::OpenBeneath(const std::string& path, int flags) const {
   return fd;
 }
 
-bool FileSource::OpenFile(std::string_view name, OpenedFile* out, Refusal* refusal) const {
+Refusal FileSource::OpenFile(std::string_view name, OpenedFile* out) const {
   const std::string path(name);
   const int fd = OpenBeneath(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
-    *refusal = RefusalFromErrno(errno, "openat2", path, /*writing=*/false);
-    return false;
+    return RefusalFromErrno(errno, "openat2", path, /*writing=*/false);
   }
   UniqueFd owned(fd);
   struct stat st;
   if (::fstat(fd, &st) != 0) {
-    *refusal = {Code::kInternal, Status::FromErrno(errno, "fstat", path).message()};
-    return false;
+    return {Code::kInternal, Status::FromErrno(errno, "fstat", path).message()};
   }
   if (!S_ISREG(st.st_mode)) {
-    *refusal = {Code::kForbidden, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file"};
-    return false;
+    return {Code::kForbidden, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file"};
   }
   out->fd = std::move(owned);
   out->identity.size = static_cast<uint64_t>(st.st_size);
   out->identity.mtime_ns = Nanoseconds(st.st_mtim);
   out->identity.ino = st.st_ino;
   out->identity.dev = st.st_dev;
-  return true;
+  return {};
 }
 
 }  // namespace fc::worker

@@ -25,10 +25,15 @@ struct OpenedFile {
   shm_cache::FileIdentity identity;
 };
 
-// The outcome of a refused request: the code for the reply and a message.
+// The worker's one error model, next to Status (base/status.h):
+//   Status / Result<T>  fc's own failures (setup, system calls); logged;
+//   Refusal             an answer to a client: the reply's code and message.
+// Whatever a request can fail with returns a Refusal (ok() when it did not
+// fail), and a loader thread hands one back inside its LoadResult.
 struct Refusal {
   protocol::Code code = protocol::Code::kOk;
   std::string message;
+  bool ok() const { return code == protocol::Code::kOk; }
 };
 
 // The one errno -> reply mapping, for opening (and, when `writing`, storing)
@@ -44,8 +49,8 @@ class FileSource {
   // The canonical form of a requested name in *out; code kOk when acceptable.
   // Used for both protocols and uploads, before the cache, locks or disk.
   static Refusal CanonicalName(std::string_view name, std::string* out);
-  // Opens `name` beneath the root for reading. On failure *refusal says why.
-  bool OpenFile(std::string_view name, OpenedFile* out, Refusal* refusal) const;
+  // Opens `name` beneath the root for reading.
+  Refusal OpenFile(std::string_view name, OpenedFile* out) const;
   // The one confined open: openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) from
   // the root, retrying EINTR/EAGAIN. Returns the fd, or -1 with errno set.
   int OpenBeneath(const std::string& path, int flags) const;

@@ -15,9 +15,9 @@
 
 #include <cstdint>
 #include <memory>
-#include "fc/base/mutex.h"
 #include <string>
 
+#include "fc/base/mutex.h"
 #include "fc/base/unique_fd.h"
 
 namespace fc::worker {

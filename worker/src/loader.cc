@@ -133,8 +133,7 @@ LoadResult LoaderPool::Load(LoadTask& task) {
   Status st = ReadInto(task, admission.reservation, &checksum, &injected);
   if (!st.ok()) {
     admission.reservation.Abort();
-    error.code = injected ? protocol::Code::kInternal : protocol::Code::kBusy;
-    error.message = st.message();
+    error.refusal = {injected ? protocol::Code::kInternal : protocol::Code::kBusy, st.message()};
     return error;
   }
   LoadResult r;
@@ -225,9 +224,8 @@ LoadResult LoaderPool::Stream(LoadTask& task, const char* how) {
                           static_cast<off_t>(done));
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
-      r.code = protocol::Code::kBusy;
-      r.message = got < 0 ? Status::FromErrno(errno, "pread", task.name).message()
-                          : "\"" + task.name + "\" shrank while reading; retry";
+      r.refusal = {protocol::Code::kBusy, got < 0 ? Status::FromErrno(errno, "pread", task.name).message()
+                                                  : "\"" + task.name + "\" shrank while reading; retry"};
       return r;
     }
     hash.Update(buffer.get(), static_cast<size_t>(got));

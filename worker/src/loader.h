@@ -16,15 +16,16 @@
 #include <functional>
 #include <list>
 #include <map>
-#include "fc/base/mutex.h"
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
 
+#include "fc/base/mutex.h"
 #include "fc/base/unique_fd.h"
 #include "fc/protocol/wire.h"
 #include "fc/shm_cache/cache.h"
+#include "file_source.h"
 #include "load_locks.h"
 
 namespace fc::worker {
@@ -36,8 +37,7 @@ struct LoadResult {
   uint64_t checksum = 0;       // kStream, kUploaded
   uint64_t length = 0;         // kUploaded: bytes stored
   const char* how = "";        // "miss", "hit-after-wait", "stream-too-large", "stream-pinned"
-  protocol::Code code = protocol::Code::kInternal;  // kError
-  std::string message;                              // kError
+  Refusal refusal{protocol::Code::kInternal, ""};  // kError: the reply
 };
 
 struct LoadTask {

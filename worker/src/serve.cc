@@ -52,7 +52,7 @@ void EventLoop::HandleGet(Connection& c) {
     looked_up = true;
   }
   OpenedFile file;
-  if (!ctx_.files.OpenFile(c.name, &file, &refusal)) return Refuse(c, refusal, false);
+  if (refusal = ctx_.files.OpenFile(c.name, &file); !refusal.ok()) return Refuse(c, refusal, false);
   c.identity = file.identity;
   if (!PlanBody(c)) return;
   // Ask the cache again only if the open found another file than statx did
@@ -103,7 +103,8 @@ void EventLoop::OnLoaded(Connection& c, LoadResult result) {
     case LoadResult::Kind::kStream:
       return StartStream(c, std::move(result.fd), result.checksum, result.how);
     case LoadResult::Kind::kError:
-      return ReplyError(c, result.code, result.message, /*close_after=*/false);
+      // A loader's message names the file already.
+      return ReplyError(c, result.refusal.code, result.refusal.message, /*close_after=*/false);
     case LoadResult::Kind::kWritten:
       return;  // (only while uploading, above)
     case LoadResult::Kind::kUploaded: {

@@ -20,8 +20,8 @@ Refusal FromErrno(int err, const char* call, const std::string& name) {
 }
 }  // namespace
 
-std::unique_ptr<Upload> Upload::Begin(const FileSource& files, const std::string& name,
-                                      uint64_t length, Refusal* refusal) {
+Refusal Upload::Begin(const FileSource& files, const std::string& name, uint64_t length,
+                      std::unique_ptr<Upload>* out) {
   std::unique_ptr<Upload> up(new Upload());
   up->name_ = name;
   up->length_ = up->left_ = length;
@@ -29,26 +29,22 @@ std::unique_ptr<Upload> Upload::Begin(const FileSource& files, const std::string
   const std::string dir = slash == std::string::npos ? "." : name.substr(0, slash);
   up->base_ = slash == std::string::npos ? name : name.substr(slash + 1);
   if (up->base_.empty() || up->base_ == ".") {
-    *refusal = {Code::kBadRequest, "\"" + name + "\" does not name a file"};
-    return nullptr;
+    return {Code::kBadRequest, "\"" + name + "\" does not name a file"};
   }
   const int dfd = files.OpenBeneath(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) {
-    *refusal = FromErrno(errno, "openat2", name);
-    return nullptr;
+    return FromErrno(errno, "openat2", name);
   }
   up->dir_.Reset(dfd);
   // O_TMPFILE needs a real directory fd, not O_PATH: reopen it through /proc.
   const std::string self = "/proc/self/fd/" + std::to_string(dfd);
   UniqueFd real_dir(::open(self.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!real_dir.valid()) {
-    *refusal = FromErrno(errno, "open", name);
-    return nullptr;
+    return FromErrno(errno, "open", name);
   }
   up->file_.Reset(::openat(real_dir.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644));
   if (!up->file_.valid()) {
-    *refusal = FromErrno(errno, "open(O_TMPFILE)", name);
-    return nullptr;
+    return FromErrno(errno, "open(O_TMPFILE)", name);
   }
   up->dir_ = std::move(real_dir);
   // Fail early when the upload cannot fit, but reserve nothing: disk is taken
@@ -56,21 +52,20 @@ std::unique_ptr<Upload> Upload::Begin(const FileSource& files, const std::string
   struct statvfs vfs;
   if (::fstatvfs(up->file_.get(), &vfs) == 0 &&
       length > uint64_t{vfs.f_bavail} * vfs.f_frsize) {
-    *refusal = {Code::kNoSpace, "an upload of " + std::to_string(length) + " bytes does not fit: the "
+    return {Code::kNoSpace, "an upload of " + std::to_string(length) + " bytes does not fit: the "
                                 "server's disk has " + std::to_string(uint64_t{vfs.f_bavail} * vfs.f_frsize) +
                                 " bytes free; nothing was stored"};
-    return nullptr;
   }
-  return up;
+  *out = std::move(up);
+  return {};
 }
 
-bool Upload::Append(const char* data, size_t size, Refusal* refusal) {
+Refusal Upload::Append(const char* data, size_t size) {
   while (size > 0) {
     const ssize_t n = ::pwrite(file_.get(), data, size, static_cast<off_t>(written_));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      *refusal = FromErrno(errno, "write", name_);
-      return false;
+      return FromErrno(errno, "write", name_);
     }
     hash_.Update(data, static_cast<size_t>(n));
     data += n;
@@ -78,35 +73,31 @@ bool Upload::Append(const char* data, size_t size, Refusal* refusal) {
     written_ += static_cast<uint64_t>(n);
     left_ -= static_cast<uint64_t>(n);
   }
-  return true;
+  return {};
 }
 
-bool Upload::Commit(bool verify, uint64_t expected, Refusal* refusal) {
+Refusal Upload::Commit(bool verify, uint64_t expected) {
   if (verify && hash_.Digest() != expected) {
-    *refusal = {Code::kBadChecksum, "the upload of \"" + name_ +
+    return {Code::kBadChecksum, "the upload of \"" + name_ +
                                         "\" does not match its checksum; nothing was stored"};
-    return false;
   }
   if (::ftruncate(file_.get(), static_cast<off_t>(length_)) != 0 || ::fsync(file_.get()) != 0) {
-    *refusal = FromErrno(errno, "fsync", name_);
-    return false;
+    return FromErrno(errno, "fsync", name_);
   }
   static std::atomic<uint64_t> counter{0};
   const std::string temp = ".fc-upload-" + std::to_string(::getpid()) + "-" +
                            std::to_string(counter.fetch_add(1)) + ".part";
   const std::string self = "/proc/self/fd/" + std::to_string(file_.get());
   if (::linkat(AT_FDCWD, self.c_str(), dir_.get(), temp.c_str(), AT_SYMLINK_FOLLOW) != 0) {
-    *refusal = FromErrno(errno, "linkat", name_);
-    return false;
+    return FromErrno(errno, "linkat", name_);
   }
   if (::renameat(dir_.get(), temp.c_str(), dir_.get(), base_.c_str()) != 0) {
     const int err = errno;
     ::unlinkat(dir_.get(), temp.c_str(), 0);
-    *refusal = FromErrno(err, "rename", name_);
-    return false;
+    return FromErrno(err, "rename", name_);
   }
   ::fsync(dir_.get());
-  return true;
+  return {};
 }
 
 }  // namespace fc::worker

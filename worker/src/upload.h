@@ -19,16 +19,16 @@ namespace fc::worker {
 
 class Upload {
  public:
-  // Opens an unnamed file next to `name` for `length` bytes.
-  static std::unique_ptr<Upload> Begin(const FileSource& files, const std::string& name,
-                                       uint64_t length, Refusal* refusal);
+  // Opens an unnamed file next to `name` for `length` bytes, into *out.
+  static Refusal Begin(const FileSource& files, const std::string& name, uint64_t length,
+                       std::unique_ptr<Upload>* out);
   // Writes received bytes. ENOSPC / EDQUOT become kNoSpace.
-  bool Append(const char* data, size_t size, Refusal* refusal);
+  Refusal Append(const char* data, size_t size);
   uint64_t left() const { return left_; }
   uint64_t length() const { return length_; }
   uint64_t checksum() const { return hash_.Digest(); }
   // fsync, verify (when `verify`), then link and rename into place.
-  bool Commit(bool verify, uint64_t expected, Refusal* refusal);
+  Refusal Commit(bool verify, uint64_t expected);
 
  private:
   Upload() = default;

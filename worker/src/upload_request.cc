@@ -40,7 +40,7 @@ bool EventLoop::AdmitUpload(Connection& c, std::string_view token, uint64_t leng
   }
   std::string canonical;
   const Refusal refusal = FileSource::CanonicalName(c.name, &canonical);
-  if (refusal.code != Code::kOk) {
+  if (!refusal.ok()) {
     Refuse(c, refusal, true);
     return false;
   }
@@ -49,9 +49,10 @@ bool EventLoop::AdmitUpload(Connection& c, std::string_view token, uint64_t leng
 }
 
 void EventLoop::BeginUpload(Connection& c, uint64_t length, bool verify, uint64_t checksum) {
-  Refusal refusal;
-  std::unique_ptr<Upload> file = Upload::Begin(ctx_.files, c.name, length, &refusal);
-  if (!file) return Refuse(c, refusal, true);
+  std::unique_ptr<Upload> file;
+  if (Refusal refusal = Upload::Begin(ctx_.files, c.name, length, &file); !refusal.ok()) {
+    return Refuse(c, refusal, true);
+  }
   c.put = std::make_unique<PutState>();
   c.put->file = std::move(file);
   c.put->verify = verify;
@@ -83,13 +84,8 @@ void EventLoop::ConsumeUpload(Connection& c) {
     SetInterest(c, 0);
     ctx_.loaders->Post([this, upload, serial, chunk = std::move(chunk)] {
       LoadResult r;
-      Refusal refusal;
-      if (upload->Append(chunk.data(), chunk.size(), &refusal)) {
-        r.kind = LoadResult::Kind::kWritten;
-      } else {
-        r.code = refusal.code;
-        r.message = refusal.message;
-      }
+      r.refusal = upload->Append(chunk.data(), chunk.size());
+      if (r.refusal.ok()) r.kind = LoadResult::Kind::kWritten;
       PostLoaded(serial, std::move(r));
     });
     return;
@@ -105,16 +101,13 @@ void EventLoop::ConsumeUpload(Connection& c) {
   const std::string name = c.name;
   ctx_.loaders->Post([this, upload, serial, verify, expected, length, name] {
     LoadResult r;
-    Refusal refusal;
-    if (upload->Commit(verify, expected, &refusal)) {
+    r.refusal = upload->Commit(verify, expected);
+    if (r.refusal.ok()) {
       ctx_.cache.Invalidate(name);
       r.kind = LoadResult::Kind::kUploaded;
       r.checksum = upload->checksum();
       r.length = length;
       r.how = "stored";
-    } else {
-      r.code = refusal.code;
-      r.message = refusal.message;
     }
     PostLoaded(serial, std::move(r));
   });
@@ -125,7 +118,7 @@ void EventLoop::OnUploadWritten(Connection& c, LoadResult result) {
   if (result.kind != LoadResult::Kind::kWritten) {
     c.put.reset();  // the unnamed file vanishes
     c.state = Connection::State::kReading;
-    return ReplyError(c, result.code, result.message, true);
+    return ReplyError(c, result.refusal.code, result.refusal.message, true);
   }
   SetInterest(c, EPOLLIN);
   ConsumeUpload(c);
