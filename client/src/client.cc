@@ -126,12 +126,9 @@ Result<FetchSummary> Fetch(const Endpoint& server, const std::string& name, Sink
   Status last;
   Status st;
   for (int attempt = 0; attempt <= retries; ++attempt) {
-    auto conn = StartAttempt(server, attempt, &summary);
-    if (!conn.ok()) {
-      last = conn.status();
-      continue;
-    }
-    const int fd = conn.value().get();
+    UniqueFd conn;
+    if (!(last = StartAttempt(server, attempt, &summary, &conn)).ok()) continue;
+    const int fd = conn.get();
     last = SendRequest(fd, server, protocol::Op::kGet, name, received);
     protocol::ReplyHeader h;
     bool refused = false;

@@ -175,12 +175,9 @@ Result<FetchSummary> FetchHttp(const Endpoint& server, const std::string& name, 
   std::unique_ptr<char[]> buffer(new char[kChunk]);
   Status last;
   for (int attempt = 0; attempt <= retries; ++attempt) {
-    auto conn = StartAttempt(server, attempt, &summary);
-    if (!conn.ok()) {
-      last = conn.status();
-      continue;
-    }
-    const int fd = conn.value().get();
+    UniqueFd conn;
+    if (!(last = StartAttempt(server, attempt, &summary, &conn)).ok()) continue;
+    const int fd = conn.get();
     std::string request = "GET " + Target(name) + " HTTP/1.1\r\nHost: " + server.Describe() +
                           "\r\nUser-Agent: fc-client\r\nConnection: close\r\n";
     // Resume where the cut left off, if the file is still the same one.

@@ -11,11 +11,15 @@
 
 namespace fc::client {
 
-// Counts the attempt in *summary, backs off before a retry, and connects.
-inline Result<UniqueFd> StartAttempt(const Endpoint& server, int attempt, FetchSummary* summary) {
+// Counts the attempt in *summary, backs off before a retry, and connects
+// into *conn.
+inline Status StartAttempt(const Endpoint& server, int attempt, FetchSummary* summary, UniqueFd* conn) {
   summary->attempts = attempt + 1;
   if (attempt > 0) ::usleep(static_cast<useconds_t>(std::min(1000, 50 << std::min(attempt, 5)) * 1000));
-  return net::ConnectTcp(server.host, server.port, server.timeout_ms);
+  auto connected = net::ConnectTcp(server.host, server.port, server.timeout_ms);
+  if (!connected.ok()) return connected.status();
+  *conn = std::move(connected.value());
+  return Status::Ok();
 }
 
 }  // namespace fc::client
