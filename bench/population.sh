@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The workload fc's shared cache is for: FILES files with lognormal sizes
+# (median 16 KiB, sigma SIGMA) under Zipf(ALPHA) popularity, a working set
+# larger than fc's cache, requested over HTTP by one wrk Lua script
+# (bench/zipf.lua) that both servers get. fc (default policy, 64 MiB cache)
+# against nginx (sendfile, open_file_cache), 2 workers each, logging off, in
+# alternating runs on loopback. Prints medians of requests/s and of server CPU
+# per request, fc's hit ratio over the measured runs (from its metrics), and
+# the bytes involved.
+#
+#   bash bench/population.sh        # FILES=20000 ALPHA=0.9 REPS=3 DURATION=10
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+FILES=${FILES:-20000}
+ALPHA=${ALPHA:-0.9}
+SIGMA=${SIGMA:-1.5}
+REPS=${REPS:-3}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-64}
+for tool in wrk nginx; do command -v "$tool" >/dev/null || { echo "$tool is needed (bash bench/run.sh installs it)" >&2; exit 1; }; done
+tmp=$(mktemp -d /tmp/fc-population-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null || true
+  sleep 0.5
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir "$tmp/root"
+/usr/bin/python3 - "$tmp/root" "$FILES" "$SIGMA" <<'PY'
+import math, os, random, sys
+root, files, sigma = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+rng = random.Random(7)
+total = 0
+block = os.urandom(1 << 20)
+for i in range(files):
+    size = max(64, min(int(16384 * math.exp(rng.gauss(0, sigma))), 8 << 20))
+    with open(os.path.join(root, "f%d" % i), "wb") as f:
+        left = size
+        while left:
+            n = min(left, len(block))
+            f.write(block[:n])
+            left -= n
+    total += size
+print("population: %d files, %.1f MiB in all (lognormal, median 16 KiB, sigma %.1f)" % (files, total / 2**20, sigma))
+PY
+chmod -R a+rX "$tmp"
+user=(); [[ $EUID -eq 0 ]] && user=(--user root)
+metrics=$(free_port)
+build/fc-master --root "$tmp/root" --port 0 --workers 2 --threads 1 --access-log off \
+  --metrics-listen "127.0.0.1:$metrics" "${user[@]}" >"$tmp/fc.out" 2>"$tmp/fc.log" &
+fc_pid=$!
+pids+=($fc_pid)
+for _ in $(seq 100); do grep -q listening "$tmp/fc.out" && break; sleep 0.05; done
+fc_port=$(sed 's/.*://' "$tmp/fc.out")
+ng_port=$(free_port)
+write_nginx_conf "$tmp/nginx.conf" "$ng_port" "$tmp/root" "$tmp/nginx.pid" "$tmp/nginx-error.log" 2 "access_log off;"
+nginx -c "$tmp/nginx.conf" -p "$tmp"
+for _ in $(seq 100); do [ -s "$tmp/nginx.pid" ] && break; sleep 0.05; done
+ng_pid=$(cat "$tmp/nginx.pid")
+for port in "$fc_port" "$ng_port"; do
+  cmp -s <(curl -s "http://127.0.0.1:$port/f1") "$tmp/root/f1" || { echo "port $port serves wrong bytes" >&2; exit 1; }
+done
+ticks=$(getconf CLK_TCK)
+metric() { curl -s "http://127.0.0.1:$metrics/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+# Warm both (page cache for nginx, the shared cache for fc) with one run each.
+for port in "$fc_port" "$ng_port"; do
+  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/zipf.lua "http://127.0.0.1:$port" -- "$FILES" "$ALPHA" 1 >/dev/null
+done
+declare -A RPS CPU
+h0=$(metric fc_cache_hits_total); m0=$(metric fc_cache_misses_total); s0=$(metric fc_streams_total)
+for rep in $(seq "$REPS"); do
+  order=(fc nginx); ((rep % 2)) || order=(nginx fc)
+  for k in "${order[@]}"; do
+    port=$fc_port pid=$fc_pid; [[ $k == nginx ]] && port=$ng_port pid=$ng_pid
+    before=$(tree_ticks "$pid")
+    out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/zipf.lua "http://127.0.0.1:$port" -- "$FILES" "$ALPHA" "$rep")
+    after=$(tree_ticks "$pid")
+    reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+    echo "$out" | grep -q "Non-2xx" && { echo "$k answered non-2xx:" >&2; echo "$out" >&2; exit 1; }
+    RPS[$k]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
+    CPU[$k]+="$(awk -v t=$((after - before)) -v hz="$ticks" -v n="$reqs" 'BEGIN {printf "%.2f", t / hz / n * 1e6}') "
+  done
+done
+h1=$(metric fc_cache_hits_total); m1=$(metric fc_cache_misses_total); s1=$(metric fc_streams_total)
+fr=$(printf '%s\n' ${RPS[fc]} | median); nr=$(printf '%s\n' ${RPS[nginx]} | median)
+fcpu=$(printf '%s\n' ${CPU[fc]} | median); ncpu=$(printf '%s\n' ${CPU[nginx]} | median)
+printf '| server | req/s | CPU per request |\n|---|---|---|\n'
+printf '| fc (64 MiB cache) | %.0f | %.2f us |\n| nginx | %.0f | %.2f us |\n' "$fr" "$fcpu" "$nr" "$ncpu"
+echo "fc/nginx: throughput $(ratio "$fr" "$nr"), CPU per request $(ratio "$fcpu" "$ncpu")"
+awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) -v s=$((s1 - s0)) 'BEGIN {
+  printf "fc hit ratio over the measured runs: %.3f (%d hits, %d misses; %d responses streamed from disk)\n", h / (h + m), h, m, s }'
+echo "wrk -t2 -c$CONNECTIONS, Zipf $ALPHA over $FILES files, medians of $REPS alternating runs of ${DURATION}s"
