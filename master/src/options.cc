@@ -198,7 +198,7 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
       ("root", po::value(&r.root)->value_name("DIR"), "directory to serve (required)")
       ("host", po::value(&r.host)->value_name("ADDR"), "address to listen on (default 127.0.0.1)")
       ("port", po::value(&r.port)->value_name("N"), "TCP port; 0 picks a free one (default 9000)")
-      ("workers", po::value(&r.workers)->value_name("N"), "worker processes (default 4, at most 64)")
+      ("workers", po::value(&r.workers)->value_name("N"), "worker processes (default 4, at most 128)")
       ("threads", po::value(&r.threads)->value_name("N"), "event-loop threads per worker (default 2)")
       ("loaders", po::value(&r.loaders)->value_name("N"), "disk loader threads per worker (default 2)")
       ("cache-size", po::value(&r.cache_size)->value_name("SIZE"),
