@@ -7,7 +7,10 @@
 # Installs nginx, wrk, iperf3 and gnuplot from Debian, builds fc (Release), sets
 # up the same files for both servers in a temporary directory, runs every load
 # REPS times alternating fc and nginx, and prints medians and fc/nginx and
-# fc/limit ratios. Also measures head-of-line blocking and idle-connection
+# fc/limit ratios. Small files are measured for both wrk client shapes (-t1,
+# -t2), keep-alive and a connection per request, with access logging off and
+# on, with server CPU time per request (utime+stime of each server's process
+# tree from /proc, over the run, divided by the requests) next to throughput. Also measures head-of-line blocking and idle-connection
 # memory, and draws bench/bench.png. All traffic stays on 127.0.0.1; every run
 # is bounded by DURATION.
 set -euo pipefail
@@ -54,6 +57,11 @@ sync  # no writeback of the new files competing with the measurements
 NGINX_PORT=$(free_port)
 write_nginx_conf "$tmp/nginx.conf" "$NGINX_PORT" "$tmp/root" "$tmp/nginx.pid" "$tmp/nginx-error.log" "$WORKERS" "access_log off;"
 nginx -c "$tmp/nginx.conf" -p "$tmp"
+# The same nginx with buffered access logging, for the logging-on rows.
+NGINX_LOG_PORT=$(free_port)
+write_nginx_conf "$tmp/nginx-log.conf" "$NGINX_LOG_PORT" "$tmp/root" "$tmp/nginx-log.pid" "$tmp/nginx-log-error.log" \
+  "$WORKERS" "access_log $tmp/nginx-access.log combined buffer=64k flush=1s;"
+nginx -c "$tmp/nginx-log.conf" -p "$tmp"
 
 start_fc() {  # start_fc OUTVAR args...
   local out=$tmp/fc-$RANDOM.out
@@ -63,12 +71,14 @@ start_fc() {  # start_fc OUTVAR args...
   printf -v "$1" '%s' "$(sed 's/.*://' "$out")"
 }
 start_fc FC_PORT --workers "$WORKERS" --threads 1
+FC_PID=${pids[-1]}
+start_fc FC_LOG_PORT --workers "$WORKERS" --threads 1 --access-log "$tmp/fc-access.log" --log-format combined
+FC_LOG_PID=${pids[-1]}
 sleep 0.5
+for _ in $(seq 100); do [ -s "$tmp/nginx.pid" ] && [ -s "$tmp/nginx-log.pid" ] && break; sleep 0.05; done
+NGINX_PID=$(cat "$tmp/nginx.pid")
+NGINX_LOG_PID=$(cat "$tmp/nginx-log.pid")
 
-wrk_rps() {
-  wrk -t2 -c"$2" -d"${DURATION}s" ${3:+-H "$3"} "$1" |
-    awk '/Non-2xx/ {bad=1} /Requests\/sec/ {r=$2} END {if (bad) print "NaN"; else print r}'
-}
 wrk_mbps() {
   wrk -t2 -c"$2" -d"${DURATION}s" "$1" | awk '/Transfer\/sec/ {v=$2; u=substr(v, length(v)-1);
     n=substr(v, 1, length(v)-2)+0; if (u=="GB") n*=1000; if (u=="KB") n/=1000; print n}'
@@ -108,9 +118,45 @@ measure() {  # measure KEY command-with-{PORT}
   R[$key.nginx]=$(printf '%s\n' "${ng_vals[@]}" | median)
   echo "  $key: fc ${fc_vals[*]} | nginx ${ng_vals[*]}" >&2
 }
+ticks=$(getconf CLK_TCK)
+# wrk_cpu PORT PID THREADS [HEADER]: "requests/s server-CPU-microseconds-per-request"
+# (utime+stime of the server's whole process tree over the run / requests).
+wrk_cpu() {
+  local before after out
+  before=$(tree_ticks "$2")
+  out=$(wrk "$3" -c64 -d"${DURATION}s" ${4:+-H "$4"} "http://127.0.0.1:$1/4k.bin")
+  after=$(tree_ticks "$2")
+  echo "$out" | awk -v t=$((after - before)) -v hz="$ticks" '/Non-2xx/ {bad=1} /requests in/ {n=$1}
+    /Requests\/sec/ {r=$2} END {if (bad) print "NaN NaN"; else printf "%s %.2f\n", r, t / hz / n * 1e6}'
+}
 echo "measuring (REPS=$REPS, DURATION=${DURATION}s, $WORKERS workers each)..." >&2
-measure ka4k 'wrk_rps http://127.0.0.1:{PORT}/4k.bin 64'
-measure close4k 'wrk_rps http://127.0.0.1:{PORT}/4k.bin 64 "Connection: close"'
+# Small files for both client shapes, with logging off and on, keep-alive and a
+# connection per request: requests/s and server CPU per request, side by side.
+declare -A S
+for load in keepalive close; do
+  header=""; [[ $load == close ]] && header="Connection: close"
+  for shape in -t1 -t2; do
+    for logging in off on; do
+      fp=$FC_PORT fpid=$FC_PID np=$NGINX_PORT npid=$NGINX_PID
+      [[ $logging == on ]] && fp=$FC_LOG_PORT fpid=$FC_LOG_PID np=$NGINX_LOG_PORT npid=$NGINX_LOG_PID
+      fr=() fc=() nr=() nc=()
+      for rep in $(seq "$REPS"); do
+        if ((rep % 2)); then
+          read -r a b <<<"$(wrk_cpu "$fp" "$fpid" "$shape" "$header")"; fr+=("$a"); fc+=("$b")
+          read -r a b <<<"$(wrk_cpu "$np" "$npid" "$shape" "$header")"; nr+=("$a"); nc+=("$b")
+        else
+          read -r a b <<<"$(wrk_cpu "$np" "$npid" "$shape" "$header")"; nr+=("$a"); nc+=("$b")
+          read -r a b <<<"$(wrk_cpu "$fp" "$fpid" "$shape" "$header")"; fr+=("$a"); fc+=("$b")
+        fi
+      done
+      k="$load $shape $logging"
+      S[$k]="$(printf '%s\n' "${fr[@]}" | median) $(printf '%s\n' "${nr[@]}" | median) $(printf '%s\n' "${fc[@]}" | median) $(printf '%s\n' "${nc[@]}" | median)"
+      echo "  4k $k: fc ${fr[*]} (${fc[*]} us) | nginx ${nr[*]} (${nc[*]} us)" >&2
+    done
+  done
+done
+read -r R[ka4k.fc] R[ka4k.nginx] _ _ <<<"${S[keepalive -t2 off]}"
+read -r R[close4k.fc] R[close4k.nginx] _ _ <<<"${S[close -t2 off]}"
 measure mb1m 'wrk_mbps http://127.0.0.1:{PORT}/1m.bin 8'
 measure s52m 'curl_mbps http://127.0.0.1:{PORT}/52m.bin 20'
 measure s1g 'curl_mbps http://127.0.0.1:{PORT}/1g.bin 3'
@@ -155,9 +201,19 @@ wait $holder || true
 
 {
   echo
+  printf '| 4 KiB, 64 connections | client | access log | fc req/s | nginx req/s | fc/nginx | fc CPU/req | nginx CPU/req | fc/nginx CPU |\n'
+  printf '|---|---|---|---|---|---|---|---|---|\n'
+  for k in "keepalive -t1 off" "keepalive -t1 on" "keepalive -t2 off" "keepalive -t2 on" \
+           "close -t1 off" "close -t1 on" "close -t2 off" "close -t2 on"; do
+    read -r fr nr fc nc <<<"${S[$k]}"
+    read -r load shape logging <<<"$k"
+    printf '| %s | wrk %s | %s | %.0f | %.0f | %s | %.2f us | %.2f us | %s |\n' \
+      "$([[ $load == close ]] && echo "a connection per request" || echo keep-alive)" "$shape" "$logging" \
+      "$fr" "$nr" "$(ratio "$fr" "$nr")" "$fc" "$nc" "$(ratio "$fc" "$nc")"
+  done
+  echo "(fc --threads 1 and nginx, $WORKERS workers each; logging on: fc --access-log FILE (buffered, combined), nginx access_log FILE combined buffer=64k flush=1s)"
+  echo
   printf '| load | fc | nginx | fc/nginx | limit (iperf3) | fc/limit |\n|---|---|---|---|---|---|\n'
-  printf '| 4 KiB, 64 keep-alive connections (wrk) | %.0f req/s | %.0f req/s | %s | | |\n' "${R[ka4k.fc]}" "${R[ka4k.nginx]}" "$(ratio "${R[ka4k.fc]}" "${R[ka4k.nginx]}")"
-  printf '| 4 KiB, a new connection per request (wrk) | %.0f req/s | %.0f req/s | %s | | |\n' "${R[close4k.fc]}" "${R[close4k.nginx]}" "$(ratio "${R[close4k.fc]}" "${R[close4k.nginx]}")"
   printf '| 1 MiB hot, 8 connections (wrk) | %.0f MB/s | %.0f MB/s | %s | %.0f MB/s | %s |\n' "${R[mb1m.fc]}" "${R[mb1m.nginx]}" "$(ratio "${R[mb1m.fc]}" "${R[mb1m.nginx]}")" "${R[iperf]}" "$(ratio "${R[mb1m.fc]}" "${R[iperf]}")"
   printf '| one stream, 52 MB cached (curl) | %.0f MB/s | %.0f MB/s | %s | %.0f MB/s | %s |\n' "${R[s52m.fc]}" "${R[s52m.nginx]}" "$(ratio "${R[s52m.fc]}" "${R[s52m.nginx]}")" "${R[iperf]}" "$(ratio "${R[s52m.fc]}" "${R[iperf]}")"
   printf '| one stream, 1 GiB uncached (curl) | %.0f MB/s | %.0f MB/s | %s | %.0f MB/s | %s |\n' "${R[s1g.fc]}" "${R[s1g.nginx]}" "$(ratio "${R[s1g.fc]}" "${R[s1g.nginx]}")" "${R[iperf]}" "$(ratio "${R[s1g.fc]}" "${R[iperf]}")"
