@@ -59,13 +59,18 @@ Result<std::unique_ptr<shm_cache::ShmCache>> UpgradeSegment(const MasterConfig& 
   return shm_cache::ShmCache::Create(config.cache);
 }
 
-// The load lock directory: --lock-dir or the default, made private to this user.
+// The load lock directory: --lock-dir, or the default for the segment's name.
+Status ChooseLockDirectory(MasterConfig* config) {
+  if (!config->worker.lock_dir.empty()) return Status::Ok();
+  auto dir = DefaultLockDirectory(config->cache.shm_name);
+  if (!dir.ok()) return Status::Error("cannot choose a lock directory: " + dir.status().message());
+  config->worker.lock_dir = dir.value();
+  return Status::Ok();
+}
+
+// ... made private to this user.
 Status PrepareLockDirectory(MasterConfig* config) {
-  if (config->worker.lock_dir.empty()) {
-    auto dir = DefaultLockDirectory(config->cache.shm_name);
-    if (!dir.ok()) return Status::Error("cannot choose a lock directory: " + dir.status().message());
-    config->worker.lock_dir = dir.value();
-  }
+  if (Status chosen = ChooseLockDirectory(config); !chosen.ok()) return chosen;
   if (Status made = EnsurePrivateDirectory(config->worker.lock_dir); !made.ok()) {
     return Status::Error("lock directory: " + made.message());
   }
@@ -134,13 +139,19 @@ int RunMaster(MasterConfig config) {
     ::setrlimit(RLIMIT_NICE, &nice);
   }
   if (config.cache.shm_name.empty()) config.cache.shm_name = "fc-" + std::to_string(config.port);
-  if (::geteuid() == 0 && config.user != "root" && upgrade.from == 0) {
+  if (::geteuid() == 0 && upgrade.from == 0) {
     // The lock directory's parent (/run/fc, or systemd's RuntimeDirectory)
-    // belongs to root: make the directory now and give it to the user.
-    if (Status made = PrepareLockDirectory(&config); !made.ok()) return Fail(made.message());
-    if (Status given = GiveToUser(config.worker.lock_dir, config.user); !given.ok()) {
-      return Fail(given.message());
+    // belongs to root: make the directory now (or take back one an earlier
+    // run as another user left there) and give it to the user fc runs as.
+    // Only fc's own default location is taken back; a --lock-dir must pass
+    // the usual checks.
+    const bool defaulted = config.worker.lock_dir.empty();
+    if (Status chosen = ChooseLockDirectory(&config); !chosen.ok()) return Fail(chosen.message());
+    if (Status claimed = ClaimDirectory(config.worker.lock_dir, config.user, defaulted); !claimed.ok()) {
+      return Fail("lock directory: " + claimed.message());
     }
+  }
+  if (::geteuid() == 0 && config.user != "root" && upgrade.from == 0) {
     // Log files under a root-owned directory (/var/log/fc): create them now
     // for the user, who then appends to them and reopens them (logrotate
     // creates their successors for the same user).

@@ -1,13 +1,18 @@
 // Dropping root; see privileges.h.
 #include "privileges.h"
 
+#include <fcntl.h>
 #include <grp.h>
+#include <sys/stat.h>
 #include <pwd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+
+#include "fc/base/private_dir.h"
+#include "fc/base/unique_fd.h"
 
 namespace fc::master {
 
@@ -39,6 +44,36 @@ Status DropPrivileges(const std::string& user, const std::string& root_dir) {
                          std::strerror(errno) + " (give it read and search permission, or "
                          "choose another --user)");
   }
+  return Status::Ok();
+}
+
+Status ClaimDirectory(const std::string& dir, const std::string& user, bool take_over) {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  if (user != "root") {
+    errno = 0;
+    const passwd* pw = ::getpwnam(user.c_str());
+    if (pw == nullptr) return Status::Error("--user " + user + ": no such user");
+    uid = pw->pw_uid;
+    gid = pw->pw_gid;
+  }
+  const size_t slash = dir.find_last_of('/');
+  const std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash);
+  struct stat ps;
+  const bool root_parent = ::stat(parent.c_str(), &ps) == 0 && S_ISDIR(ps.st_mode) && ps.st_uid == 0 &&
+                           (ps.st_mode & 022) == 0;
+  if (!take_over || !root_parent) {
+    if (Status st = EnsurePrivateDirectory(dir); !st.ok()) return st;
+    return user == "root" ? Status::Ok() : GiveToUser(dir, user);
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno(errno, "mkdir", dir);
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) {
+    return Status::Error("\"" + dir + "\" exists and is not a directory (or is a symlink); remove it or "
+                         "choose another --lock-dir");
+  }
+  if (::fchown(fd.get(), uid, gid) != 0) return Status::FromErrno(errno, "chown", dir + " to " + user);
+  if (::fchmod(fd.get(), 0700) != 0) return Status::FromErrno(errno, "chmod", dir);
   return Status::Ok();
 }
 

@@ -15,9 +15,16 @@ namespace fc::master {
 // When not root: `user` must be empty or name the current user.
 Status DropPrivileges(const std::string& user, const std::string& root_dir);
 
-// As root, before the drop: gives `path` (a directory fc just made) to `user`,
-// so that it stays fc's after the drop (the lock directory under a
-// root-owned /run/fc or systemd's RuntimeDirectory).
+// As root, before the drop: gives `path` (a file fc just made) to `user`,
+// so that it stays fc's after the drop (log files under /var/log/fc).
 Status GiveToUser(const std::string& path, const std::string& user);
+
+// As root, before the drop: makes `dir` a private directory (0700) of `user`
+// ("root" or a user name). With `take_over` (fc's default location), one that
+// an earlier run as another user left is taken back when its parent is root's
+// and writable by no one else (/run/fc, systemd's RuntimeDirectory), so that
+// no other user can have planted it; otherwise the usual checks apply
+// (private_dir.h) before it is given to the user.
+Status ClaimDirectory(const std::string& dir, const std::string& user, bool take_over);
 
 }  // namespace fc::master

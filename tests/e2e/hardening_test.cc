@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -65,6 +67,27 @@ TEST_F(HardeningTest, ALockDirectoryThatIsNotPrivateRefusesToStart) {
   r = StartAndFail({"--lock-dir", link});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("symlink"), std::string::npos) << r.err;
+}
+
+// A master that ran as nobody cannot remove its lock directory from the
+// root-owned /run/fc; the next master started as root, as any user, takes
+// fc's default location back instead of refusing to start.
+TEST_F(HardeningTest, ADefaultLockDirectoryLeftByAnotherUserIsTakenBack) {
+  if (::geteuid() != 0 || std::getenv("RUNTIME_DIRECTORY") != nullptr) GTEST_SKIP() << "needs root and /run/fc";
+  const std::string name = "fc-takeover-" + std::to_string(::getpid());
+  const std::string dir = "/run/fc/" + name + ".locks";
+  ::mkdir("/run/fc", 0711);
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0) << dir;
+  ASSERT_EQ(::chown(dir.c_str(), 65534, 65534), 0);
+  Server server(root_.path(), {"--shm-name", name, "--user", "root"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  struct stat st;
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_EQ(server.Client({"list"}).exit_code, 0);
+  EXPECT_EQ(server.Stop(), 0);
+  ::rmdir(dir.c_str());
 }
 
 TEST_F(HardeningTest, LockFilesDoNotPileUpAndAVanishedDirectoryIsRecreated) {

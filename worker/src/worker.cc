@@ -90,7 +90,11 @@ int RunWorker(const WorkerConfig& config) {
     if (signal_number != SIGUSR1) break;
     if (Status st = log::RedirectStderr(config.error_log); !st.ok()) log::Line(st.message());
     if (access_log) {
-      if (Status st = access_log->Reopen(); !st.ok()) log::Line(st.message(), "; still writing to the old file");
+      if (Status st = access_log->Reopen(); !st.ok()) {
+        log::Line(st.message(), "; still writing to the old file");
+      } else {
+        log::Line("SIGUSR1: reopened the access log");
+      }
     }
   }
   log::Line(signal_number == SIGTERM ? "SIGTERM" : "SIGINT", ": draining (at most ",
