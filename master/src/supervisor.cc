@@ -659,8 +659,9 @@ int Supervisor::Stop(const char* why) {
   }
   cache_.reset();
   shm_cache::ShmCache::Remove(config_.cache.shm_name);
-  RemoveLockFiles(config_.worker.lock_dir, /*and_directory=*/true);
-  log::Line("stopped; removed segment ", config_.cache.shm_name, " and lock directory ",
+  const bool removed_dir = RemoveLockFiles(config_.worker.lock_dir, /*and_directory=*/true);
+  log::Line("stopped; removed segment ", config_.cache.shm_name,
+            removed_dir ? " and lock directory " : "; lock directory left empty (its parent is not ours): ",
             config_.worker.lock_dir);
   return 0;
 }
