@@ -18,6 +18,7 @@ SIGMA=${SIGMA:-1.5}
 REPS=${REPS:-3}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
+CACHE_SIZE=${CACHE_SIZE:-64M}
 for tool in wrk nginx; do command -v "$tool" >/dev/null || { echo "$tool is needed (bash bench/run.sh installs it)" >&2; exit 1; }; done
 tmp=$(mktemp -d /tmp/fc-population-XXXXXX)
 pids=()
@@ -49,7 +50,7 @@ PY
 chmod -R a+rX "$tmp"
 user=(); [[ $EUID -eq 0 ]] && user=(--user root)
 metrics=$(free_port)
-build/fc-master --root "$tmp/root" --port 0 --workers 2 --threads 1 --access-log off \
+build/fc-master --root "$tmp/root" --port 0 --workers 2 --threads 1 --access-log off --cache-size "$CACHE_SIZE" \
   --metrics-listen "127.0.0.1:$metrics" "${user[@]}" >"$tmp/fc.out" 2>"$tmp/fc.log" &
 fc_pid=$!
 pids+=($fc_pid)
@@ -88,7 +89,7 @@ h1=$(metric fc_cache_hits_total); m1=$(metric fc_cache_misses_total); s1=$(metri
 fr=$(printf '%s\n' ${RPS[fc]} | median); nr=$(printf '%s\n' ${RPS[nginx]} | median)
 fcpu=$(printf '%s\n' ${CPU[fc]} | median); ncpu=$(printf '%s\n' ${CPU[nginx]} | median)
 printf '| server | req/s | CPU per request |\n|---|---|---|\n'
-printf '| fc (64 MiB cache) | %.0f | %.2f us |\n| nginx | %.0f | %.2f us |\n' "$fr" "$fcpu" "$nr" "$ncpu"
+printf '| fc (%s cache) | %.0f | %.2f us |\n| nginx | %.0f | %.2f us |\n' "$CACHE_SIZE" "$fr" "$fcpu" "$nr" "$ncpu"
 echo "fc/nginx: throughput $(ratio "$fr" "$nr"), CPU per request $(ratio "$fcpu" "$ncpu")"
 awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) -v s=$((s1 - s0)) 'BEGIN {
   printf "fc hit ratio over the measured runs: %.3f (%d hits, %d misses; %d responses streamed from disk)\n", h / (h + m), h, m, s }'
