@@ -59,6 +59,14 @@ Result<std::unique_ptr<shm_cache::ShmCache>> UpgradeSegment(const MasterConfig& 
   return shm_cache::ShmCache::Create(config.cache);
 }
 
+// An empty directory this start made, removed unless the start succeeds.
+struct RemoveIfUnused {
+  std::string path;
+  ~RemoveIfUnused() {
+    if (!path.empty()) ::rmdir(path.c_str());
+  }
+};
+
 // The load lock directory: --lock-dir, or the default for the segment's name.
 Status ChooseLockDirectory(MasterConfig* config) {
   if (!config->worker.lock_dir.empty()) return Status::Ok();
@@ -129,6 +137,14 @@ int RunMaster(MasterConfig config) {
     if (!bound.ok()) return Fail(bound.status().message());
     listeners = std::move(bound.value());
   }
+  // The metrics port too, before the drop (and before anything is created
+  // that a failure here would have to undo).
+  Supervised setup;
+  if (!config.metrics_listen.empty() || upgrade.metrics_fd >= 0) {
+    auto metrics = MetricsServer::Listen(config.metrics_listen, upgrade.metrics_fd);
+    if (!metrics.ok()) return Fail(metrics.status().message());
+    setup.metrics = std::move(metrics.value());
+  }
   // The port is bound: from here on fc needs no privilege. Everything it
   // creates below (segment, lock directory) belongs to the user it runs as.
   if (::geteuid() == 0 && config.user.empty()) config.user = "nobody";
@@ -139,6 +155,8 @@ int RunMaster(MasterConfig config) {
     ::setrlimit(RLIMIT_NICE, &nice);
   }
   if (config.cache.shm_name.empty()) config.cache.shm_name = "fc-" + std::to_string(config.port);
+  // A start that fails from here on leaves no lock directory it made.
+  RemoveIfUnused new_lock_dir;
   if (::geteuid() == 0 && upgrade.from == 0) {
     // The lock directory's parent (/run/fc, or systemd's RuntimeDirectory)
     // belongs to root: make the directory now (or take back one an earlier
@@ -147,9 +165,22 @@ int RunMaster(MasterConfig config) {
     // the usual checks.
     const bool defaulted = config.worker.lock_dir.empty();
     if (Status chosen = ChooseLockDirectory(&config); !chosen.ok()) return Fail(chosen.message());
-    if (Status claimed = ClaimDirectory(config.worker.lock_dir, config.user, defaulted); !claimed.ok()) {
+    if (defaulted && config.user != "root") {
+      // In root's base the user could not remove its lock directory when it
+      // stops: give the user a directory of its own there, and put it inside.
+      std::string& dir = config.worker.lock_dir;
+      const size_t slash = dir.find_last_of('/');
+      const std::string user_dir = dir.substr(0, slash) + "/" + config.user;
+      if (Status claimed = ClaimDirectory(user_dir, config.user, true); !claimed.ok()) {
+        return Fail("lock directory: " + claimed.message());
+      }
+      dir = user_dir + dir.substr(slash);
+    }
+    bool created = false;
+    if (Status claimed = ClaimDirectory(config.worker.lock_dir, config.user, defaulted, &created); !claimed.ok()) {
       return Fail("lock directory: " + claimed.message());
     }
+    if (created) new_lock_dir.path = config.worker.lock_dir;
   }
   if (::geteuid() == 0 && config.user != "root" && upgrade.from == 0) {
     // Log files under a root-owned directory (/var/log/fc): create them now
@@ -189,7 +220,9 @@ int RunMaster(MasterConfig config) {
       return Fail("shared memory segment \"" + config.cache.shm_name + "\" is in use by fc-master pid " +
                   std::to_string(creator.value().pid) + "; choose another --shm-name");
     }
+    const bool had_dir = !config.worker.lock_dir.empty() && ::access(config.worker.lock_dir.c_str(), F_OK) == 0;
     if (Status made = PrepareLockDirectory(&config); !made.ok()) return Fail(made.message());
+    if (!had_dir) new_lock_dir.path = config.worker.lock_dir;
     config.worker.lock_salt = (uint64_t{std::random_device()()} << 32) ^ std::random_device()();
     shm_cache::ShmCache::Remove(config.cache.shm_name);
     RemoveLockFiles(config.worker.lock_dir, /*and_directory=*/false);  // a dead master's, if any
@@ -212,13 +245,7 @@ int RunMaster(MasterConfig config) {
   auto signal_fd = OpenSignalFd(signals);
   if (!signal_fd.ok()) return Fail(signal_fd.status().message());
   ::signal(SIGPIPE, SIG_IGN);
-  Supervised setup;
-  if (!config.metrics_listen.empty() || upgrade.metrics_fd >= 0) {
-    auto metrics = MetricsServer::Listen(config.metrics_listen, upgrade.metrics_fd);
-    if (!metrics.ok()) return Fail(metrics.status().message());
-    setup.metrics = std::move(metrics.value());
-    log::Line("metrics at http://", setup.metrics->address(), "/metrics");
-  }
+  if (setup.metrics) log::Line("metrics at http://", setup.metrics->address(), "/metrics");
   log::Line("cache \"", config.cache.shm_name, "\": ", config.cache.segment_size, " bytes, ",
             cache->packet_count(), " packets of ", cache->packet_size(), " bytes, policy ",
             shm_cache::PolicyName(cache->policy()), ", layout version ", cache->layout_version(),
@@ -229,6 +256,7 @@ int RunMaster(MasterConfig config) {
   setup.cache = std::move(cache);
   setup.upgrade_ready_fd = upgrade.ready_fd;
   setup.owns_segment = owns_segment;
+  new_lock_dir.path.clear();  // the supervisor owns it now
   return Supervise(std::move(setup), parsed);
 }
 

@@ -211,7 +211,8 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
        "segment name (default fc-<port>)")
       ("lock-dir", po::value(&config->worker.lock_dir)->value_name("DIR"),
        "private directory for load lock files (default: $RUNTIME_DIRECTORY, /run/fc as root, "
-       "$XDG_RUNTIME_DIR, or a new one in $TMPDIR; + /<shm-name>.locks)")
+       "$XDG_RUNTIME_DIR, or a new one in $TMPDIR; + /<shm-name>.locks; started as root and "
+       "running as another --user, one level down: /<user>/<shm-name>.locks)")
       ("idle-timeout", po::value(&r.idle_s)->value_name("SEC"),
        "close connections idle this long (default 60)")
       ("shutdown-timeout", po::value(&r.shutdown_s)->value_name("SEC"),

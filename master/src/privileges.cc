@@ -47,7 +47,8 @@ Status DropPrivileges(const std::string& user, const std::string& root_dir) {
   return Status::Ok();
 }
 
-Status ClaimDirectory(const std::string& dir, const std::string& user, bool take_over) {
+Status ClaimDirectory(const std::string& dir, const std::string& user, bool take_over, bool* created) {
+  if (created != nullptr) *created = ::access(dir.c_str(), F_OK) != 0;
   uid_t uid = 0;
   gid_t gid = 0;
   if (user != "root") {
@@ -60,9 +61,10 @@ Status ClaimDirectory(const std::string& dir, const std::string& user, bool take
   const size_t slash = dir.find_last_of('/');
   const std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash);
   struct stat ps;
-  const bool root_parent = ::stat(parent.c_str(), &ps) == 0 && S_ISDIR(ps.st_mode) && ps.st_uid == 0 &&
-                           (ps.st_mode & 022) == 0;
-  if (!take_over || !root_parent) {
+  // Only root (or the user itself) can have made an entry in such a parent.
+  const bool safe_parent = ::stat(parent.c_str(), &ps) == 0 && S_ISDIR(ps.st_mode) &&
+                           (ps.st_uid == 0 || ps.st_uid == uid) && (ps.st_mode & 022) == 0;
+  if (!take_over || !safe_parent) {
     if (Status st = EnsurePrivateDirectory(dir); !st.ok()) return st;
     return user == "root" ? Status::Ok() : GiveToUser(dir, user);
   }

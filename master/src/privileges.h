@@ -22,9 +22,11 @@ Status GiveToUser(const std::string& path, const std::string& user);
 // As root, before the drop: makes `dir` a private directory (0700) of `user`
 // ("root" or a user name). With `take_over` (fc's default location), one that
 // an earlier run as another user left is taken back when its parent is root's
-// and writable by no one else (/run/fc, systemd's RuntimeDirectory), so that
-// no other user can have planted it; otherwise the usual checks apply
+// (or the user's) and writable by no one else (/run/fc, systemd's
+// RuntimeDirectory, /run/fc/USER), so that no other user can have planted it; otherwise the usual checks apply
 // (private_dir.h) before it is given to the user.
-Status ClaimDirectory(const std::string& dir, const std::string& user, bool take_over);
+// *created: it did not exist before.
+Status ClaimDirectory(const std::string& dir, const std::string& user, bool take_over,
+                      bool* created = nullptr);
 
 }  // namespace fc::master

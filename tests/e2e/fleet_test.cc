@@ -11,7 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+
 #include <atomic>
+#include <filesystem>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -328,6 +331,23 @@ TEST_F(FleetTest, KillingAShardFailsNoClientAndMovesOnlyItsNames) {
   StartUnderLoad();
   const std::map<std::string, std::string>& before = owners_before_;
   Load& load = *load_;
+  // A SIGKILLed master leaves its segment and lock directory (the next master
+  // on that name replaces them); this test removes them once its workers exit.
+  struct Leftovers {
+    std::string shm, locks;
+    std::vector<pid_t> workers;
+    ~Leftovers() {
+      WaitUntil([this] {
+        for (pid_t w : workers) {
+          if (::kill(w, 0) == 0) return false;
+        }
+        return true;
+      }, 20'000);
+      ::shm_unlink(("/" + shm).c_str());
+      std::error_code ignored;
+      std::filesystem::remove_all(locks, ignored);
+    }
+  } leftovers{shards[1]->shm_name(), shards[1]->LockDir(), shards[1]->WorkerPids()};
   shards[1]->Kill();  // SIGKILL of the master; its workers follow
   ASSERT_TRUE(WaitUntil([&] { return balancer.Status(2).rfind("DOWN", 0) == 0; }, 10'000))
       << balancer.Status(2);
