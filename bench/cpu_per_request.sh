@@ -17,9 +17,7 @@ DURATION=${DURATION:-4}
 bins=("$@")
 ((${#bins[@]})) || bins=(build/fc-master)
 command -v wrk >/dev/null || { echo "wrk is needed (bench/run.sh installs it)" >&2; exit 1; }
-tmp=$(mktemp -d /tmp/fc-cpu-XXXXXX)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$tmp"' EXIT
+bench_workdir fc-cpu
 mkdir "$tmp/root" && head -c 4096 /dev/urandom > "$tmp/root/4k.bin" && chmod -R a+rX "$tmp"
 ticks=$(getconf CLK_TCK)
 ports=()

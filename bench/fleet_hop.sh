@@ -9,9 +9,7 @@ source bench/lib.sh
 REPS=${REPS:-3}
 DURATION=${DURATION:-5}
 for tool in wrk haproxy; do command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 1; }; done
-tmp=$(mktemp -d /tmp/fc-hop-XXXXXX)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$tmp"' EXIT
+bench_workdir fc-hop
 mkdir "$tmp/root" && head -c 4096 /dev/urandom > "$tmp/root/4k.bin" && chmod -R a+rX "$tmp"
 user=(); [[ $EUID -eq 0 ]] && user=(--user root)
 fc_port=$(free_port) front=$(free_port)

@@ -33,3 +33,17 @@ http {
 }
 CONF
 }
+# bench_workdir NAME: a fresh $tmp directory and an empty $pids list; on exit,
+# every pid in $pids and every server whose pid file (*.pid) is in $tmp (the
+# nginx instances) is stopped and $tmp removed.
+bench_workdir() {
+  tmp=$(mktemp -d "/tmp/$1-XXXXXX")
+  pids=()
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for f in "$tmp"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
+  sleep 0.5
+  rm -rf "$tmp"
+}

@@ -20,15 +20,7 @@ FC_MASTER=${FC_MASTER:-$(pwd)/build/fc-master}
 for tool in wrk nginx; do
   command -v "$tool" >/dev/null || { echo "$tool is needed (bash bench/run.sh installs it)" >&2; exit 1; }
 done
-tmp=$(mktemp -d /tmp/fc-logbench-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for f in "$tmp"/nginx-*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
-  sleep 0.5
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_workdir fc-logbench
 mkdir -p "$tmp/root" && head -c 4096 /dev/urandom > "$tmp/root/4k.bin" && chmod -R a+rX "$tmp"
 ticks=$(getconf CLK_TCK)
 user=(); [[ $EUID -eq 0 ]] && user=(--user root)

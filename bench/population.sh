@@ -20,15 +20,7 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 CACHE_SIZE=${CACHE_SIZE:-64M}
 for tool in wrk nginx; do command -v "$tool" >/dev/null || { echo "$tool is needed (bash bench/run.sh installs it)" >&2; exit 1; }; done
-tmp=$(mktemp -d /tmp/fc-population-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null || true
-  sleep 0.5
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_workdir fc-population
 mkdir "$tmp/root"
 /usr/bin/python3 - "$tmp/root" "$FILES" "$SIGMA" <<'PY'
 import math, os, random, sys

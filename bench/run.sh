@@ -36,15 +36,7 @@ bash scripts/build.sh >/dev/null
 B=$(pwd)/build
 FC_MASTER=${FC_MASTER:-$B/fc-master}
 
-tmp=$(mktemp -d /tmp/fc-bench-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null || true
-  sleep 0.5
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_workdir fc-bench
 mkdir -p "$tmp/root"
 head -c 4096 /dev/urandom > "$tmp/root/4k.bin"
 head -c 1048576 /dev/urandom > "$tmp/root/1m.bin"
