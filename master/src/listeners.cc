@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -144,11 +145,9 @@ Result<std::vector<UniqueFd>> InheritListeners() {
 }
 
 Status SteerListeners(int any_member, uint32_t active, uint32_t count) {
-  if (active >= count) {
-    // No program: a random choice over every socket is what the kernel does
-    // anyway, so "all active" is the same program with active = count.
-    active = count;
-  }
+  // Every socket active again: the same program over all of them (a random
+  // choice, as good as the kernel's own hash for spreading connections).
+  active = std::min(active, count);
   // Classic BPF run by the kernel on each new connection: a random index in
   // [0, active). Sockets are numbered in listen(2) order, and retiring ones are
   // the last, so the first `active` keep their numbers.

@@ -35,9 +35,8 @@ Result<std::vector<UniqueFd>> InheritListeners();
 std::string LocalAddress(int fd, uint16_t* port);
 
 // Steers new connections to the first `active` sockets of the group (in the
-// order they started listening), so that the ones after them can be retired
-// without resetting a queued connection. active >= count: the kernel's own
-// spreading again.
+// order they started listening), at random, so that the ones after them can
+// be retired without resetting a queued connection. active >= count: all.
 Status SteerListeners(int any_member, uint32_t active, uint32_t count);
 
 }  // namespace fc::master

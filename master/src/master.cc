@@ -52,7 +52,9 @@ Result<std::unique_ptr<shm_cache::ShmCache>> UpgradeSegment(const MasterConfig& 
       return cache;
     }
   }
-  log::Line("upgrade: cannot keep the cache (", creator.ok() ? "layout changed" : creator.status().message(),
+  log::Line("upgrade: cannot keep the cache (",
+            creator.ok() ? "it belongs to pid " + std::to_string(creator.value().pid) + ", not the old master"
+                         : creator.status().message(),
             "); building a fresh segment of layout version ", shm_cache::BinaryLayoutVersion());
   shm_cache::ShmCache::Remove(config.cache.shm_name);  // the old workers keep their mapping
   *owns = true;

@@ -64,13 +64,12 @@ struct Reclaim {
 
 class Supervisor {
  public:
-  explicit Supervisor(Supervised s)
-      : config_(std::move(s.config)), parsed_(config_), listeners_(std::move(s.listeners)),
+  Supervisor(Supervised s, MasterConfig parsed)
+      : config_(std::move(s.config)), parsed_(std::move(parsed)), listeners_(std::move(s.listeners)),
         signals_(std::move(s.signals)), cache_(std::move(s.cache)), metrics_(std::move(s.metrics)),
         ready_fd_(s.upgrade_ready_fd), owns_segment_(s.owns_segment),
         positions_(config_.workers) {}
 
-  void set_parsed(const MasterConfig& parsed) { parsed_ = parsed; }
   int Run();
 
  private:
@@ -79,7 +78,7 @@ class Supervisor {
   pid_t StartWorker(uint32_t position, uint32_t slot, bool initial);
   void Spawn(uint32_t position, bool initial = false);
   void Reap();
-  void OnPositionDeath(Position& p, uint32_t index, int status);
+  void OnPositionDeath(Position& p, int status);
   void QueueReclaim(uint32_t slot, pid_t pid);
   void RetryReclaims();
   void ReclaimStrangers();
@@ -183,7 +182,7 @@ void Supervisor::QueueReclaim(uint32_t slot, pid_t pid) {
   reclaims_.push_back({slot, pid, slot < workers.size() ? workers[slot].epoch : 0});
 }
 
-void Supervisor::OnPositionDeath(Position& p, uint32_t index, int status) {
+void Supervisor::OnPositionDeath(Position& p, int status) {
   const int64_t now = MonotonicNowNs();
   const int64_t lived_ms = (now - p.started_ns) / kMs;
   // A worker killed from outside (SIGKILL: an operator, the OOM killer, a chaos
@@ -207,7 +206,6 @@ void Supervisor::OnPositionDeath(Position& p, uint32_t index, int status) {
   p.pid = 0;
   p.slot = kNoSlot;
   p.respawn_at_ns = now + delay;
-  (void)index;
 }
 
 void Supervisor::Reap() {
@@ -222,7 +220,7 @@ void Supervisor::Reap() {
     }
     for (uint32_t i = 0; i < positions_.size(); ++i) {
       Position& p = positions_[i];
-      if (p.pid == pid) OnPositionDeath(p, i, status);
+      if (p.pid == pid) OnPositionDeath(p, status);
       if (p.next_pid == pid) {
         log::Line("reload: the new worker for position ", i, " (pid ", pid, ") ", DescribeExit(status),
                   " before serving; the old one keeps serving");
@@ -669,8 +667,7 @@ int Supervisor::Stop(const char* why) {
 }  // namespace
 
 int Supervise(Supervised setup, const MasterConfig& parsed) {
-  Supervisor supervisor(std::move(setup));
-  supervisor.set_parsed(parsed);
+  Supervisor supervisor(std::move(setup), parsed);
   return supervisor.Run();
 }
 

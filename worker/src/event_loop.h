@@ -190,6 +190,7 @@ class EventLoop {
   void HandleHttpPut(Connection& c);
   bool PlanHttpBody(Connection& c);  // conditionals, Range, HEAD
   // http_reply.cc: status lines and fields.
+  static bool ReplyCarriesChecksum(const Connection& c);
   // `checksum`: the whole file's xxHash64 when known, sent on a 200.
   void HttpHead(Connection& c, int status, uint64_t body_length, bool from_cache,
                 const uint64_t* checksum = nullptr);

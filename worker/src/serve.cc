@@ -69,13 +69,18 @@ void EventLoop::HandleGet(Connection& c) {
   task.name = c.name;
   task.fd = std::move(file.fd);
   task.identity = file.identity;
-  // The fc protocol's reply carries the checksum; so does an HTTP 200
-  // (X-Fc-Checksum): a streamed file is hashed first (memoised per identity).
-  task.need_checksum = c.proto == Connection::Proto::kFc || (!c.http_range && !c.head_only);
+  // A streamed file is hashed first (memoised per identity) when its reply
+  // carries the checksum.
+  task.need_checksum = ReplyCarriesChecksum(c);
   // Waiting for another process's load counts against the request's own time.
   task.deadline_ns = c.started_ns + int64_t{ctx_.config.request_timeout_ms} * 1'000'000;
   task.done = [this, serial](LoadResult result) { PostLoaded(serial, std::move(result)); };
   ctx_.loaders->Submit(std::move(task));
+}
+
+// Every fc reply does; so does an HTTP 200 (X-Fc-Checksum, PROTOCOL.md).
+bool EventLoop::ReplyCarriesChecksum(const Connection& c) {
+  return c.proto == Connection::Proto::kFc || (!c.http_range && !c.head_only);
 }
 
 bool EventLoop::PlanBody(Connection& c) {
@@ -148,9 +153,8 @@ void EventLoop::StartStream(Connection& c, UniqueFd file, uint64_t checksum, con
 void EventLoop::StartHead(Connection& c, uint64_t checksum, bool from_cache) {
   c.code = Code::kOk;
   if (c.proto == Connection::Proto::kHttp) {
-    const bool checksum_known = from_cache || (!c.http_range && !c.head_only);
-    return HttpHead(c, c.http_range ? 206 : 200, c.length, from_cache,
-                    checksum_known ? &checksum : nullptr);
+    const bool known = from_cache || ReplyCarriesChecksum(c);
+    return HttpHead(c, c.http_range ? 206 : 200, c.length, from_cache, known ? &checksum : nullptr);
   }
   protocol::ReplyHeader h;
   h.flags = from_cache ? protocol::kFlagFromCache : 0;
