@@ -102,6 +102,7 @@ void EventLoop::Run() {
     if (draining_ && (conns_.empty() || now >= drain_deadline_ns_)) break;
     const int timeout_ms = notice_until_ns_ != 0 && !draining_ ? 50 : 1000;
     const int n = ::epoll_wait(epoll_.get(), events, 128, timeout_ms);
+    now_ns_ = MonotonicNowNs();
     for (int i = 0; i < n; ++i) {
       const uint64_t serial = events[i].data.u64;
       if (serial == kListenSerial) {
@@ -189,7 +190,7 @@ void EventLoop::Close(Connection& c) {
 }
 
 void EventLoop::OnConnectionEvent(Connection& c, uint32_t events) {
-  c.last_activity_ns = MonotonicNowNs();
+  c.last_activity_ns = now_ns_;
   if (c.state == Connection::State::kReading || c.state == Connection::State::kUploading) {
     if (!ReadInput(c)) return Close(c);  // an unfinished upload vanishes with it
   } else if (c.state == Connection::State::kWaiting) {

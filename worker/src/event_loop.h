@@ -215,6 +215,9 @@ class EventLoop {
   int64_t notice_until_ns_ = 0;  // SIGTERM seen: health answers 503; drain starts then
   int64_t drain_deadline_ns_ = 0;
   int64_t last_sweep_ns_ = 0;
+  // The monotonic clock as of the last wake-up: request start times, activity
+  // and the stat memo use it, so a request costs one clock read (its end).
+  int64_t now_ns_ = 0;
   int64_t last_limit_log_ns_ = 0;
   std::string read_scratch_;  // one read buffer per loop, not per connection
   std::string date_;          // "Date: ...\r\n", refreshed once a second
@@ -224,6 +227,17 @@ class EventLoop {
     std::string text;
   };
   ValidatorMemo validators_[64];
+  // --revalidate-after: a file's identity as last stat'ed, by canonical name.
+  struct StatMemo {
+    shm_cache::FileIdentity id;
+    int64_t checked_ns = 0;
+  };
+  static constexpr size_t kMaxStatMemo = 16384;  // then it starts over
+  std::unordered_map<std::string, StatMemo> stat_memo_;
+  // The identity of `name` (false: the full open must decide), from the memo
+  // while it is younger than --revalidate-after, else from one statx.
+  bool CurrentIdentity(const std::string& name, shm_cache::FileIdentity* id);
+  void RememberIdentity(const std::string& name, const shm_cache::FileIdentity& id);
 
   std::atomic<int64_t> drain_request_{0};  // deadline, 0 = none
   std::atomic<int64_t> notice_request_{0};

@@ -128,9 +128,11 @@ void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool f
   }
   h += from_cache ? "X-Fc-Served: cache\r\n" : "X-Fc-Served: disk\r\n";
   if (checksum != nullptr && status == 200) {
-    char field[48];
-    std::snprintf(field, sizeof(field), "X-Fc-Checksum: %016" PRIx64 "\r\n", *checksum);
-    h += field;
+    char hex[16];
+    for (int i = 0; i < 16; ++i) hex[i] = "0123456789abcdef"[(*checksum >> (60 - 4 * i)) & 0xf];
+    h += "X-Fc-Checksum: ";
+    h.append(hex, sizeof(hex));
+    h += "\r\n";
   }
   ConnectionField(c, draining_, &h);
   h += "\r\n";

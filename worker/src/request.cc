@@ -103,7 +103,7 @@ void EventLoop::ProcessInput(Connection& c) {
       if (sniff == Sniff::kNeedMore) break;
       c.proto = sniff == Sniff::kFc ? Connection::Proto::kFc : Connection::Proto::kHttp;
     }
-    c.started_ns = MonotonicNowNs();
+    c.started_ns = now_ns_;
     c.name.clear();
     c.op = "?";
     c.offset = c.length = 0;
@@ -120,7 +120,7 @@ void EventLoop::ProcessInput(Connection& c) {
   // A request that has started to arrive must arrive whole within
   // --request-timeout (a client sending a byte a second is dropped).
   if (c.state == Connection::State::kReading && c.in_pos < c.in.size()) {
-    if (c.request_started_ns == 0) c.request_started_ns = MonotonicNowNs();
+    if (c.request_started_ns == 0) c.request_started_ns = now_ns_;
   } else {
     c.request_started_ns = 0;
   }

@@ -34,15 +34,35 @@ bool QuickIdentity(int root_fd, const std::string& name, shm_cache::FileIdentity
 
 }  // namespace
 
+bool EventLoop::CurrentIdentity(const std::string& name, shm_cache::FileIdentity* id) {
+  if (ctx_.config.revalidate_ms > 0) {
+    auto it = stat_memo_.find(name);
+    if (it != stat_memo_.end() &&
+        now_ns_ - it->second.checked_ns < int64_t{ctx_.config.revalidate_ms} * 1'000'000) {
+      *id = it->second.id;
+      return true;
+    }
+  }
+  if (!QuickIdentity(ctx_.files.root_fd(), name, id)) return false;
+  RememberIdentity(name, *id);
+  return true;
+}
+
+void EventLoop::RememberIdentity(const std::string& name, const shm_cache::FileIdentity& id) {
+  if (ctx_.config.revalidate_ms <= 0) return;
+  if (stat_memo_.size() >= kMaxStatMemo) stat_memo_.clear();
+  stat_memo_[name] = StatMemo{id, now_ns_};
+}
+
 void EventLoop::HandleGet(Connection& c) {
   std::string canonical;
   Refusal refusal = FileSource::CanonicalName(c.name, &canonical);
   if (refusal.code != Code::kOk) return Refuse(c, refusal, false);
   c.name = std::move(canonical);
-  // Hit path: one statx and the cache; no open.
+  // Hit path: one statx (or none, within --revalidate-after) and the cache; no open.
   bool looked_up = false, busy = false;
   shm_cache::FileIdentity quick;
-  if (QuickIdentity(ctx_.files.root_fd(), c.name, &quick)) {
+  if (CurrentIdentity(c.name, &quick)) {
     c.identity = quick;
     shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, c.identity, &busy);
     if (pin.valid()) {
@@ -52,8 +72,12 @@ void EventLoop::HandleGet(Connection& c) {
     looked_up = true;
   }
   OpenedFile file;
-  if (refusal = ctx_.files.OpenFile(c.name, &file); !refusal.ok()) return Refuse(c, refusal, false);
+  if (refusal = ctx_.files.OpenFile(c.name, &file); !refusal.ok()) {
+    stat_memo_.erase(c.name);
+    return Refuse(c, refusal, false);
+  }
   c.identity = file.identity;
+  RememberIdentity(c.name, file.identity);
   if (!PlanBody(c)) return;
   // Ask the cache again only if the open found another file than statx did
   // (a symlink followed, or a change in between).
@@ -113,6 +137,7 @@ void EventLoop::OnLoaded(Connection& c, LoadResult result) {
     case LoadResult::Kind::kWritten:
       return;  // (only while uploading, above)
     case LoadResult::Kind::kUploaded: {
+      stat_memo_.erase(c.name);  // this loop serves the new file at once
       c.how = result.how;
       c.code = Code::kOk;
       c.identity.size = result.length;

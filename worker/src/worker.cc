@@ -1,10 +1,13 @@
 // A worker process: attach to the shared cache, start the loader pool and the
 // event loops, wait for SIGTERM/SIGINT (sent by the master, or by the kernel
 // when the master dies: PR_SET_PDEATHSIG), then drain and exit.
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -31,6 +34,13 @@ int RunWorker(const WorkerConfig& config) {
   // main thread's sigwait() sees them.
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // Before any thread starts: they inherit the policy.
+  if (config.batch_scheduling) {
+    sched_param param{};
+    if (::sched_setscheduler(0, SCHED_BATCH, &param) != 0) {
+      log::Line("cannot use SCHED_BATCH (", std::strerror(errno), "); serving with the default scheduling");
+    }
+  }
   std::string crash_error;
   if (config.arm_crash_points && !crash::ArmFromEnvironment(&crash_error)) {
     log::Line(crash_error);

@@ -36,6 +36,15 @@ struct WorkerConfig {
   uint64_t lock_salt = 0;     // salts lock file names (random per master)
   int threads = 2;            // event loop threads
   int loaders = 2;            // disk loader threads
+  // The worker's threads run SCHED_BATCH: a request arriving while the CPU runs
+  // something else does not preempt it, so the worker wakes less often and
+  // finds more work per wake-up (docs/performance.md). false: SCHED_OTHER.
+  bool batch_scheduling = true;
+  // Trust a file's device, inode, size and mtime this long after the last stat
+  // of it (nginx's open_file_cache_valid): no statx per request in between, and
+  // a file changed on disk may be served in its old version that long. 0: stat
+  // on every request.
+  int revalidate_ms = 0;
   int idle_timeout_ms = 60'000;
   int write_timeout_ms = 60'000;
   int shutdown_timeout_ms = 10'000;

@@ -1,0 +1,103 @@
+// The throughput settings of issue 13 against the real server: the workers'
+// CPU scheduling policy (--scheduling) and the stat memo (--revalidate-after).
+#include <dirent.h>
+#include <sched.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+
+namespace fc::testing {
+namespace {
+
+// The policy of every thread of `pid` (SCHED_OTHER, SCHED_BATCH, ...).
+std::vector<int> ThreadPolicies(pid_t pid) {
+  std::vector<int> policies;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return policies;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    const int policy = ::sched_getscheduler(std::stoi(e->d_name));
+    if (policy >= 0) policies.push_back(policy);
+  }
+  ::closedir(d);
+  return policies;
+}
+
+HttpResponse Get(uint16_t port, const std::string& path) {
+  RawConnection conn(port);
+  HttpResponse r;
+  EXPECT_TRUE(conn.Send("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_TRUE(ReadHttpResponse(conn, &r)) << path;
+  return r;
+}
+
+TEST(TuningTest, WorkersRunSchedBatchByDefaultAndSchedOtherOnRequest) {
+  TempDir root;
+  WriteText(root / "a.txt", "a");
+  for (const char* setting : {"", "normal"}) {
+    std::vector<std::string> args;
+    if (*setting != 0) args = {"--scheduling", setting};
+    Server server(root.path(), args);
+    ASSERT_TRUE(server.started());
+    ASSERT_EQ(Get(server.port(), "/a.txt").status, 200);
+    const int expected = *setting != 0 ? SCHED_OTHER : SCHED_BATCH;
+    const std::vector<pid_t> workers = server.WorkerPids();
+    ASSERT_EQ(workers.size(), 2u);
+    for (pid_t worker : workers) {
+      const std::vector<int> policies = ThreadPolicies(worker);
+      // The main thread, 2 loops, 2 loaders at least.
+      EXPECT_GE(policies.size(), 5u);
+      for (int policy : policies) EXPECT_EQ(policy, expected) << "worker " << worker << " " << setting;
+    }
+    // The master keeps the default policy: it only supervises.
+    EXPECT_EQ(::sched_getscheduler(server.pid()), SCHED_OTHER);
+  }
+  EXPECT_EQ(RunTool({MasterBin(), "--root", root.path(), "--scheduling", "fifo"}).exit_code, 2);
+}
+
+TEST(TuningTest, RevalidateAfterServesTheCheckedVersionUntilTheIntervalEnds) {
+  TempDir root;
+  WriteText(root / "a.txt", "version one\n");
+  // One loop, so every request sees the same memo.
+  constexpr int kIntervalMs = 3000 * kTimeFactor;
+  Server server(root.path(), {"--workers", "1", "--threads", "1", "--revalidate-after",
+                              std::to_string(kIntervalMs)});
+  ASSERT_TRUE(server.started());
+  const auto checked = std::chrono::steady_clock::now();
+  ASSERT_EQ(Get(server.port(), "/a.txt").body, "version one\n");
+  ASSERT_EQ(Get(server.port(), "/a.txt").Header("X-Fc-Served"), "cache");
+  WriteText(root / "a.txt", "version two, longer\n");
+  // Within the interval: the version checked last (nginx's open_file_cache_valid).
+  const HttpResponse stale = Get(server.port(), "/a.txt");
+  const auto elapsed = std::chrono::steady_clock::now() - checked;
+  if (elapsed < std::chrono::milliseconds(kIntervalMs)) EXPECT_EQ(stale.body, "version one\n");
+  // Then the file is checked again and the new version served.
+  HttpResponse fresh;
+  EXPECT_TRUE(WaitUntil([&] { return (fresh = Get(server.port(), "/a.txt")).body == "version two, longer\n"; },
+                        kIntervalMs + 3000));
+  EXPECT_GE(std::chrono::steady_clock::now() - checked, std::chrono::milliseconds(kIntervalMs));
+  // A file removed is a 404 once the interval has passed.
+  ::unlink((root / "a.txt").c_str());
+  EXPECT_TRUE(WaitUntil([&] { return Get(server.port(), "/a.txt").status == 404; }, kIntervalMs + 3000));
+  EXPECT_EQ(RunTool({MasterBin(), "--root", root.path(), "--revalidate-after", "-1"}).exit_code, 2);
+}
+
+TEST(TuningTest, WithoutRevalidateAfterAChangeIsServedAtOnce) {
+  TempDir root;
+  WriteText(root / "a.txt", "version one\n");
+  Server server(root.path(), {"--workers", "1", "--threads", "1"});
+  ASSERT_TRUE(server.started());
+  ASSERT_EQ(Get(server.port(), "/a.txt").body, "version one\n");
+  ASSERT_EQ(Get(server.port(), "/a.txt").Header("X-Fc-Served"), "cache");
+  WriteText(root / "a.txt", "version two, longer\n");
+  EXPECT_EQ(Get(server.port(), "/a.txt").body, "version two, longer\n");
+}
+
+}  // namespace
+}  // namespace fc::testing
