@@ -18,6 +18,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 write_nginx_conf() {
   cat > "$1" <<CONF
 worker_processes $6;
+worker_rlimit_nofile 65536;
 pid $4;
 error_log $5;
 events { worker_connections 20000; }
@@ -25,7 +26,7 @@ http {
   $7
   sendfile on;
   tcp_nopush on;
-  open_file_cache max=1000 inactive=60s;
+  open_file_cache max=20000 inactive=60s;
   open_file_cache_valid 60s;
   keepalive_requests 100000000;
   default_type application/octet-stream;
@@ -46,4 +47,9 @@ bench_cleanup() {
   for f in "$tmp"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
   sleep 0.5
   rm -rf "$tmp"
+}
+# fc_floor_build OUT: bench/floor_server.cc (the least any server can do per
+# request: recv and send of a fixed reply) built with liburing.
+fc_floor_build() {
+  g++ -O2 -std=c++17 -o "$1" bench/floor_server.cc -luring
 }

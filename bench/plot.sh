@@ -2,15 +2,16 @@
 # Draws the ratio bar chart: bench/plot.sh DATA REPS OUT.png
 # DATA: one line per load, "label" ratio.
 set -euo pipefail
+bars=$(wc -l < "$1")
 gnuplot <<PLOT
-set terminal pngcairo size 960,480 font ",10"
+set terminal pngcairo size 1280,520 font ",9"
 set bmargin 4
 set output "$3"
-set title "fc ratios on one machine, in one run (medians of $2 runs each)"
+set title "fc against nginx, access logs on, one machine, one run (medians of $2 runs each; nginx/fc CPU per request for \"less CPU\")"
 set style fill solid 0.85 border -1
 set boxwidth 0.55
 set yrange [0:*]
-set xrange [-0.6:4.6]
+set xrange [-0.6:$bars - 0.4]
 set grid ytics
 set ylabel "ratio (higher is better; dashed = 1)"
 unset key

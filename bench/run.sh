@@ -21,7 +21,7 @@ DURATION=${DURATION:-5}
 WORKERS=${WORKERS:-2}
 
 need=()
-for p in nginx-light wrk iperf3 gnuplot-nox curl python3; do
+for p in nginx-light wrk iperf3 gnuplot-nox curl python3 liburing-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if ((${#need[@]})); then
@@ -57,15 +57,33 @@ nginx -c "$tmp/nginx-log.conf" -p "$tmp"
 
 start_fc() {  # start_fc OUTVAR args...
   local out=$tmp/fc-$RANDOM.out
-  "$FC_MASTER" --root "$tmp/root" --port 0 --quiet "${@:2}" >"$out" 2>>"$tmp/fc.log" &
+  "$FC_MASTER" --root "$tmp/root" --port 0 "${@:2}" >"$out" 2>>"$tmp/fc.log" &
   pids+=($!)
   for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
   printf -v "$1" '%s' "$(sed 's/.*://' "$out")"
 }
-start_fc FC_PORT --workers "$WORKERS" --threads 1
+# fc as nginx is set up here: a file's stat trusted for 60 s (--revalidate-after
+# 60000, nginx's open_file_cache_valid 60s), and fc as installed (a statx per
+# request); both with their other defaults (2 threads per worker, SCHED_BATCH).
+MATCH=(--workers "$WORKERS" --revalidate-after 60000)
+start_fc FC_PORT "${MATCH[@]}" --access-log off
 FC_PID=${pids[-1]}
-start_fc FC_LOG_PORT --workers "$WORKERS" --threads 1 --access-log "$tmp/fc-access.log" --log-format combined
+start_fc FC_LOG_PORT "${MATCH[@]}" --access-log "$tmp/fc-access.log" --log-format combined
 FC_LOG_PID=${pids[-1]}
+start_fc FCD_PORT --workers "$WORKERS" --access-log off
+FCD_PID=${pids[-1]}
+start_fc FCD_LOG_PORT --workers "$WORKERS" --access-log "$tmp/fcd-access.log" --log-format combined
+FCD_LOG_PID=${pids[-1]}
+# The floor: a server that only answers (no parsing, files or cache), epoll and io_uring.
+fc_floor_build "$tmp/floor_server"
+FLOOR_PORT=$(free_port)
+FLOOR_URING_PORT=$(free_port)
+"$tmp/floor_server" epoll "$FLOOR_PORT" "$WORKERS" > /dev/null &
+pids+=($!)
+FLOOR_PID=$!
+"$tmp/floor_server" io_uring "$FLOOR_URING_PORT" "$WORKERS" > /dev/null &
+pids+=($!)
+FLOOR_URING_PID=$!
 sleep 0.5
 for _ in $(seq 100); do [ -s "$tmp/nginx.pid" ] && [ -s "$tmp/nginx-log.pid" ] && break; sleep 0.05; done
 NGINX_PID=$(cat "$tmp/nginx.pid")
@@ -82,7 +100,9 @@ curl_mbps() {  # one stream at a time, $2 transfers back to back: total bytes / 
 # Warm both caches (twice: fc's default policy caches a file over 16 KiB on
 # its second request).
 for u in 4k.bin 1m.bin 52m.bin 4k.bin 1m.bin 52m.bin; do
-  curl -s -o /dev/null "http://127.0.0.1:$FC_PORT/$u"; curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/$u"
+  for port in "$FC_PORT" "$FC_LOG_PORT" "$FCD_PORT" "$FCD_LOG_PORT" "$NGINX_PORT" "$NGINX_LOG_PORT"; do
+    curl -s -o /dev/null "http://127.0.0.1:$port/$u"
+  done
 done
 # The first pass over the 1 GiB file is slower whoever serves it: warm it through both.
 curl -s -o /dev/null "http://127.0.0.1:$FC_PORT/1g.bin"; curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/1g.bin"
@@ -123,32 +143,41 @@ wrk_cpu() {
 }
 echo "measuring (REPS=$REPS, DURATION=${DURATION}s, $WORKERS workers each)..." >&2
 # Small files for both client shapes, with logging off and on, keep-alive and a
-# connection per request: requests/s and server CPU per request, side by side.
+# connection per request: requests/s and server CPU per request of fc (as
+# nginx is set up, and as installed) and nginx, side by side, in rotating order.
 declare -A S
 for load in keepalive close; do
   header=""; [[ $load == close ]] && header="Connection: close"
   for shape in -t1 -t2; do
     for logging in off on; do
-      fp=$FC_PORT fpid=$FC_PID np=$NGINX_PORT npid=$NGINX_PID
-      [[ $logging == on ]] && fp=$FC_LOG_PORT fpid=$FC_LOG_PID np=$NGINX_LOG_PORT npid=$NGINX_LOG_PID
-      fr=() fc=() nr=() nc=()
+      servers=("$FC_PORT $FC_PID" "$FCD_PORT $FCD_PID" "$NGINX_PORT $NGINX_PID")
+      [[ $logging == on ]] && servers=("$FC_LOG_PORT $FC_LOG_PID" "$FCD_LOG_PORT $FCD_LOG_PID" "$NGINX_LOG_PORT $NGINX_LOG_PID")
+      declare -a rs0=() cs0=() rs1=() cs1=() rs2=() cs2=()
       for rep in $(seq "$REPS"); do
-        if ((rep % 2)); then
-          read -r a b <<<"$(wrk_cpu "$fp" "$fpid" "$shape" "$header")"; fr+=("$a"); fc+=("$b")
-          read -r a b <<<"$(wrk_cpu "$np" "$npid" "$shape" "$header")"; nr+=("$a"); nc+=("$b")
-        else
-          read -r a b <<<"$(wrk_cpu "$np" "$npid" "$shape" "$header")"; nr+=("$a"); nc+=("$b")
-          read -r a b <<<"$(wrk_cpu "$fp" "$fpid" "$shape" "$header")"; fr+=("$a"); fc+=("$b")
-        fi
+        for j in 0 1 2; do
+          i=$(( (j + rep) % 3 ))
+          read -r port pid <<<"${servers[$i]}"
+          read -r a b <<<"$(wrk_cpu "$port" "$pid" "$shape" "$header")"
+          eval "rs$i+=(\"$a\"); cs$i+=(\"$b\")"
+        done
       done
       k="$load $shape $logging"
-      S[$k]="$(printf '%s\n' "${fr[@]}" | median) $(printf '%s\n' "${nr[@]}" | median) $(printf '%s\n' "${fc[@]}" | median) $(printf '%s\n' "${nc[@]}" | median)"
-      echo "  4k $k: fc ${fr[*]} (${fc[*]} us) | nginx ${nr[*]} (${nc[*]} us)" >&2
+      S[$k]="$(printf '%s\n' "${rs0[@]}" | median) $(printf '%s\n' "${rs2[@]}" | median) $(printf '%s\n' "${cs0[@]}" | median) $(printf '%s\n' "${cs2[@]}" | median) $(printf '%s\n' "${rs1[@]}" | median) $(printf '%s\n' "${cs1[@]}" | median)"
+      echo "  4k $k: fc ${rs0[*]} (${cs0[*]} us) | fc as installed ${rs1[*]} (${cs1[*]} us) | nginx ${rs2[*]} (${cs2[*]} us)" >&2
     done
   done
 done
-read -r R[ka4k.fc] R[ka4k.nginx] _ _ <<<"${S[keepalive -t2 off]}"
-read -r R[close4k.fc] R[close4k.nginx] _ _ <<<"${S[close -t2 off]}"
+# The floor, keep-alive, both client shapes.
+declare -A F
+for shape in -t1 -t2; do
+  fe=() fec=() fu=() fuc=()
+  for rep in $(seq "$REPS"); do
+    read -r a b <<<"$(wrk_cpu "$FLOOR_PORT" "$FLOOR_PID" "$shape")"; fe+=("$a"); fec+=("$b")
+    read -r a b <<<"$(wrk_cpu "$FLOOR_URING_PORT" "$FLOOR_URING_PID" "$shape")"; fu+=("$a"); fuc+=("$b")
+  done
+  F[$shape]="$(printf '%s\n' "${fe[@]}" | median) $(printf '%s\n' "${fec[@]}" | median) $(printf '%s\n' "${fu[@]}" | median) $(printf '%s\n' "${fuc[@]}" | median)"
+  echo "  floor $shape: epoll ${fe[*]} (${fec[*]} us) | io_uring ${fu[*]} (${fuc[*]} us)" >&2
+done
 measure mb1m 'wrk_mbps http://127.0.0.1:{PORT}/1m.bin 8'
 measure s52m 'curl_mbps http://127.0.0.1:{PORT}/52m.bin 20'
 measure s1g 'curl_mbps http://127.0.0.1:{PORT}/1g.bin 3'
@@ -178,12 +207,12 @@ busy_p99=$(hol_p99)
 wait $loader || true
 
 # Memory: 10,000 idle connections across 4 workers.
-start_fc MEM_PORT --workers 4 --threads 2
+start_fc MEM_PORT --workers 4 --threads 2 --access-log off
 python3 bench/hold_connections.py "$MEM_PORT" 10000 8 > "$tmp/hold.out" &
 holder=$!
 for _ in $(seq 200); do grep -q holding "$tmp/hold.out" 2>/dev/null && break; sleep 0.1; done
 sleep 1
-mem_master=$(pgrep -f -- "--port 0 --quiet --workers 4" | head -1 || true)
+mem_master=$(pgrep -f -- "--port 0 --workers 4 --threads 2" | head -1 || true)
 rss=()
 for w in $(cat /proc/"$mem_master"/task/"$mem_master"/children); do
   rss+=("$(awk '/^Private_(Clean|Dirty)/ {s+=$2} END {printf "%.1f", s/1024}' /proc/"$w"/smaps_rollup)")
@@ -193,17 +222,28 @@ wait $holder || true
 
 {
   echo
-  printf '| 4 KiB, 64 connections | client | access log | fc req/s | nginx req/s | fc/nginx | fc CPU/req | nginx CPU/req | fc/nginx CPU |\n'
-  printf '|---|---|---|---|---|---|---|---|---|\n'
+  printf '| 4 KiB, 64 connections | client | access log | fc req/s | nginx req/s | fc/nginx | fc CPU/req | nginx CPU/req | fc/nginx CPU | fc as installed: req/s, CPU/req, vs nginx |\n'
+  printf '|---|---|---|---|---|---|---|---|---|---|\n'
   for k in "keepalive -t1 off" "keepalive -t1 on" "keepalive -t2 off" "keepalive -t2 on" \
            "close -t1 off" "close -t1 on" "close -t2 off" "close -t2 on"; do
-    read -r fr nr fc nc <<<"${S[$k]}"
+    read -r fr nr fc nc dr dc <<<"${S[$k]}"
     read -r load shape logging <<<"$k"
-    printf '| %s | wrk %s | %s | %.0f | %.0f | %s | %.2f us | %.2f us | %s |\n' \
+    printf '| %s | wrk %s | %s | %.0f | %.0f | **%s** | %.2f us | %.2f us | **%s** | %.0f, %.2f us: %s, %s |\n' \
       "$([[ $load == close ]] && echo "a connection per request" || echo keep-alive)" "$shape" "$logging" \
-      "$fr" "$nr" "$(ratio "$fr" "$nr")" "$fc" "$nc" "$(ratio "$fc" "$nc")"
+      "$fr" "$nr" "$(ratio "$fr" "$nr")" "$fc" "$nc" "$(ratio "$fc" "$nc")" \
+      "$dr" "$dc" "$(ratio "$dr" "$nr")" "$(ratio "$dc" "$nc")"
   done
-  echo "(fc --threads 1 and nginx, $WORKERS workers each; logging on: fc --access-log FILE (buffered, combined), nginx access_log FILE combined buffer=64k flush=1s)"
+  for shape in -t1 -t2; do
+    read -r er ec ur uc <<<"${F[$shape]}"
+    read -r _ nr _ nc _ _ <<<"${S[keepalive $shape off]}"
+    printf '| keep-alive, floor server (epoll / io_uring) | wrk %s | off | %.0f / %.0f | %.0f | %s / %s | %.2f / %.2f us | %.2f us | %s / %s | |\n' \
+      "$shape" "$er" "$ur" "$nr" "$(ratio "$er" "$nr")" "$(ratio "$ur" "$nr")" "$ec" "$uc" "$nc" "$(ratio "$ec" "$nc")" "$(ratio "$uc" "$nc")"
+  done
+  echo "(fc: --workers $WORKERS --revalidate-after 60000, its defaults otherwise (--threads 2, --scheduling batch); fc as installed: without --revalidate-after (a statx per request);"
+  echo " nginx: $WORKERS workers, sendfile, tcp_nopush, open_file_cache max=20000 + open_file_cache_valid 60s;"
+  echo " logging on: fc --access-log FILE --log-format combined (buffered), nginx access_log FILE combined buffer=64k flush=1s;"
+  echo " floor: bench/floor_server.cc, recv + one fixed send per request, no parsing or files: the kernel's share;"
+  echo " CPU/req: utime+stime of the server's process tree over the run / requests; medians of $REPS runs in rotating order)"
   echo
   printf '| load | fc | nginx | fc/nginx | limit (iperf3) | fc/limit |\n|---|---|---|---|---|---|\n'
   printf '| 1 MiB hot, 8 connections (wrk) | %.0f MB/s | %.0f MB/s | %s | %.0f MB/s | %s |\n' "${R[mb1m.fc]}" "${R[mb1m.nginx]}" "$(ratio "${R[mb1m.fc]}" "${R[mb1m.nginx]}")" "${R[iperf]}" "$(ratio "${R[mb1m.fc]}" "${R[iperf]}")"
@@ -215,12 +255,19 @@ wait $holder || true
   echo "memory: 10,000 idle connections over 4 workers: private RSS per worker ${rss[*]} MiB; segment $seg bytes"
 } | tee "$tmp/table.md"
 
-cat > "$tmp/plot.dat" <<DAT
-"4 KiB keep-alive\\nvs nginx" $(ratio "${R[ka4k.fc]}" "${R[ka4k.nginx]}")
-"4 KiB conn/request\\nvs nginx" $(ratio "${R[close4k.fc]}" "${R[close4k.nginx]}")
-"1 MiB hot\\nvs nginx" $(ratio "${R[mb1m.fc]}" "${R[mb1m.nginx]}")
-"52 MB cached stream\\nvs iperf3" $(ratio "${R[s52m.fc]}" "${R[iperf]}")
-"1 GiB uncached stream\\nvs nginx" $(ratio "${R[s1g.fc]}" "${R[s1g.nginx]}")
-DAT
+plot_row() {  # plot_row LABEL KEY: fc/nginx req/s and nginx/fc CPU per request
+  local fr nr fc nc
+  read -r fr nr fc nc _ _ <<<"${S[$2]}"
+  echo "\"$1\\nreq/s\" $(ratio "$fr" "$nr")"
+  echo "\"$1\\nless CPU\" $(ratio "$nc" "$fc")"
+}
+{
+  plot_row "4 KiB keep-alive -t1" "keepalive -t1 on"
+  plot_row "4 KiB keep-alive -t2" "keepalive -t2 on"
+  plot_row "4 KiB conn/req -t1" "close -t1 on"
+  echo "\"1 MiB hot\\nvs nginx\" $(ratio "${R[mb1m.fc]}" "${R[mb1m.nginx]}")"
+  echo "\"52 MB cached\\nvs iperf3\" $(ratio "${R[s52m.fc]}" "${R[iperf]}")"
+  echo "\"1 GiB uncached\\nvs nginx\" $(ratio "${R[s1g.fc]}" "${R[s1g.nginx]}")"
+} > "$tmp/plot.dat"
 bash bench/plot.sh "$tmp/plot.dat" "$REPS" bench/bench.png
 echo "plot: bench/bench.png" >&2

@@ -124,6 +124,10 @@ Status Check(const po::variables_map& vm, Raw& r, MasterConfig* config, std::str
   auto format = worker::ParseLogFormat(r.log_format);
   if (!format.ok()) return format.status();
   if (r.access_log.empty()) return bad("--access-log takes a path, - (stderr) or off");
+  if (r.quiet && vm.count("access-log") && !vm["access-log"].defaulted() && r.access_log != "off") {
+    return bad("--quiet turns the access log off, but --access-log asks for \"" + r.access_log +
+               "\": give one of them");
+  }
   if (!r.metrics_listen.empty()) {
     auto where = net::ParseHostPort(r.metrics_listen, "--metrics-listen");
     if (!where.ok()) return where.status();

@@ -76,7 +76,9 @@ TEST(TuningTest, RevalidateAfterServesTheCheckedVersionUntilTheIntervalEnds) {
   // Within the interval: the version checked last (nginx's open_file_cache_valid).
   const HttpResponse stale = Get(server.port(), "/a.txt");
   const auto elapsed = std::chrono::steady_clock::now() - checked;
-  if (elapsed < std::chrono::milliseconds(kIntervalMs)) EXPECT_EQ(stale.body, "version one\n");
+  if (elapsed < std::chrono::milliseconds(kIntervalMs)) {
+    EXPECT_EQ(stale.body, "version one\n");
+  }
   // Then the file is checked again and the new version served.
   HttpResponse fresh;
   EXPECT_TRUE(WaitUntil([&] { return (fresh = Get(server.port(), "/a.txt")).body == "version two, longer\n"; },
@@ -97,6 +99,17 @@ TEST(TuningTest, WithoutRevalidateAfterAChangeIsServedAtOnce) {
   ASSERT_EQ(Get(server.port(), "/a.txt").Header("X-Fc-Served"), "cache");
   WriteText(root / "a.txt", "version two, longer\n");
   EXPECT_EQ(Get(server.port(), "/a.txt").body, "version two, longer\n");
+}
+
+// Found by the benchmark: --quiet silently won over --access-log FILE, so a
+// "logging on" run logged nothing.
+TEST(TuningTest, QuietAndAnAccessLogFileContradictEachOther) {
+  TempDir root;
+  const ToolResult r =
+      RunTool({MasterBin(), "--root", root.path(), "--port", "0", "--quiet", "--access-log", root / "access.log"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--quiet turns the access log off, but --access-log asks for"), std::string::npos) << r.err;
+  EXPECT_FALSE(FileExists(root / "access.log"));
 }
 
 }  // namespace

@@ -92,8 +92,9 @@ void EventLoop::PostLoaded(uint64_t serial, LoadResult result) {
 
 void EventLoop::Run() {
   epoll_event events[128];
+  now_ns_ = MonotonicNowNs();
   for (;;) {
-    const int64_t now = MonotonicNowNs();
+    const int64_t now = now_ns_;  // one clock read per wake-up
     if (!draining_ && drain_request_.load() != 0) {
       // Tell health checks first (503), keep serving, then drain.
       notice_until_ns_ = notice_request_.load();
@@ -116,7 +117,7 @@ void EventLoop::Run() {
         if (it != conns_.end()) OnConnectionEvent(*it->second, events[i].events);
       }
     }
-    if (MonotonicNowNs() - last_sweep_ns_ > 1'000'000'000LL) Sweep();
+    if (now_ns_ - last_sweep_ns_ > 1'000'000'000LL) Sweep();
   }
   ctx_.connections.fetch_sub(static_cast<int>(conns_.size()));
   conns_.clear();
