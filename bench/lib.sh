@@ -53,3 +53,26 @@ bench_cleanup() {
 fc_floor_build() {
   g++ -O2 -std=c++17 -o "$1" bench/floor_server.cc -luring
 }
+# wrk_cpu_url PID URL WRK-ARGS...: "requests/s server-CPU-us-per-request
+# socket-errors": utime+stime of PID's process tree over the run / requests;
+# "NaN NaN" when a reply was not 2xx/3xx.
+wrk_cpu_url() {
+  local pid=$1 url=$2 before after out
+  shift 2
+  before=$(tree_ticks "$pid")
+  out=$(wrk "$url" "$@")  # the URL first: script arguments follow a "--" in WRK-ARGS
+  after=$(tree_ticks "$pid")
+  echo "$out" | awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" '/Non-2xx/ {bad=1}
+    /requests in/ {n=$1} /Requests\/sec/ {r=$2}
+    /Socket errors/ {gsub(",", ""); e=$4 + $6 + $8 + $10}
+    END {if (bad || n == 0) print "NaN NaN 0"; else printf "%s %.2f %d\n", r, t / hz / n * 1e6, e}'
+}
+# start_fc_at OUTVAR FC-MASTER ROOT args...: starts an fc-master on port 0 (its
+# pid appended to $pids) and stores the port in OUTVAR.
+start_fc_at() {
+  local out=$tmp/fc-$RANDOM.out
+  "$2" --root "$3" --port 0 "${@:4}" >"$out" 2>>"$tmp/fc.log" &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
+  printf -v "$1" '%s' "$(sed 's/.*://' "$out")"
+}

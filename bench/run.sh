@@ -55,13 +55,7 @@ write_nginx_conf "$tmp/nginx-log.conf" "$NGINX_LOG_PORT" "$tmp/root" "$tmp/nginx
   "$WORKERS" "access_log $tmp/nginx-access.log combined buffer=64k flush=1s;"
 nginx -c "$tmp/nginx-log.conf" -p "$tmp"
 
-start_fc() {  # start_fc OUTVAR args...
-  local out=$tmp/fc-$RANDOM.out
-  "$FC_MASTER" --root "$tmp/root" --port 0 "${@:2}" >"$out" 2>>"$tmp/fc.log" &
-  pids+=($!)
-  for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
-  printf -v "$1" '%s' "$(sed 's/.*://' "$out")"
-}
+start_fc() { start_fc_at "$1" "$FC_MASTER" "$tmp/root" "${@:2}"; }
 # fc as nginx is set up here: a file's stat trusted for 60 s (--revalidate-after
 # 60000, nginx's open_file_cache_valid 60s), and fc as installed (a statx per
 # request); both with their other defaults (2 threads per worker, SCHED_BATCH).
@@ -131,15 +125,11 @@ measure() {  # measure KEY command-with-{PORT}
   echo "  $key: fc ${fc_vals[*]} | nginx ${ng_vals[*]}" >&2
 }
 ticks=$(getconf CLK_TCK)
-# wrk_cpu PORT PID THREADS [HEADER]: "requests/s server-CPU-microseconds-per-request"
-# (utime+stime of the server's whole process tree over the run / requests).
+# wrk_cpu PORT PID THREADS [HEADER]: "requests/s server-CPU-microseconds-per-request".
 wrk_cpu() {
-  local before after out
-  before=$(tree_ticks "$2")
-  out=$(wrk "$3" -c64 -d"${DURATION}s" ${4:+-H "$4"} "http://127.0.0.1:$1/4k.bin")
-  after=$(tree_ticks "$2")
-  echo "$out" | awk -v t=$((after - before)) -v hz="$ticks" '/Non-2xx/ {bad=1} /requests in/ {n=$1}
-    /Requests\/sec/ {r=$2} END {if (bad) print "NaN NaN"; else printf "%s %.2f\n", r, t / hz / n * 1e6}'
+  local r c
+  read -r r c _ <<<"$(wrk_cpu_url "$2" "http://127.0.0.1:$1/4k.bin" "$3" -c64 -d"${DURATION}s" ${4:+-H "$4"})"
+  echo "$r $c"
 }
 echo "measuring (REPS=$REPS, DURATION=${DURATION}s, $WORKERS workers each)..." >&2
 # Small files for both client shapes, with logging off and on, keep-alive and a
