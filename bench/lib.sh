@@ -37,8 +37,11 @@ CONF
 # bench_workdir NAME: a fresh $tmp directory and an empty $pids list; on exit,
 # every pid in $pids and every server whose pid file (*.pid) is in $tmp (the
 # nginx instances) is stopped and $tmp removed.
+# $locks is a directory on a tmpfs for fc's load lock files (--lock-dir), as
+# under systemd, where /run is a tmpfs: this machine's /run is on its disk.
 bench_workdir() {
   tmp=$(mktemp -d "/tmp/$1-XXXXXX")
+  locks=$(mktemp -d "/dev/shm/$1-locks-XXXXXX")
   pids=()
   trap bench_cleanup EXIT
 }
@@ -46,7 +49,7 @@ bench_cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for f in "$tmp"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
   sleep 0.5
-  rm -rf "$tmp"
+  rm -rf "$tmp" "$locks"
 }
 # fc_floor_build OUT: bench/floor_server.cc (the least any server can do per
 # request: recv and send of a fixed reply) built with liburing.
@@ -67,11 +70,12 @@ wrk_cpu_url() {
     /Socket errors/ {gsub(",", ""); e=$4 + $6 + $8 + $10}
     END {if (bad || n == 0) print "NaN NaN 0"; else printf "%s %.2f %d\n", r, t / hz / n * 1e6, e}'
 }
-# start_fc_at OUTVAR FC-MASTER ROOT args...: starts an fc-master on port 0 (its
-# pid appended to $pids) and stores the port in OUTVAR.
+# start_fc_at OUTVAR FC-MASTER ROOT args...: starts an fc-master on port 0 with
+# its lock directory in $locks (its pid appended to $pids) and stores the port
+# in OUTVAR.
 start_fc_at() {
   local out=$tmp/fc-$RANDOM.out
-  "$2" --root "$3" --port 0 "${@:4}" >"$out" 2>>"$tmp/fc.log" &
+  "$2" --root "$3" --port 0 --lock-dir "$locks/$RANDOM$RANDOM" "${@:4}" >"$out" 2>>"$tmp/fc.log" &
   pids+=($!)
   for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
   printf -v "$1" '%s' "$(sed 's/.*://' "$out")"

@@ -8,7 +8,8 @@
 # per request, fc's hit ratio over the measured runs (from its metrics), and
 # the bytes involved.
 #
-#   bash bench/population.sh        # FILES=20000 ALPHA=0.9 REPS=3 DURATION=10
+#   bash bench/population.sh        # FILES=20000 ALPHA=0.9 REPS=3 DURATION=10 CACHE_SIZE=64M
+#   FC_ARGS="" bash bench/population.sh   # fc without --revalidate-after 60000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -42,7 +43,10 @@ PY
 chmod -R a+rX "$tmp"
 user=(); [[ $EUID -eq 0 ]] && user=(--user root)
 metrics=$(free_port)
-build/fc-master --root "$tmp/root" --port 0 --workers 2 --threads 1 --access-log off --cache-size "$CACHE_SIZE" \
+# fc as nginx is set up (open_file_cache_valid 60s): --revalidate-after 60000.
+read -r -a fc_args <<<"${FC_ARGS---revalidate-after 60000}"
+build/fc-master --root "$tmp/root" --port 0 --workers 2 --access-log off --cache-size "$CACHE_SIZE" \
+  --lock-dir "$locks/fc" "${fc_args[@]}" \
   --metrics-listen "127.0.0.1:$metrics" "${user[@]}" >"$tmp/fc.out" 2>"$tmp/fc.log" &
 fc_pid=$!
 pids+=($fc_pid)
@@ -81,8 +85,9 @@ h1=$(metric fc_cache_hits_total); m1=$(metric fc_cache_misses_total); s1=$(metri
 fr=$(printf '%s\n' ${RPS[fc]} | median); nr=$(printf '%s\n' ${RPS[nginx]} | median)
 fcpu=$(printf '%s\n' ${CPU[fc]} | median); ncpu=$(printf '%s\n' ${CPU[nginx]} | median)
 printf '| server | req/s | CPU per request |\n|---|---|---|\n'
-printf '| fc (%s cache) | %.0f | %.2f us |\n| nginx | %.0f | %.2f us |\n' "$CACHE_SIZE" "$fr" "$fcpu" "$nr" "$ncpu"
+printf '| fc (%s cache, %s) | %.0f | %.2f us |\n| nginx | %.0f | %.2f us |\n' "$CACHE_SIZE" "${fc_args[*]:-defaults}" "$fr" "$fcpu" "$nr" "$ncpu"
 echo "fc/nginx: throughput $(ratio "$fr" "$nr"), CPU per request $(ratio "$fcpu" "$ncpu")"
 awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) -v s=$((s1 - s0)) 'BEGIN {
   printf "fc hit ratio over the measured runs: %.3f (%d hits, %d misses; %d responses streamed from disk)\n", h / (h + m), h, m, s }'
+[ -n "${HOLD:-}" ] && { echo "holding: fc port $fc_port pid $fc_pid" >&2; sleep "$HOLD"; }
 echo "wrk -t2 -c$CONNECTIONS, Zipf $ALPHA over $FILES files, medians of $REPS alternating runs of ${DURATION}s"

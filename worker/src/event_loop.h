@@ -121,6 +121,10 @@ struct Connection {
 
 class EventLoop {
  public:
+  // Misses of files up to this size are loaded on the loop itself when that
+  // needs no waiting (LoaderPool::TryLoadNow): ~50 us of copying at most.
+  static constexpr uint64_t kInlineLoadMax = 256 * 1024;
+
   // Creates the loop's epoll instance and wakeup eventfd and watches the
   // slot's listening socket; fails (with the reason) if the kernel refuses.
   static Result<std::unique_ptr<EventLoop>> Create(ServeContext& context, uint32_t lane);
@@ -232,7 +236,7 @@ class EventLoop {
     shm_cache::FileIdentity id;
     int64_t checked_ns = 0;
   };
-  static constexpr size_t kMaxStatMemo = 16384;  // then it starts over
+  static constexpr size_t kMaxStatMemo = 65536;  // (~5 MiB) then it starts over
   std::unordered_map<std::string, StatMemo> stat_memo_;
   // The identity of `name` (false: the full open must decide), from the memo
   // while it is younger than --revalidate-after, else from one statx.

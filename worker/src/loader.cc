@@ -48,6 +48,14 @@ void LoaderPool::Submit(LoadTask task) {
   });
 }
 
+bool LoaderPool::TryLoadNow(LoadTask& task, LoadResult* result) {
+  bool would_block = false;
+  LoadResult r = Load(task, /*nowait=*/true, &would_block);
+  if (would_block) return false;
+  *result = std::move(r);
+  return true;
+}
+
 void LoaderPool::Post(std::function<void()> job) {
   {
     MutexLock lock(&mu_);
@@ -83,17 +91,21 @@ void LoaderPool::Run() {
   }
 }
 
-LoadResult LoaderPool::Load(LoadTask& task) {
+LoadResult LoaderPool::Load(LoadTask& task, bool nowait, bool* would_block) {
   LoadResult error;
   LoadLocks::Held lock;
   std::string lock_error;
-  const int64_t deadline = task.deadline_ns != 0
-                               ? task.deadline_ns
-                               : MonotonicNowNs() + int64_t{lock_wait_ms_} * 1'000'000;
+  const int64_t deadline = nowait                 ? 0  // one try
+                           : task.deadline_ns != 0 ? task.deadline_ns
+                                                   : MonotonicNowNs() + int64_t{lock_wait_ms_} * 1'000'000;
   switch (locks_.Acquire(task.name, deadline, &lock, &lock_error)) {
     case LoadLocks::Outcome::kHeld:
       break;
     case LoadLocks::Outcome::kTimedOut:
+      if (nowait) {
+        *would_block = true;
+        return error;
+      }
       // Another process is still loading it: serve correct bytes from disk now
       // rather than keep this client waiting.
       return Stream(task, "stream-load-busy");
@@ -114,25 +126,26 @@ LoadResult LoaderPool::Load(LoadTask& task) {
     }
     case shm_cache::Admission::Kind::kTooLarge:
       lock.Release();
-      return Stream(task, "stream");
+      return Stream(task, "stream", nowait, would_block);
     case shm_cache::Admission::Kind::kNoRoom:
       lock.Release();
-      return Stream(task, "stream-pinned");
+      return Stream(task, "stream-pinned", nowait, would_block);
     case shm_cache::Admission::Kind::kBusy:
       lock.Release();
-      return Stream(task, "stream-lock-busy");  // a lock holder is stopped or slow
+      return Stream(task, "stream-lock-busy", nowait, would_block);  // a lock holder is stopped or slow
     case shm_cache::Admission::Kind::kNotAdmitted:
       lock.Release();
-      return Stream(task, "stream-first");  // the policy caches it if it comes back
+      return Stream(task, "stream-first", nowait, would_block);  // the policy caches it if it comes back
     case shm_cache::Admission::Kind::kReserved:
       break;
   }
   uint64_t checksum = 0;
   bool injected = false;
   const int64_t load_started_ns = MonotonicNowNs();
-  Status st = ReadInto(task, admission.reservation, &checksum, &injected);
-  if (!st.ok()) {
+  Status st = ReadInto(task, admission.reservation, &checksum, &injected, nowait, would_block);
+  if (!st.ok() || (would_block != nullptr && *would_block)) {
     admission.reservation.Abort();
+    if (would_block != nullptr && *would_block) return error;
     error.refusal = {injected ? protocol::Code::kInternal : protocol::Code::kBusy, st.message()};
     return error;
   }
@@ -142,7 +155,7 @@ LoadResult LoaderPool::Load(LoadTask& task) {
     // Reclaimed meanwhile, or the lock stayed busy: the bytes on disk are
     // still right, so serve them from there.
     lock.Release();
-    return Stream(task, "stream-lock-busy");
+    return Stream(task, "stream-lock-busy", nowait, would_block);
   }
   r.kind = LoadResult::Kind::kCached;
   r.how = "miss";
@@ -153,15 +166,19 @@ LoadResult LoaderPool::Load(LoadTask& task) {
 }
 
 Status LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& reservation,
-                            uint64_t* checksum, bool* injected) {
+                            uint64_t* checksum, bool* injected, bool nowait, bool* would_block) {
   Checksum64 hash;
   const uint64_t size = task.identity.size;
   uint64_t done = 0;
   iovec iov[64];
   while (done < size) {
     const int n = reservation.Spans(done, std::min<uint64_t>(kReadChunk, size - done), iov, 64);
-    ssize_t got = ::preadv(task.fd.get(), iov, n, static_cast<off_t>(done));
+    ssize_t got = ::preadv2(task.fd.get(), iov, n, static_cast<off_t>(done), nowait ? RWF_NOWAIT : 0);
     if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && nowait && errno == EAGAIN) {  // not all in the page cache
+      *would_block = true;
+      return Status::Ok();
+    }
     if (got < 0) return Status::FromErrno(errno, "preadv", task.name);
     if (got == 0) return Status::Error("\"" + task.name + "\" shrank while loading; retry");
     // Hash exactly what was read, span by span.
@@ -192,7 +209,7 @@ Status LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& 
   return Status::Ok();
 }
 
-LoadResult LoaderPool::Stream(LoadTask& task, const char* how) {
+LoadResult LoaderPool::Stream(LoadTask& task, const char* how, bool nowait, bool* would_block) {
   if (!task.need_checksum) {
     LoadResult r;
     r.kind = LoadResult::Kind::kStream;
@@ -216,13 +233,16 @@ LoadResult LoaderPool::Stream(LoadTask& task, const char* how) {
     }
   }
   Checksum64 hash;
-  std::unique_ptr<char[]> buffer(new char[kReadChunk]);
+  std::unique_ptr<char[]> buffer(new char[std::max<uint64_t>(1, std::min<uint64_t>(kReadChunk, task.identity.size))]);
   uint64_t done = 0;
   while (done < task.identity.size) {
-    ssize_t got = ::pread(task.fd.get(), buffer.get(),
-                          std::min<uint64_t>(kReadChunk, task.identity.size - done),
-                          static_cast<off_t>(done));
+    iovec chunk{buffer.get(), std::min<uint64_t>(kReadChunk, task.identity.size - done)};
+    ssize_t got = ::preadv2(task.fd.get(), &chunk, 1, static_cast<off_t>(done), nowait ? RWF_NOWAIT : 0);
     if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && nowait && errno == EAGAIN) {
+      *would_block = true;
+      return r;
+    }
     if (got <= 0) {
       r.refusal = {protocol::Code::kBusy, got < 0 ? Status::FromErrno(errno, "pread", task.name).message()
                                                   : "\"" + task.name + "\" shrank while reading; retry"};

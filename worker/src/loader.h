@@ -60,16 +60,23 @@ class LoaderPool {
   LoaderPool& operator=(const LoaderPool&) = delete;
 
   void Submit(LoadTask task);
+  // Runs `task` on the calling thread (an event loop) when that needs no
+  // waiting: its load lock free at once and its bytes in the page cache
+  // (preadv2 RWF_NOWAIT). Returns false, with `task` intact and nothing to
+  // undo, when it would wait; the caller then Submits it. Saves a miss the two
+  // thread hand-offs (docs/performance.md).
+  bool TryLoadNow(LoadTask& task, LoadResult* result);
   // Runs any disk-bound job (e.g. committing an upload) on a loader thread.
   void Post(std::function<void()> job);
 
  private:
   void Run();
-  LoadResult Load(LoadTask& task);
-  LoadResult Stream(LoadTask& task, const char* how);
+  // `nowait`: give up (*would_block) rather than wait for the load lock or the disk.
+  LoadResult Load(LoadTask& task, bool nowait = false, bool* would_block = nullptr);
+  LoadResult Stream(LoadTask& task, const char* how, bool nowait = false, bool* would_block = nullptr);
   // *injected: the failure came from FC_CRASH_ACTION=error (tests).
   Status ReadInto(const LoadTask& task, const shm_cache::Reservation& reservation,
-                  uint64_t* checksum, bool* injected);
+                  uint64_t* checksum, bool* injected, bool nowait, bool* would_block);
 
   shm_cache::ShmCache& cache_;
   LoadLocks& locks_;

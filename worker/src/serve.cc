@@ -85,9 +85,9 @@ void EventLoop::HandleGet(Connection& c) {
     shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, file.identity, &busy);
     if (pin.valid()) return StartCached(c, std::move(pin), "hit");
   }
-  // A miss: the disk work happens on a loader thread; this loop moves on.
-  c.state = Connection::State::kWaiting;
-  SetInterest(c, 0);
+  // A miss: the disk work happens here if it needs no waiting (a small file in
+  // the page cache, its load lock free), else on a loader thread while this
+  // loop moves on.
   const uint64_t serial = c.serial;
   LoadTask task;
   task.name = c.name;
@@ -99,6 +99,12 @@ void EventLoop::HandleGet(Connection& c) {
   // Waiting for another process's load counts against the request's own time.
   task.deadline_ns = c.started_ns + int64_t{ctx_.config.request_timeout_ms} * 1'000'000;
   task.done = [this, serial](LoadResult result) { PostLoaded(serial, std::move(result)); };
+  if (file.identity.size <= kInlineLoadMax) {
+    LoadResult result;
+    if (ctx_.loaders->TryLoadNow(task, &result)) return OnLoaded(c, std::move(result));
+  }
+  c.state = Connection::State::kWaiting;
+  SetInterest(c, 0);
   ctx_.loaders->Submit(std::move(task));
 }
 

@@ -1,0 +1,146 @@
+// LoaderPool::TryLoadNow, the event loop's inline miss, against a real segment,
+// real lock files and real files on disk: it loads when nothing would wait, and
+// hands the task back untouched when the load lock is held or the bytes are not
+// in the page cache.
+#include "loader.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <string>
+
+#include "fc/base/checksum.h"
+#include "fc/base/clock.h"
+#include "fc/shm_cache/cache.h"
+#include "load_locks.h"
+
+namespace fc::worker {
+namespace {
+
+class LoaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    shm_name_ = "fc-loader-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    // On the disk the tests run from (not a tmpfs, whose pages cannot be dropped).
+    char dir[] = "fc-loader-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    dir_ = std::filesystem::absolute(dir).string();
+    ASSERT_EQ(::mkdir((dir_ + "/locks").c_str(), 0700), 0);
+    shm_cache::CacheOptions o;
+    o.shm_name = shm_name_;
+    o.segment_size = 8 << 20;
+    o.packet_size = 1024;
+    o.policy = shm_cache::Policy::kLru;
+    auto created = shm_cache::ShmCache::Create(o);
+    ASSERT_TRUE(created.ok()) << created.status().message();
+    cache_ = std::move(created.value());
+    ASSERT_TRUE(cache_->AttachWorker(0).ok());
+    locks_ = std::make_unique<LoadLocks>(dir_ + "/locks", 42);
+    pool_ = std::make_unique<LoaderPool>(*cache_, *locks_, 1000, 1);
+  }
+  void TearDown() override {
+    pool_.reset();
+    if (cache_) {
+      EXPECT_EQ(cache_->Check(1000), std::vector<std::string>{});
+      const shm_cache::Snapshot snap = cache_->TakeSnapshot(1000);
+      EXPECT_EQ(snap.free + snap.used, snap.capacity);  // an aborted reservation leaks nothing
+    }
+    cache_.reset();
+    shm_cache::ShmCache::Remove(shm_name_);
+    std::filesystem::remove_all(dir_);
+  }
+  // Writes `size` bytes to `name` and returns their checksum.
+  uint64_t Write(const std::string& name, size_t size) {
+    std::string bytes(size, '\0');
+    for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>(i * 131 + 7);
+    const int fd = ::open((dir_ + "/" + name).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(::write(fd, bytes.data(), size), static_cast<ssize_t>(size));
+    ::fsync(fd);
+    ::close(fd);
+    Checksum64 hash;
+    hash.Update(bytes.data(), size);
+    return hash.Digest();
+  }
+  LoadTask Task(const std::string& name) {
+    LoadTask task;
+    task.name = name;
+    task.fd = UniqueFd(::open((dir_ + "/" + name).c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st;
+    EXPECT_EQ(::fstat(task.fd.get(), &st), 0);
+    task.identity = {static_cast<uint64_t>(st.st_size), Nanoseconds(st.st_mtim), st.st_ino, st.st_dev};
+    return task;
+  }
+
+  std::string shm_name_, dir_;
+  std::unique_ptr<shm_cache::ShmCache> cache_;
+  std::unique_ptr<LoadLocks> locks_;
+  std::unique_ptr<LoaderPool> pool_;
+};
+
+TEST_F(LoaderTest, AFileInThePageCacheLoadsOnTheCallingThread) {
+  const uint64_t sum = Write("warm.bin", 10'000);
+  LoadTask task = Task("warm.bin");
+  char byte;
+  ASSERT_EQ(::pread(task.fd.get(), &byte, 1, 0), 1);  // (written just now: in the page cache)
+  LoadResult result;
+  ASSERT_TRUE(pool_->TryLoadNow(task, &result));
+  EXPECT_EQ(result.kind, LoadResult::Kind::kCached);
+  EXPECT_STREQ(result.how, "miss");
+  EXPECT_EQ(result.pin.checksum(), sum);
+  result.pin.Release();
+  shm_cache::PinnedEntry again = cache_->Lookup("warm.bin", task.identity);
+  ASSERT_TRUE(again.valid());
+  EXPECT_EQ(again.size(), 10'000u);
+}
+
+TEST_F(LoaderTest, AHeldLoadLockHandsTheTaskBackUntouched) {
+  Write("locked.bin", 4096);
+  LoadLocks::Held held;
+  std::string error;
+  ASSERT_EQ(locks_->Acquire("locked.bin", MonotonicNowNs() + 1'000'000'000, &held, &error), LoadLocks::Outcome::kHeld);
+  LoadTask task = Task("locked.bin");
+  const int fd = task.fd.get();
+  LoadResult result;
+  EXPECT_FALSE(pool_->TryLoadNow(task, &result));
+  EXPECT_EQ(task.fd.get(), fd);  // still the caller's, to Submit
+  EXPECT_FALSE(cache_->Lookup("locked.bin", task.identity).valid());
+  // Released, the same task loads.
+  held.Release();
+  ASSERT_TRUE(pool_->TryLoadNow(task, &result));
+  EXPECT_EQ(result.kind, LoadResult::Kind::kCached);
+}
+
+TEST_F(LoaderTest, BytesNotInThePageCacheHandTheTaskBackAndTheLoaderLoadsThem) {
+  const uint64_t sum = Write("cold.bin", 200'000);
+  LoadTask task = Task("cold.bin");
+  ASSERT_EQ(::posix_fadvise(task.fd.get(), 0, 0, POSIX_FADV_DONTNEED), 0);
+  char probe[4096];
+  iovec iov{probe, sizeof(probe)};
+  if (::preadv2(task.fd.get(), &iov, 1, 100'000, RWF_NOWAIT) >= 0 || errno != EAGAIN) {
+    GTEST_SKIP() << "this filesystem keeps the pages (tmpfs?): nothing can be cold here";
+  }
+  LoadResult result;
+  EXPECT_FALSE(pool_->TryLoadNow(task, &result));
+  EXPECT_TRUE(task.fd.valid());
+  EXPECT_FALSE(cache_->Lookup("cold.bin", task.identity).valid());  // the reservation was undone
+  // The loader thread waits for the disk and loads it.
+  std::promise<LoadResult> done;
+  task.done = [&done](LoadResult r) { done.set_value(std::move(r)); };
+  pool_->Submit(std::move(task));
+  LoadResult loaded = done.get_future().get();
+  EXPECT_EQ(loaded.kind, LoadResult::Kind::kCached);
+  EXPECT_EQ(loaded.pin.checksum(), sum);
+}
+
+}  // namespace
+}  // namespace fc::worker
