@@ -42,6 +42,7 @@ CONF
 bench_workdir() {
   tmp=$(mktemp -d "/tmp/$1-XXXXXX")
   locks=$(mktemp -d "/dev/shm/$1-locks-XXXXXX")
+  chmod 0711 "$locks"  # fc, started as root, runs as nobody: it must reach its own directory
   pids=()
   trap bench_cleanup EXIT
 }

@@ -427,6 +427,37 @@ void ShmCache::Unpin(uint32_t e) {
   m.UnpinLocked(e);
 }
 
+namespace {
+StreamSum& StreamSlot(Header& h, const FileIdentity& id) {
+  const uint64_t mix = (id.ino * 0x9E3779B97F4A7C15ull) ^ (id.dev * 0xC2B2AE3D27D4EB4Full) ^
+                       static_cast<uint64_t>(id.mtime_ns) ^ id.size;
+  return h.stream_sums[(mix ^ (mix >> 29)) % kStreamSums];
+}
+bool SameFile(const StreamSum& s, const FileIdentity& id) {
+  return s.size == id.size && s.mtime_ns == id.mtime_ns && s.ino == id.ino && s.dev == id.dev;
+}
+}  // namespace
+
+bool ShmCache::FindStreamChecksum(const FileIdentity& identity, uint64_t* checksum) {
+  Impl& m = *impl_;
+  std::optional<RobustLock> lock;
+  if (!m.TakeLock(&lock)) return false;
+  m.AssertLocked();
+  const StreamSum& slot = StreamSlot(*m.header, identity);
+  if (!SameFile(slot, identity) || (identity.size == 0 && identity.ino == 0)) return false;
+  *checksum = slot.checksum;
+  return true;
+}
+
+void ShmCache::RememberStreamChecksum(const FileIdentity& identity, uint64_t checksum) {
+  Impl& m = *impl_;
+  std::optional<RobustLock> lock;
+  if (!m.TakeLock(&lock)) return;  // a hint: another request hashes it again
+  m.AssertLocked();
+  StreamSum& slot = StreamSlot(*m.header, identity);
+  slot = StreamSum{identity.size, identity.mtime_ns, identity.ino, identity.dev, checksum};
+}
+
 void ShmCache::Invalidate(std::string_view name) {
   Impl& m = *impl_;
   const uint64_t hash = NameHash(name);

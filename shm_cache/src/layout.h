@@ -21,7 +21,7 @@
 namespace fc::shm_cache {
 
 constexpr uint64_t kMagic = 0x6663'6361'6368'6531ULL;  // "fccache1"
-constexpr uint32_t kLayoutVersion = 4;  // 4: per-worker counters
+constexpr uint32_t kLayoutVersion = 5;  // 4: per-worker counters; 5: stream checksums
 constexpr uint32_t kGhostSlots = 4096;  // capacity of the ghost ring (recently refused / evicted)
 constexpr uint32_t kNil = UINT32_MAX;
 constexpr uint32_t kMaxStoredName = 4096;  // longest name an entry stores (the wire limit)
@@ -68,6 +68,18 @@ struct WorkerSlot {
   std::atomic<int32_t> pid;
   std::atomic<uint32_t> state;
   std::atomic<uint64_t> epoch;  // bumped on every attach, against pid reuse
+};
+
+// The checksum of a file streamed from disk (too large for the cache, or not
+// admitted yet), by the file's identity, so that one worker's hashing serves
+// them all. A hint: the identity is compared in full; a lost slot costs a re-hash.
+constexpr uint32_t kStreamSums = 256;  // direct-mapped by identity hash
+struct StreamSum {
+  uint64_t size;
+  int64_t mtime_ns;
+  uint64_t ino;
+  uint64_t dev;
+  uint64_t checksum;  // 0 with size 0 and ino 0: an empty slot
 };
 
 struct Stats {
@@ -125,6 +137,7 @@ struct Header {
   uint32_t ghost_window;    // ghost ring slots in use (scales with the cache)
   uint32_t ghost_next;      // next ghost slot to overwrite
   uint64_t ghost[kGhostSlots];  // name hashes recently refused or evicted: a hint only
+  StreamSum stream_sums[kStreamSums];  // cleared by a repair (a dead writer may have torn one)
   Stats stats;
 };
 

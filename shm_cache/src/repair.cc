@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <cerrno>
 
 #include "cache_impl.h"
@@ -43,6 +44,8 @@ bool ShmCache::Impl::CollectChain(const Entry& entry, const std::vector<bool>& c
 
 void ShmCache::Impl::RebuildLocked() {
   Header& h = *header;
+  // Stream checksums are hints, but a dead writer may have torn one: forget them all.
+  std::memset(h.stream_sums, 0, sizeof(h.stream_sums));
   const uint32_t n = h.entry_capacity;
   // Readers from pins.
   for (uint32_t e = 0; e < n; ++e) {

@@ -1,6 +1,7 @@
 // Unit tests of the shared cache, against a real segment in /dev/shm.
 #include "cached_names.h"
 #include "fc/shm_cache/cache.h"
+#include "fc/base/crash_point.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -305,6 +306,43 @@ TEST_F(ShmCacheTest, AStaleReclaimNeverTouchesAReplacementThatReusedThePid) {
   ASSERT_TRUE(cache_->AttachWorker(0).ok());  // slot re-attached: the reservation's epoch is gone
   EXPECT_FALSE(cache_->Publish(std::move(stale.reservation), 0).valid());
   EXPECT_EQ(cache_->Check(1000), std::vector<std::string>{});
+}
+
+TEST_F(ShmCacheTest, StreamChecksumsAreSharedByIdentityAndForgottenByARepair) {
+  Make(1 << 20, 512);
+  const FileIdentity big = Id(50 << 20, 9), other = Id(50 << 20, 10);
+  uint64_t sum = 0;
+  EXPECT_FALSE(cache_->FindStreamChecksum(big, &sum));
+  cache_->RememberStreamChecksum(big, 0x1234);
+  ASSERT_TRUE(cache_->FindStreamChecksum(big, &sum));
+  EXPECT_EQ(sum, 0x1234u);
+  EXPECT_FALSE(cache_->FindStreamChecksum(other, &sum));  // another inode
+  FileIdentity touched = big;
+  touched.mtime_ns += 1;
+  EXPECT_FALSE(cache_->FindStreamChecksum(touched, &sum));  // the same file, changed
+  // Another process sees it; one that dies holding the lock (it may have torn
+  // a slot) makes the next locker forget them all.
+  pid_t child = ::fork();
+  if (child == 0) {
+    auto c = ShmCache::Open(name_);
+    uint64_t seen = 0;
+    if (!c.ok() || !c.value()->AttachWorker(1).ok() || !c.value()->FindStreamChecksum(big, &seen) ||
+        seen != 0x1234) {
+      _exit(3);
+    }
+    ::setenv("FC_CRASH_AT", "after_lock", 1);
+    std::string error;
+    if (!crash::ArmFromEnvironment(&error)) _exit(4);
+    c.value()->RememberStreamChecksum(other, 0x5678);  // killed inside the lock
+    _exit(5);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exit " << WEXITSTATUS(status);
+  EXPECT_FALSE(cache_->FindStreamChecksum(big, &sum));
+  EXPECT_FALSE(cache_->FindStreamChecksum(other, &sum));
+  EXPECT_GT(cache_->TakeSnapshot(1000).repairs, 0u);
+  ASSERT_TRUE(cache_->ReclaimWorker(1, child, cache_->PeekWorkers()[1].epoch, 2000).ok());
 }
 
 TEST_F(ShmCacheTest, WorkerKilledAtRandomMomentsNeverWedgesOrCorruptsTheCache) {

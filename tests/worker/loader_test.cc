@@ -142,5 +142,41 @@ TEST_F(LoaderTest, BytesNotInThePageCacheHandTheTaskBackAndTheLoaderLoadsThem) {
   EXPECT_EQ(loaded.pin.checksum(), sum);
 }
 
+// A file too large for the cache is hashed for its X-Fc-Checksum once for the
+// whole server: a second worker (a second pool on the same segment) takes the
+// checksum from the segment. Shown by changing the file's bytes behind an
+// unchanged identity (same inode, size and mtime): the second pool answers
+// with the first one's checksum, so it did not read the file.
+TEST_F(LoaderTest, AStreamedFileIsHashedOnceForEveryWorker) {
+  const uint64_t sum = Write("big.bin", 10 << 20);  // the segment is 8 MiB
+  LoadTask first = Task("big.bin");
+  LoadResult a;
+  ASSERT_TRUE(pool_->TryLoadNow(first, &a));
+  ASSERT_EQ(a.kind, LoadResult::Kind::kStream);
+  EXPECT_EQ(a.checksum, sum);
+
+  struct stat before;
+  ASSERT_EQ(::stat((dir_ + "/big.bin").c_str(), &before), 0);
+  const int fd = ::open((dir_ + "/big.bin").c_str(), O_WRONLY);
+  ASSERT_EQ(::pwrite(fd, "changed", 7, 0), 7);
+  const timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::futimens(fd, times), 0);
+  ::close(fd);
+
+  LoaderPool second_worker(*cache_, *locks_, 1000, 1);
+  LoadTask again = Task("big.bin");
+  ASSERT_EQ(again.identity, first.identity);
+  LoadResult b;
+  ASSERT_TRUE(second_worker.TryLoadNow(again, &b));
+  EXPECT_EQ(b.kind, LoadResult::Kind::kStream);
+  EXPECT_EQ(b.checksum, sum) << "the second worker hashed the file again";
+  // A real change (a new mtime) is hashed anew.
+  ASSERT_EQ(::utimensat(AT_FDCWD, (dir_ + "/big.bin").c_str(), nullptr, 0), 0);
+  LoadTask changed = Task("big.bin");
+  LoadResult c;
+  ASSERT_TRUE(second_worker.TryLoadNow(changed, &c));
+  EXPECT_NE(c.checksum, sum);
+}
+
 }  // namespace
 }  // namespace fc::worker

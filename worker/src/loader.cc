@@ -232,6 +232,14 @@ LoadResult LoaderPool::Stream(LoadTask& task, const char* how, bool nowait, bool
       return r;
     }
   }
+  // Another worker may have hashed it (the segment's table, shared by all).
+  if (cache_.FindStreamChecksum(task.identity, &r.checksum)) {
+    r.kind = LoadResult::Kind::kStream;
+    r.fd = std::move(task.fd);
+    r.how = how;
+    Remember(key, r.checksum);
+    return r;
+  }
   Checksum64 hash;
   std::unique_ptr<char[]> buffer(new char[std::max<uint64_t>(1, std::min<uint64_t>(kReadChunk, task.identity.size))]);
   uint64_t done = 0;
@@ -255,16 +263,20 @@ LoadResult LoaderPool::Stream(LoadTask& task, const char* how, bool nowait, bool
   r.checksum = hash.Digest();
   r.fd = std::move(task.fd);
   r.how = how;
-  MutexLock lock(&memo_mu_);
-  if (memo_.count(key) == 0) {
-    memo_order_.emplace_front(key, r.checksum);
-    memo_[key] = memo_order_.begin();
-    if (memo_order_.size() > kMemoCapacity) {
-      memo_.erase(memo_order_.back().first);
-      memo_order_.pop_back();
-    }
-  }
+  cache_.RememberStreamChecksum(task.identity, r.checksum);
+  Remember(key, r.checksum);
   return r;
+}
+
+void LoaderPool::Remember(const IdentityKey& key, uint64_t checksum) {
+  MutexLock lock(&memo_mu_);
+  if (memo_.count(key) != 0) return;
+  memo_order_.emplace_front(key, checksum);
+  memo_[key] = memo_order_.begin();
+  if (memo_order_.size() > kMemoCapacity) {
+    memo_.erase(memo_order_.back().first);
+    memo_order_.pop_back();
+  }
 }
 
 }  // namespace fc::worker

@@ -90,6 +90,7 @@ class LoaderPool {
   // Checksums of streamed (uncached) files, so a big file is hashed once, not on
   // every request. Keyed by identity; bounded LRU.
   using IdentityKey = std::tuple<uint64_t, int64_t, uint64_t, uint64_t>;
+  void Remember(const IdentityKey& key, uint64_t checksum);
   Mutex memo_mu_;
   std::list<std::pair<IdentityKey, uint64_t>> memo_order_ FC_GUARDED_BY(memo_mu_);
   std::map<IdentityKey, std::list<std::pair<IdentityKey, uint64_t>>::iterator> memo_ FC_GUARDED_BY(memo_mu_);

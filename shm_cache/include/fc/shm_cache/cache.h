@@ -285,6 +285,12 @@ class ShmCache {
   // Makes a filled reservation visible and returns a pin on it.
   PinnedEntry Publish(Reservation reservation, uint64_t checksum);
 
+  // The xxHash64 of a file streamed from disk, remembered by its identity for
+  // every worker (a small direct-mapped table; a hint). False when unknown or
+  // the lock wait ran out.
+  bool FindStreamChecksum(const FileIdentity& identity, uint64_t* checksum);
+  void RememberStreamChecksum(const FileIdentity& identity, uint64_t checksum);
+
   // Drops `name` from the cache (freed now, or by its last reader's unpin).
   void Invalidate(std::string_view name);
 
