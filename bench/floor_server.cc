@@ -11,11 +11,13 @@
 //
 //   floor_server epoll|io_uring PORT WORKERS
 #include <arpa/inet.h>
+#include <signal.h>
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -208,6 +210,7 @@ int main(int argc, char** argv) {
       "X-Fc-Served: cache\r\nX-Fc-Checksum: fa47a38af162d46a\r\n\r\n" + body;
   for (int w = 0; w < workers; ++w) {
     if (fork() == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // the workers go with the parent
       const int fd = Listen(port);
       if (loop == "io_uring") RunUring(fd);
       RunEpoll(fd);

@@ -198,11 +198,11 @@ wait $loader || true
 
 # Memory: 10,000 idle connections across 4 workers.
 start_fc MEM_PORT --workers 4 --threads 2 --access-log off
+mem_master=${pids[-1]}
 python3 bench/hold_connections.py "$MEM_PORT" 10000 8 > "$tmp/hold.out" &
 holder=$!
 for _ in $(seq 200); do grep -q holding "$tmp/hold.out" 2>/dev/null && break; sleep 0.1; done
 sleep 1
-mem_master=$(pgrep -f -- "--port 0 --workers 4 --threads 2" | head -1 || true)
 rss=()
 for w in $(cat /proc/"$mem_master"/task/"$mem_master"/children); do
   rss+=("$(awk '/^Private_(Clean|Dirty)/ {s+=$2} END {printf "%.1f", s/1024}' /proc/"$w"/smaps_rollup)")

@@ -90,6 +90,23 @@ TEST(TuningTest, RevalidateAfterServesTheCheckedVersionUntilTheIntervalEnds) {
   EXPECT_EQ(RunTool({MasterBin(), "--root", root.path(), "--revalidate-after", "-1"}).exit_code, 2);
 }
 
+TEST(TuningTest, WithRevalidateAfterAnUploadThroughFcIsServedAtOnceByEveryWorker) {
+  TempDir root;
+  WriteText(root / "a.txt", "version one\n");
+  Server server(root.path(), {"--workers", "2", "--revalidate-after", "600000", "--allow-upload"});
+  ASSERT_TRUE(server.started());
+  // Cached, and its stat remembered by the loops that served it.
+  for (int i = 0; i < 8; ++i) ASSERT_EQ(Get(server.port(), "/a.txt").body, "version one\n");
+  RawConnection put(server.port());
+  const std::string body = "version two, longer\n";
+  ASSERT_TRUE(put.Send("PUT /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                       "\r\n\r\n" + body));
+  HttpResponse stored;
+  ASSERT_TRUE(ReadHttpResponse(put, &stored));
+  ASSERT_EQ(stored.status, 201) << stored.head;
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(Get(server.port(), "/a.txt").body, body) << "request " << i;
+}
+
 TEST(TuningTest, WithoutRevalidateAfterAChangeIsServedAtOnce) {
   TempDir root;
   WriteText(root / "a.txt", "version one\n");
