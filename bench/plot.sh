@@ -7,7 +7,7 @@ gnuplot <<PLOT
 set terminal pngcairo size 1280,520 font ",9"
 set bmargin 4
 set output "$3"
-set title "fc against nginx, access logs on, one machine, one run (medians of $2 runs each; nginx/fc CPU per request for \"less CPU\")"
+set title "fc against nginx on one machine in one run, medians of $2 runs each (4 KiB bars: access logs on; \"less CPU\" = nginx/fc CPU per request)"
 set style fill solid 0.85 border -1
 set boxwidth 0.55
 set yrange [0:*]

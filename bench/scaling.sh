@@ -94,5 +94,5 @@ for workers in 1 2 4 8; do
   stop_pair
 done
 echo >> "$tmp/table.md"
-echo "(fc: --revalidate-after 60000 --cache-size 256M, defaults otherwise; nginx: sendfile, open_file_cache max=20000 valid 60s; $(nproc) CPUs; medians of $REPS runs, alternating; fc entries listed by fc-shmdump after the entries runs: $cached)" >> "$tmp/table.md"
+echo "(fc: --revalidate-after 60000 --cache-size 256M, defaults otherwise; nginx: sendfile, open_file_cache max=16000 valid 60s; $(nproc) CPUs; medians of $REPS runs, alternating; fc entries listed by fc-shmdump after the entries runs: $cached)" >> "$tmp/table.md"
 cat "$tmp/table.md"
