@@ -1,11 +1,13 @@
 // A worker process: attach to the shared cache, start the loader pool and the
 // event loops, wait for SIGTERM/SIGINT (sent by the master, or by the kernel
 // when the master dies: PR_SET_PDEATHSIG), then drain and exit.
+#include <dirent.h>
 #include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -22,6 +24,33 @@
 
 namespace fc::worker {
 
+namespace {
+
+void UseBatchScheduling() {
+  const sched_param param{};
+  DIR* tasks = ::opendir("/proc/self/task");
+  bool all = tasks != nullptr;
+  int err = tasks != nullptr ? 0 : errno;
+  while (dirent* task = tasks != nullptr ? ::readdir(tasks) : nullptr) {
+    if (task->d_name[0] == '.') continue;
+    if (::sched_setscheduler(std::atoi(task->d_name), SCHED_BATCH, &param) != 0) {
+      all = false;
+      err = errno;
+    }
+  }
+  if (tasks != nullptr) ::closedir(tasks);
+  if (::sched_setscheduler(0, SCHED_BATCH, &param) != 0) {
+    all = false;
+    err = errno;
+  }
+  if (!all) {
+    log::Line("cannot use SCHED_BATCH for every thread (", std::strerror(err),
+              "); serving with the default scheduling where it failed");
+  }
+}
+
+}  // namespace
+
 int RunWorker(const WorkerConfig& config) {
   log::SetProgram("fc-worker");
   ::signal(SIGPIPE, SIG_IGN);
@@ -34,13 +63,9 @@ int RunWorker(const WorkerConfig& config) {
   // main thread's sigwait() sees them.
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  // Before any thread starts: they inherit the policy.
-  if (config.batch_scheduling) {
-    sched_param param{};
-    if (::sched_setscheduler(0, SCHED_BATCH, &param) != 0) {
-      log::Line("cannot use SCHED_BATCH (", std::strerror(errno), "); serving with the default scheduling");
-    }
-  }
+  // Before fc's threads start (they inherit it); every thread already there
+  // too (a sanitizer's runtime may have one).
+  if (config.batch_scheduling) UseBatchScheduling();
   std::string crash_error;
   if (config.arm_crash_points && !crash::ArmFromEnvironment(&crash_error)) {
     log::Line(crash_error);
