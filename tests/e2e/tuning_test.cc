@@ -50,9 +50,10 @@ TEST(TuningTest, WorkersRunSchedBatchByDefaultAndSchedOtherOnRequest) {
     const std::vector<pid_t> workers = server.WorkerPids();
     ASSERT_EQ(workers.size(), 2u);
     for (pid_t worker : workers) {
-      const std::vector<int> policies = ThreadPolicies(worker);
-      // The main thread, 2 loops, 2 loaders at least.
-      EXPECT_GE(policies.size(), 5u);
+      // The main thread, 2 loops, 2 loaders at least (a worker may still be starting).
+      std::vector<int> policies;
+      EXPECT_TRUE(WaitUntil([&] { return (policies = ThreadPolicies(worker)).size() >= 5; }, 5000))
+          << policies.size() << " threads in worker " << worker;
       for (int policy : policies) EXPECT_EQ(policy, expected) << "worker " << worker << " " << setting;
     }
     // The master keeps the default policy: it only supervises.
