@@ -444,7 +444,7 @@ bool ShmCache::FindStreamChecksum(const FileIdentity& identity, uint64_t* checks
   if (!m.TakeLock(&lock)) return false;
   m.AssertLocked();
   const StreamSum& slot = StreamSlot(*m.header, identity);
-  if (!SameFile(slot, identity) || (identity.size == 0 && identity.ino == 0)) return false;
+  if (!SameFile(slot, identity)) return false;
   *checksum = slot.checksum;
   return true;
 }

@@ -73,13 +73,13 @@ struct WorkerSlot {
 // The checksum of a file streamed from disk (too large for the cache, or not
 // admitted yet), by the file's identity, so that one worker's hashing serves
 // them all. A hint: the identity is compared in full; a lost slot costs a re-hash.
-constexpr uint32_t kStreamSums = 256;  // direct-mapped by identity hash
+constexpr uint32_t kStreamSums = 1024;  // direct-mapped by identity hash
 struct StreamSum {
   uint64_t size;
   int64_t mtime_ns;
   uint64_t ino;
   uint64_t dev;
-  uint64_t checksum;  // 0 with size 0 and ino 0: an empty slot
+  uint64_t checksum;  // an empty slot is all zeros, which no file's identity is (inode 0)
 };
 
 struct Stats {

@@ -21,7 +21,6 @@
 
 namespace fc::worker {
 namespace {
-constexpr size_t kMemoCapacity = 1024;
 // Disk work goes in chunks of this, and a loader thread yields the CPU between
 // them: the event loops run SCHED_BATCH, so a loop woken by a request would
 // otherwise wait out the loader's time slice (1-3 ms) behind a long load;
@@ -55,7 +54,7 @@ void LoaderPool::Submit(LoadTask task) {
 
 bool LoaderPool::TryLoadNow(LoadTask& task, LoadResult* result) {
   bool would_block = false;
-  LoadResult r = Load(task, /*nowait=*/true, &would_block);
+  LoadResult r = Load(task, &would_block);
   if (would_block) return false;
   *result = std::move(r);
   return true;
@@ -96,7 +95,8 @@ void LoaderPool::Run() {
   }
 }
 
-LoadResult LoaderPool::Load(LoadTask& task, bool nowait, bool* would_block) {
+LoadResult LoaderPool::Load(LoadTask& task, bool* would_block) {
+  const bool nowait = would_block != nullptr;
   LoadResult error;
   LoadLocks::Held lock;
   std::string lock_error;
@@ -131,26 +131,26 @@ LoadResult LoaderPool::Load(LoadTask& task, bool nowait, bool* would_block) {
     }
     case shm_cache::Admission::Kind::kTooLarge:
       lock.Release();
-      return Stream(task, "stream", nowait, would_block);
+      return Stream(task, "stream", would_block);
     case shm_cache::Admission::Kind::kNoRoom:
       lock.Release();
-      return Stream(task, "stream-pinned", nowait, would_block);
+      return Stream(task, "stream-pinned", would_block);
     case shm_cache::Admission::Kind::kBusy:
       lock.Release();
-      return Stream(task, "stream-lock-busy", nowait, would_block);  // a lock holder is stopped or slow
+      return Stream(task, "stream-lock-busy", would_block);  // a lock holder is stopped or slow
     case shm_cache::Admission::Kind::kNotAdmitted:
       lock.Release();
-      return Stream(task, "stream-first", nowait, would_block);  // the policy caches it if it comes back
+      return Stream(task, "stream-first", would_block);  // the policy caches it if it comes back
     case shm_cache::Admission::Kind::kReserved:
       break;
   }
   uint64_t checksum = 0;
   bool injected = false;
   const int64_t load_started_ns = MonotonicNowNs();
-  Status st = ReadInto(task, admission.reservation, &checksum, &injected, nowait, would_block);
-  if (!st.ok() || (would_block != nullptr && *would_block)) {
+  Status st = ReadInto(task, admission.reservation, &checksum, &injected, would_block);
+  if (!st.ok() || (nowait && *would_block)) {
     admission.reservation.Abort();
-    if (would_block != nullptr && *would_block) return error;
+    if (nowait && *would_block) return error;
     error.refusal = {injected ? protocol::Code::kInternal : protocol::Code::kBusy, st.message()};
     return error;
   }
@@ -160,7 +160,7 @@ LoadResult LoaderPool::Load(LoadTask& task, bool nowait, bool* would_block) {
     // Reclaimed meanwhile, or the lock stayed busy: the bytes on disk are
     // still right, so serve them from there.
     lock.Release();
-    return Stream(task, "stream-lock-busy", nowait, would_block);
+    return Stream(task, "stream-lock-busy", would_block);
   }
   r.kind = LoadResult::Kind::kCached;
   r.how = "miss";
@@ -171,7 +171,8 @@ LoadResult LoaderPool::Load(LoadTask& task, bool nowait, bool* would_block) {
 }
 
 Status LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& reservation,
-                            uint64_t* checksum, bool* injected, bool nowait, bool* would_block) {
+                            uint64_t* checksum, bool* injected, bool* would_block) {
+  const bool nowait = would_block != nullptr;
   Checksum64 hash;
   const uint64_t size = task.identity.size;
   uint64_t done = 0;
@@ -215,35 +216,14 @@ Status LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& 
   return Status::Ok();
 }
 
-LoadResult LoaderPool::Stream(LoadTask& task, const char* how, bool nowait, bool* would_block) {
-  if (!task.need_checksum) {
-    LoadResult r;
-    r.kind = LoadResult::Kind::kStream;
-    r.fd = std::move(task.fd);
-    r.how = how;
-    return r;
-  }
-  const IdentityKey key{task.identity.size, task.identity.mtime_ns, task.identity.ino,
-                        task.identity.dev};
+LoadResult LoaderPool::Stream(LoadTask& task, const char* how, bool* would_block) {
+  const bool nowait = would_block != nullptr;
   LoadResult r;
-  {
-    MutexLock lock(&memo_mu_);
-    auto it = memo_.find(key);
-    if (it != memo_.end()) {
-      memo_order_.splice(memo_order_.begin(), memo_order_, it->second);
-      r.kind = LoadResult::Kind::kStream;
-      r.checksum = it->second->second;
-      r.fd = std::move(task.fd);
-      r.how = how;
-      return r;
-    }
-  }
-  // Another worker may have hashed it (the segment's table, shared by all).
-  if (cache_.FindStreamChecksum(task.identity, &r.checksum)) {
+  r.how = how;
+  // Hashed already, by any worker (the segment's table), or not needed.
+  if (!task.need_checksum || cache_.FindStreamChecksum(task.identity, &r.checksum)) {
     r.kind = LoadResult::Kind::kStream;
     r.fd = std::move(task.fd);
-    r.how = how;
-    Remember(key, r.checksum);
     return r;
   }
   Checksum64 hash;
@@ -269,21 +249,8 @@ LoadResult LoaderPool::Stream(LoadTask& task, const char* how, bool nowait, bool
   r.kind = LoadResult::Kind::kStream;
   r.checksum = hash.Digest();
   r.fd = std::move(task.fd);
-  r.how = how;
   cache_.RememberStreamChecksum(task.identity, r.checksum);
-  Remember(key, r.checksum);
   return r;
-}
-
-void LoaderPool::Remember(const IdentityKey& key, uint64_t checksum) {
-  MutexLock lock(&memo_mu_);
-  if (memo_.count(key) != 0) return;
-  memo_order_.emplace_front(key, checksum);
-  memo_[key] = memo_order_.begin();
-  if (memo_order_.size() > kMemoCapacity) {
-    memo_.erase(memo_order_.back().first);
-    memo_order_.pop_back();
-  }
 }
 
 }  // namespace fc::worker

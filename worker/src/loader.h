@@ -14,11 +14,8 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <list>
-#include <map>
 #include <string>
 #include <thread>
-#include <tuple>
 #include <vector>
 
 #include "fc/base/mutex.h"
@@ -71,12 +68,14 @@ class LoaderPool {
 
  private:
   void Run();
-  // `nowait`: give up (*would_block) rather than wait for the load lock or the disk.
-  LoadResult Load(LoadTask& task, bool nowait = false, bool* would_block = nullptr);
-  LoadResult Stream(LoadTask& task, const char* how, bool nowait = false, bool* would_block = nullptr);
+  // With `would_block`, give up (setting it) rather than wait for the load
+  // lock or the disk; without, wait as the task's deadline allows.
+  LoadResult Load(LoadTask& task, bool* would_block = nullptr);
+  // A streamed file's checksum, from the segment's table or hashed (and put there).
+  LoadResult Stream(LoadTask& task, const char* how, bool* would_block = nullptr);
   // *injected: the failure came from FC_CRASH_ACTION=error (tests).
   Status ReadInto(const LoadTask& task, const shm_cache::Reservation& reservation,
-                  uint64_t* checksum, bool* injected, bool nowait, bool* would_block);
+                  uint64_t* checksum, bool* injected, bool* would_block);
 
   shm_cache::ShmCache& cache_;
   LoadLocks& locks_;
@@ -86,14 +85,6 @@ class LoaderPool {
   std::deque<std::function<void()>> queue_ FC_GUARDED_BY(mu_);
   bool stopping_ FC_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
-
-  // Checksums of streamed (uncached) files, so a big file is hashed once, not on
-  // every request. Keyed by identity; bounded LRU.
-  using IdentityKey = std::tuple<uint64_t, int64_t, uint64_t, uint64_t>;
-  void Remember(const IdentityKey& key, uint64_t checksum);
-  Mutex memo_mu_;
-  std::list<std::pair<IdentityKey, uint64_t>> memo_order_ FC_GUARDED_BY(memo_mu_);
-  std::map<IdentityKey, std::list<std::pair<IdentityKey, uint64_t>>::iterator> memo_ FC_GUARDED_BY(memo_mu_);
 };
 
 }  // namespace fc::worker

@@ -39,10 +39,6 @@ void UseBatchScheduling() {
     }
   }
   if (tasks != nullptr) ::closedir(tasks);
-  if (::sched_setscheduler(0, SCHED_BATCH, &param) != 0) {
-    all = false;
-    err = errno;
-  }
   if (!all) {
     log::Line("cannot use SCHED_BATCH for every thread (", std::strerror(err),
               "); serving with the default scheduling where it failed");
