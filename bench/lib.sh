@@ -83,3 +83,25 @@ start_fc_at() {
   for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
   printf -v "$1" '%s' "$(sed 's/.*://' "$out")"
 }
+# start_nginx_at PORTVAR PIDVAR NAME WORKERS ACCESSLOG: nginx (write_nginx_conf,
+# serving $tmp/root) on a free port, its files $tmp/nginx-NAME.*; waits for its
+# pid file and stores the port and the master's pid.
+start_nginx_at() {
+  local port
+  port=$(free_port)
+  write_nginx_conf "$tmp/nginx-$3.conf" "$port" "$tmp/root" "$tmp/nginx-$3.pid" "$tmp/nginx-$3-error.log" "$4" "$5"
+  nginx -c "$tmp/nginx-$3.conf" -p "$tmp"
+  for _ in $(seq 100); do [ -s "$tmp/nginx-$3.pid" ] && break; sleep 0.05; done
+  printf -v "$1" '%s' "$port"
+  printf -v "$2" '%s' "$(cat "$tmp/nginx-$3.pid")"
+}
+# check_serves NAME PORT...: every server answers $tmp/root/NAME byte for byte
+# (a fast 403 must not pass for a fast server).
+check_serves() {
+  local name=$1 port
+  shift
+  for port in "$@"; do
+    cmp -s <(curl -s "http://127.0.0.1:$port/$name") "$tmp/root/$name" ||
+      { echo "port $port does not serve $name correctly" >&2; exit 1; }
+  done
+}

@@ -35,13 +35,7 @@ start_fc() {  # start_fc KEY args...
   PORT[$1]=$(sed 's/.*://' "$out")
 }
 start_nginx() {  # start_nginx KEY access_log-directive
-  local port
-  port=$(free_port)
-  write_nginx_conf "$tmp/nginx-$1.conf" "$port" "$tmp/root" "$tmp/nginx-$1.pid" "$tmp/nginx-$1-error.log" 2 "$2"
-  nginx -c "$tmp/nginx-$1.conf" -p "$tmp"
-  for _ in $(seq 100); do [ -s "$tmp/nginx-$1.pid" ] && break; sleep 0.05; done
-  PID[$1]=$(cat "$tmp/nginx-$1.pid")
-  PORT[$1]=$port
+  start_nginx_at "PORT[$1]" "PID[$1]" "$1" 2 "$2"
 }
 start_fc fc-off --access-log off
 start_fc fc-on --access-log "$tmp/fc-access.log" --log-format combined

@@ -45,21 +45,11 @@ user=(); [[ $EUID -eq 0 ]] && user=(--user root)
 metrics=$(free_port)
 # fc as nginx is set up (open_file_cache_valid 60s): --revalidate-after 60000.
 read -r -a fc_args <<<"${FC_ARGS---revalidate-after 60000}"
-build/fc-master --root "$tmp/root" --port 0 --workers 2 --access-log off --cache-size "$CACHE_SIZE" \
-  --lock-dir "$locks/fc" "${fc_args[@]}" \
-  --metrics-listen "127.0.0.1:$metrics" "${user[@]}" >"$tmp/fc.out" 2>"$tmp/fc.log" &
-fc_pid=$!
-pids+=($fc_pid)
-for _ in $(seq 100); do grep -q listening "$tmp/fc.out" && break; sleep 0.05; done
-fc_port=$(sed 's/.*://' "$tmp/fc.out")
-ng_port=$(free_port)
-write_nginx_conf "$tmp/nginx.conf" "$ng_port" "$tmp/root" "$tmp/nginx.pid" "$tmp/nginx-error.log" 2 "access_log off;"
-nginx -c "$tmp/nginx.conf" -p "$tmp"
-for _ in $(seq 100); do [ -s "$tmp/nginx.pid" ] && break; sleep 0.05; done
-ng_pid=$(cat "$tmp/nginx.pid")
-for port in "$fc_port" "$ng_port"; do
-  cmp -s <(curl -s "http://127.0.0.1:$port/f1") "$tmp/root/f1" || { echo "port $port serves wrong bytes" >&2; exit 1; }
-done
+start_fc_at fc_port build/fc-master "$tmp/root" --workers 2 --access-log off --cache-size "$CACHE_SIZE" \
+  --metrics-listen "127.0.0.1:$metrics" "${user[@]}" "${fc_args[@]}"
+fc_pid=${pids[-1]}
+start_nginx_at ng_port ng_pid population 2 "access_log off;"
+check_serves f1 "$fc_port" "$ng_port"
 ticks=$(getconf CLK_TCK)
 metric() { curl -s "http://127.0.0.1:$metrics/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 # Warm both (page cache for nginx, the shared cache for fc) with one run each.

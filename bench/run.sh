@@ -46,14 +46,9 @@ for i in 1 2 3 4; do head -c 60000000 /dev/urandom > "$tmp/root/cold$i.bin"; don
 chmod -R a+rX "$tmp"  # nginx's workers run as an unprivileged user
 sync  # no writeback of the new files competing with the measurements
 
-NGINX_PORT=$(free_port)
-write_nginx_conf "$tmp/nginx.conf" "$NGINX_PORT" "$tmp/root" "$tmp/nginx.pid" "$tmp/nginx-error.log" "$WORKERS" "access_log off;"
-nginx -c "$tmp/nginx.conf" -p "$tmp"
+start_nginx_at NGINX_PORT NGINX_PID off "$WORKERS" "access_log off;"
 # The same nginx with buffered access logging, for the logging-on rows.
-NGINX_LOG_PORT=$(free_port)
-write_nginx_conf "$tmp/nginx-log.conf" "$NGINX_LOG_PORT" "$tmp/root" "$tmp/nginx-log.pid" "$tmp/nginx-log-error.log" \
-  "$WORKERS" "access_log $tmp/nginx-access.log combined buffer=64k flush=1s;"
-nginx -c "$tmp/nginx-log.conf" -p "$tmp"
+start_nginx_at NGINX_LOG_PORT NGINX_LOG_PID log "$WORKERS" "access_log $tmp/nginx-access.log combined buffer=64k flush=1s;"
 
 start_fc() { start_fc_at "$1" "$FC_MASTER" "$tmp/root" "${@:2}"; }
 # fc as nginx is set up here: a file's stat trusted for 60 s (--revalidate-after
@@ -79,9 +74,6 @@ FLOOR_PID=$!
 pids+=($!)
 FLOOR_URING_PID=$!
 sleep 0.5
-for _ in $(seq 100); do [ -s "$tmp/nginx.pid" ] && [ -s "$tmp/nginx-log.pid" ] && break; sleep 0.05; done
-NGINX_PID=$(cat "$tmp/nginx.pid")
-NGINX_LOG_PID=$(cat "$tmp/nginx-log.pid")
 
 wrk_mbps() {
   wrk -t2 -c"$2" -d"${DURATION}s" "$1" | awk '/Transfer\/sec/ {v=$2; u=substr(v, length(v)-1);
@@ -101,11 +93,7 @@ done
 # The first pass over the 1 GiB file is slower whoever serves it: warm it through both.
 curl -s -o /dev/null "http://127.0.0.1:$FC_PORT/1g.bin"; curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/1g.bin"
 # Both servers must really serve the bytes (a 403 is fast too).
-for port in "$FC_PORT" "$NGINX_PORT"; do
-  for u in 4k.bin 1m.bin 52m.bin; do
-    cmp -s <(curl -s "http://127.0.0.1:$port/$u") "$tmp/root/$u" || { echo "port $port does not serve $u correctly" >&2; exit 1; }
-  done
-done
+for u in 4k.bin 1m.bin 52m.bin; do check_serves "$u" "$FC_PORT" "$NGINX_PORT"; done
 
 declare -A R
 measure() {  # measure KEY command-with-{PORT}

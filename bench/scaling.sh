@@ -31,19 +31,13 @@ start_pair() {  # start_pair WORKERS: fc and nginx with WORKERS workers each
   start_fc_at FC_PORT "$FC_MASTER" "$tmp/root" --workers "$1" --access-log off --revalidate-after 60000 \
     --cache-size 256M --max-connections 20000 "${user[@]}"
   FC_PID=${pids[-1]}
-  NGINX_PORT=$(free_port)
-  write_nginx_conf "$tmp/nginx.conf" "$NGINX_PORT" "$tmp/root" "$tmp/nginx.pid" "$tmp/nginx-error.log" "$1" "access_log off;"
-  nginx -c "$tmp/nginx.conf" -p "$tmp"
-  for _ in $(seq 100); do [ -s "$tmp/nginx.pid" ] && break; sleep 0.05; done
-  NGINX_PID=$(cat "$tmp/nginx.pid")
-  for port in "$FC_PORT" "$NGINX_PORT"; do
-    cmp -s <(curl -s "http://127.0.0.1:$port/4k.bin") "$tmp/root/4k.bin" || { echo "port $port serves wrong bytes" >&2; exit 1; }
-  done
+  start_nginx_at NGINX_PORT NGINX_PID scaling "$1" "access_log off;"
+  check_serves 4k.bin "$FC_PORT" "$NGINX_PORT"
 }
 stop_pair() {
   kill "$FC_PID" "$NGINX_PID"
   wait "$FC_PID" 2>/dev/null || true
-  for _ in $(seq 100); do [ -e "$tmp/nginx.pid" ] || break; sleep 0.05; done
+  for _ in $(seq 100); do [ -e "$tmp/nginx-scaling.pid" ] || break; sleep 0.05; done
   pids=("${pids[@]/$FC_PID}")
 }
 # compare LABEL URL-PATH WRK-ARGS...: prints a table row of medians.
