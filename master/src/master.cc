@@ -94,7 +94,7 @@ Status PrepareLockDirectory(MasterConfig* config) {
 int RunMaster(MasterConfig config) {
   log::SetProgram("fc-master");
   const MasterConfig parsed = config;  // what a reload compares against
-  if (Status st = log::RedirectStderr(config.error_log); !st.ok()) return Fail(st.message());
+  if (Status st = log::RedirectStderr(config.worker.error_log); !st.ok()) return Fail(st.message());
   std::string crash_error;
   if (!crash::ArmFromEnvironment(&crash_error)) {  // validated here, armed in the worker
     Fail(crash_error);
@@ -190,7 +190,7 @@ int RunMaster(MasterConfig config) {
     // Log files under a root-owned directory (/var/log/fc): create them now
     // for the user, who then appends to them and reopens them (logrotate
     // creates their successors for the same user).
-    for (const std::string& path : {config.worker.access_log, config.error_log}) {
+    for (const std::string& path : {config.worker.access_log, config.worker.error_log}) {
       if (path.empty() || path == "-" || path == "off") continue;
       UniqueFd file(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640));
       if (!file.valid()) return Fail("cannot open log \"" + path + "\": " + std::strerror(errno));

@@ -164,7 +164,7 @@ Status Check(const po::variables_map& vm, Raw& r, MasterConfig* config, std::str
   config->worker.drain_notice_ms = r.drain_notice_s * 1000;
   config->worker.access_log = r.quiet ? "off" : r.access_log;
   config->worker.log_format = format.value();
-  config->error_log = r.error_log;
+  config->worker.error_log = r.error_log;
   config->metrics_listen = r.metrics_listen;
   config->upgrade_timeout_ms = r.upgrade_timeout_s * 1000;
   return Status::Ok();

@@ -364,7 +364,7 @@ bool Supervisor::AnyWorker() const {
 }
 
 void Supervisor::ReopenLogs() {
-  if (Status st = log::RedirectStderr(config_.error_log); !st.ok()) log::Line("SIGUSR1: ", st.message());
+  if (Status st = log::RedirectStderr(config_.worker.error_log); !st.ok()) log::Line("SIGUSR1: ", st.message());
   log::Line("SIGUSR1: reopening the logs");
   SignalWorkers(SIGUSR1);
 }
@@ -474,11 +474,11 @@ void Supervisor::Reload() {
   w.media_types = worker::LoadMediaTypes(w.mime_types, w.default_type);
   config_.worker = w;
   config_.workers = workers;
-  config_.error_log = next.error_log;
+  config_.worker.error_log = next.worker.error_log;
   config_.upgrade_binary = next.upgrade_binary;
   config_.upgrade_timeout_ms = next.upgrade_timeout_ms;
   config_.config_file = next.config_file;
-  if (Status redirected = log::RedirectStderr(config_.error_log); !redirected.ok()) {
+  if (Status redirected = log::RedirectStderr(config_.worker.error_log); !redirected.ok()) {
     log::Line("SIGHUP: ", redirected.message());
   }
   log::Line("SIGHUP: configuration read from ", source, "; replacing ", positions_.size(),

@@ -119,7 +119,13 @@ int RunWorker(const WorkerConfig& config) {
   for (;;) {
     if (sigwait(&stop_signals, &signal_number) != 0) continue;
     if (signal_number != SIGUSR1) break;
-    if (Status st = log::RedirectStderr(config.error_log); !st.ok()) log::Line(st.message());
+    if (!config.error_log.empty()) {
+      if (Status st = log::RedirectStderr(config.error_log); !st.ok()) {
+        log::Line(st.message(), "; still writing to the old error log");
+      } else {
+        log::Line("SIGUSR1: reopened the error log");
+      }
+    }
     if (access_log) {
       if (Status st = access_log->Reopen(); !st.ok()) {
         log::Line(st.message(), "; still writing to the old file");

