@@ -13,9 +13,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
+#include <memory>
 #include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "harness.h"
@@ -53,6 +56,31 @@ std::string PostrotateCommand() {
   return command;
 }
 
+// Open descriptors of a process.
+int OpenFds(pid_t pid) {
+  int n = 0;
+  if (DIR* d = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
+    while (dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+    ::closedir(d);
+  }
+  return n;
+}
+
+// utime + stime of a process, in clock ticks.
+long CpuTicks(pid_t pid) {
+  const std::string stat = ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream in(stat.substr(paren + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
 TEST(DefaultsTest, Sigusr1ReopensTheErrorLogInTheMasterAndEveryWorker) {
   // logrotate's postrotate signals the master alone (systemd's main pid);
   // the master passes the signal on to its workers.
@@ -88,6 +116,43 @@ TEST(DefaultsTest, Sigusr1ReopensTheErrorLogInTheMasterAndEveryWorker) {
       << ReadFileOrEmpty(error_log);
   EXPECT_EQ(Count(ReadFileOrEmpty(error_log + ".1"), "serving with"), 2u);
   EXPECT_EQ(GetStatus(server.port(), "/a.bin"), 200);
+}
+
+TEST(DefaultsTest, OutOfDescriptorsTheWorkerPausesAcceptInsteadOfSpinning) {
+  TempDir root;
+  WriteFile(root / "a.bin", 5000, 1);
+  Server server(root.path(), {"--workers", "1"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  ASSERT_TRUE(WaitUntil([&] { return server.Log().find("serving with") != std::string::npos; }, 5000));
+  const std::vector<pid_t> workers = server.WorkerPids();
+  ASSERT_EQ(workers.size(), 1u);
+  const pid_t worker = workers[0];
+  // The worker's own `ulimit -n`: room for 10 connections beyond what it holds.
+  const int held = OpenFds(worker);
+  const rlimit low{static_cast<rlim_t>(held + 10), static_cast<rlim_t>(held + 10)};
+  rlimit before{};
+  ASSERT_EQ(::prlimit(worker, RLIMIT_NOFILE, &low, &before), 0) << std::strerror(errno);
+  // 40 connections that each start a request and never finish it: 10 are
+  // accepted, the rest wait in the backlog with their bytes readable.
+  std::vector<std::unique_ptr<RawConnection>> conns;
+  for (int i = 0; i < 40; ++i) {
+    conns.push_back(std::make_unique<RawConnection>(server.port()));
+    ASSERT_TRUE(conns.back()->connected());
+    conns.back()->Send("GET /a.bin HTTP/1.1\r\n");
+  }
+  ASSERT_TRUE(WaitUntil([&] { return server.Log().find("Too many open files") != std::string::npos; }, 5000))
+      << server.Log();
+  // Two seconds out of descriptors: the worker stays near idle.
+  const long ticks_before = CpuTicks(worker);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const long ticks = CpuTicks(worker) - ticks_before;
+  const long hz = ::sysconf(_SC_CLK_TCK);
+  EXPECT_LT(ticks * 1000 / hz, 200 * kTimeFactor) << "ms of worker CPU in 2 s out of descriptors";
+  EXPECT_LE(Count(server.Log(), "accept4"), 2u) << "the log line is rate-limited: " << server.Log();
+  // Once the connections close, the waiting ones and new ones are served.
+  conns.clear();
+  EXPECT_TRUE(WaitUntil([&] { return GetStatus(server.port(), "/a.bin") == 200; }, 3000)) << server.Log();
+  ::prlimit(worker, RLIMIT_NOFILE, &before, nullptr);
 }
 
 }  // namespace

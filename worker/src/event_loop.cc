@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
@@ -101,7 +102,10 @@ void EventLoop::Run() {
       if (now >= notice_until_ns_) StartDrain();
     }
     if (draining_ && (conns_.empty() || now >= drain_deadline_ns_)) break;
-    const int timeout_ms = notice_until_ns_ != 0 && !draining_ ? 50 : 1000;
+    int timeout_ms = notice_until_ns_ != 0 && !draining_ ? 50 : 1000;
+    if (accept_paused_) {
+      timeout_ms = static_cast<int>(std::clamp<int64_t>((accept_resume_ns_ - now) / 1'000'000 + 1, 1, timeout_ms));
+    }
     const int n = ::epoll_wait(epoll_.get(), events, 128, timeout_ms);
     now_ns_ = MonotonicNowNs();
     for (int i = 0; i < n; ++i) {
@@ -117,6 +121,7 @@ void EventLoop::Run() {
         if (it != conns_.end()) OnConnectionEvent(*it->second, events[i].events);
       }
     }
+    if (accept_paused_ && now_ns_ >= accept_resume_ns_) ResumeAccept();
     if (now_ns_ - last_sweep_ns_ > 1'000'000'000LL) Sweep();
   }
   ctx_.connections.fetch_sub(static_cast<int>(conns_.size()));
@@ -132,8 +137,7 @@ void EventLoop::Accept() {
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
-      log::Line(Status::FromErrno(errno, "accept4", "listening socket").message());
-      return;  // EMFILE/ENFILE: the sweep retries; the kernel keeps the backlog
+      return PauseAccept(errno);  // EMFILE, ENFILE, ENOBUFS, ENOMEM: the kernel keeps the backlog
     }
     if (ctx_.connections.fetch_add(1) >= ctx_.config.max_connections) {
       ctx_.connections.fetch_sub(1);
@@ -168,6 +172,42 @@ void EventLoop::Accept() {
   }
 }
 
+namespace {
+constexpr int64_t kAcceptPauseNs = 100'000'000;  // nginx waits 500 ms; a freed descriptor ends it sooner
+constexpr int64_t kAcceptLogEveryNs = 10'000'000'000LL;
+}  // namespace
+
+void EventLoop::PauseAccept(int error) {
+  const int64_t now = MonotonicNowNs();
+  if (!accept_paused_) {
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, ctx_.config.listen_fd, nullptr);
+    accept_paused_ = true;
+  }
+  accept_resume_ns_ = now + kAcceptPauseNs;
+  if (now - last_accept_log_ns_ < kAcceptLogEveryNs && last_accept_log_ns_ != 0) {
+    ++accept_errors_unlogged_;
+    return;
+  }
+  const uint64_t unlogged = accept_errors_unlogged_;
+  accept_errors_unlogged_ = 0;
+  last_accept_log_ns_ = now;
+  log::Line(Status::FromErrno(error, "accept4", "listening socket").message(),
+            "; not accepting for ", kAcceptPauseNs / 1'000'000, " ms or until a connection closes",
+            unlogged != 0 ? " (" + std::to_string(unlogged) + " more since the last such line)" : "");
+}
+
+void EventLoop::ResumeAccept() {
+  if (!accept_paused_ || draining_) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+  ev.data.u64 = kListenSerial;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.config.listen_fd, &ev) != 0) {
+    accept_resume_ns_ = now_ns_ + kAcceptPauseNs;  // out of memory: try again later
+    return;
+  }
+  accept_paused_ = false;
+}
+
 void EventLoop::SetInterest(Connection& c, uint32_t events) {
   if (c.interest == events) return;
   epoll_event ev{};
@@ -188,6 +228,7 @@ void EventLoop::Close(Connection& c) {
   // No EPOLL_CTL_DEL: closing the only descriptor of the socket removes it.
   ctx_.connections.fetch_sub(1);
   conns_.erase(c.serial);  // destroys c: closes the socket, unpins, closes the file
+  ResumeAccept();          // a descriptor is free again
 }
 
 void EventLoop::OnConnectionEvent(Connection& c, uint32_t events) {

@@ -144,6 +144,11 @@ class EventLoop {
  private:
   // event_loop.cc: the reactor.
   void Accept();
+  // Out of descriptors (or another accept error that would fire again at
+  // once): stop watching the listening socket for a while, as nginx does,
+  // rather than spin on a level-triggered readiness nobody can take.
+  void PauseAccept(int error);
+  void ResumeAccept();
   void OnConnectionEvent(Connection& c, uint32_t events);
   // Moves a connection along until it waits for the socket or a loader (or closes).
   void Drive(Connection& c);
@@ -223,6 +228,11 @@ class EventLoop {
   // and the stat memo use it, so a request costs one clock read (its end).
   int64_t now_ns_ = 0;
   int64_t last_limit_log_ns_ = 0;
+  // Accept paused (PauseAccept): resumes at this time, or when a connection closes.
+  bool accept_paused_ = false;
+  int64_t accept_resume_ns_ = 0;
+  int64_t last_accept_log_ns_ = 0;
+  uint64_t accept_errors_unlogged_ = 0;
   std::string read_scratch_;  // one read buffer per loop, not per connection
   std::string date_;          // "Date: ...\r\n", refreshed once a second
   time_t date_second_ = 0;
