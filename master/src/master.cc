@@ -94,6 +94,16 @@ Status PrepareLockDirectory(MasterConfig* config) {
 int RunMaster(MasterConfig config) {
   log::SetProgram("fc-master");
   const MasterConfig parsed = config;  // what a reload compares against
+  // Signals wait in the signalfd from the first step on: a SIGTERM during
+  // start-up (a 2 GiB segment takes a while) is taken once the supervisor
+  // runs, which stops and removes what start-up made, rather than killing
+  // the master with the default disposition and leaving it all behind.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&signals, sig);
+  auto signal_fd = OpenSignalFd(signals);
+  if (!signal_fd.ok()) return Fail(signal_fd.status().message());
+  ::signal(SIGPIPE, SIG_IGN);
   if (Status st = log::RedirectStderr(config.worker.error_log); !st.ok()) return Fail(st.message());
   std::string crash_error;
   if (!crash::ArmFromEnvironment(&crash_error)) {  // validated here, armed in the worker
@@ -243,12 +253,6 @@ int RunMaster(MasterConfig config) {
               cache->worker_slots() / 2, " workers (more need a restart)");
     config.workers = cache->worker_slots() / 2;
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&signals, sig);
-  auto signal_fd = OpenSignalFd(signals);
-  if (!signal_fd.ok()) return Fail(signal_fd.status().message());
-  ::signal(SIGPIPE, SIG_IGN);
   if (setup.metrics) log::Line("metrics at http://", setup.metrics->address(), "/metrics");
   log::Line("cache \"", config.cache.shm_name, "\": ", config.cache.segment_size, " bytes, ",
             cache->packet_count(), " packets of ", cache->packet_size(), " bytes, policy ",

@@ -4,8 +4,9 @@
 
 namespace fc::shmdump {
 
-// Lists this user's fc segments in /dev/shm whose master (pid + start time) no
-// longer runs; with `remove`, deletes them and their lock directories.
+// Lists this user's fc segments in /dev/shm (as root: every user's, each
+// looked at as its owner) whose master (pid + start time) no longer runs;
+// with `remove`, deletes them and their lock directories.
 // Returns the exit status: 0 on success, 1 if something could not be removed.
 int CollectGarbage(bool remove);
 

@@ -124,7 +124,8 @@ int main(int argc, char** argv) {
       "Prints a live fc cache segment: capacity, used, free, packet size, generation,\n"
       "every entry (name, size, state, readers, hits, age) and every worker slot (pid,\n"
       "alive, pins). Takes the shared lock for at most --lock-timeout ms, never longer.\n"
-      "--gc lists this user's segments (and lock directories) whose master is gone\n"
+      "--gc lists this user's segments (and lock directories) whose master is gone (as\n"
+      "root: every user's, each looked at and removed as its owner)\n"
       "(checked by pid and start time, so a reused pid cannot fool it); --remove deletes them.\n"
       "Exit status: 0 ok, 1 segment missing or --check found a violation, 2 usage.\n\n"
       "Options");
