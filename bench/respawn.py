@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """Worker replacement time under load, measured from outside.
 
-  bench/respawn.py [--kills 30] [--clients 6] [BINARY ...]
+  bench/respawn.py [--kills 30] [--clients 6] [--users default,root] [BINARY ...]
 
-For each fc-master binary (default build/fc-master): serve a cached 20 MB file
+For each fc-master binary (default build/fc-master) and each user setting
+(`default`: no --user, so a master started as root drops to nobody, as
+installed; `root`: --user root): serve a cached 20 MB file
 to `clients` curl loops on loopback, SIGKILL a random worker `kills` times, and
 time (a) kill -> the replacement's pid appears among the master's children and
 (b) kill -> the replacement logs "serving". Prints p50, p99 and max of both.
-Several binaries are measured alternately, kill by kill, so they share the
+Several binaries and users are measured alternately, kill by kill, so they share the
 machine's noise. Bounded: every loop has a count; all traffic is on 127.0.0.1.
 """
 import argparse
@@ -32,19 +34,25 @@ def children(pid):
 
 
 class Server:
-    def __init__(self, binary, root, tmp):
+    def __init__(self, binary, user, root, tmp):
         self.log = os.path.join(tmp, "master-%d.log" % random.randrange(1 << 30))
         args = [binary, "--root", root, "--port", "0", "--workers", "4", "--quiet"]
-        if "--user" in subprocess.run([binary, "--help"], capture_output=True, text=True).stdout:
-            args += ["--user", "root"]  # builds that drop root: keep it for the private scratch tree
+        if user != "default" and "--user" in subprocess.run([binary, "--help"], capture_output=True,
+                                                            text=True).stdout:
+            args += ["--user", user]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=open(self.log, "w"))
         line = self.proc.stdout.readline().decode()
         self.port = int(line.rsplit(":", 1)[1])
         for _ in range(2):  # cache it (fc's policy admits a big file on its second request)
             subprocess.run(["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:%d/big.bin" % self.port])
-        self.curls = [subprocess.Popen(["sh", "-c", "for i in $(seq 100000); do curl -s -o /dev/null "
+        # One process group per client loop, so that pause() stops its curl too.
+        self.curls = [subprocess.Popen(start_new_session=True, args=["sh", "-c", "for i in $(seq 100000); do curl -s -o /dev/null "
                                         "http://127.0.0.1:%d/big.bin || true; done" % self.port])
                       for _ in range(CLIENTS)]
+
+    def pause(self, paused):
+        for c in self.curls:
+            os.killpg(c.pid, signal.SIGSTOP if paused else signal.SIGCONT)
 
     def kill_one(self):
         before = children(self.proc.pid)
@@ -74,7 +82,7 @@ class Server:
 
     def stop(self):
         for c in self.curls:
-            c.kill()
+            os.killpg(c.pid, signal.SIGKILL)
         self.proc.terminate()
         self.proc.wait(timeout=20)
 
@@ -89,20 +97,30 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kills", type=int, default=30)
     ap.add_argument("--clients", type=int, default=6)
+    ap.add_argument("--users", default="default,root",
+                    help="comma-separated: default (no --user: root drops to nobody) and/or a user name")
     ap.add_argument("binaries", nargs="*", default=[os.path.join(os.path.dirname(__file__), "..", "build", "fc-master")])
     args = ap.parse_args()
     CLIENTS = args.clients
     tmp = tempfile.mkdtemp(prefix="fc-respawn-")
+    os.chmod(tmp, 0o755)  # readable by the user the default drops to
     root = os.path.join(tmp, "root")
-    os.makedirs(root)
+    os.makedirs(root, mode=0o755)
     with open(os.path.join(root, "big.bin"), "wb") as f:
         f.write(os.urandom(20_000_000))
-    servers = [Server(b, root, tmp) for b in args.binaries]
-    results = {b: ([], []) for b in args.binaries}
+    os.chmod(os.path.join(root, "big.bin"), 0o644)
+    setups = [(b, u) for b in args.binaries for u in args.users.split(",")]
+    servers = [Server(b, u, root, tmp) for b, u in setups]
+    results = {b: ([], []) for b in setups}
     try:
         time.sleep(1)
         for _ in range(args.kills):
-            for b, s in zip(args.binaries, servers):
+            for b, s in zip(setups, servers):
+                # Only this server's clients run while its worker is killed:
+                # the setups share the machine's noise, not each other's load.
+                for other in servers:
+                    other.pause(other is not s)
+                time.sleep(0.3)
                 pid_ms, serving_ms = s.kill_one()
                 if pid_ms is not None:
                     results[b][0].append(pid_ms)
@@ -113,12 +131,13 @@ def main():
         for s in servers:
             s.stop()
         subprocess.run(["rm", "-rf", tmp])
-    print("| build | kills | kill -> new pid p50 / p99 / max | kill -> serving p50 / p99 / max |")
-    print("|---|---|---|---|")
-    for b in args.binaries:
+    print("| build | user | kills | kill -> new pid p50 / p99 / max | kill -> serving p50 / p99 / max |")
+    print("|---|---|---|---|---|")
+    for b in setups:
         a, s = results[b]
         fmt = lambda v: "%.1f / %.1f / %.1f ms" % (statistics.median(v), pct(v, 99), max(v)) if v else "n/a"
-        print("| %s | %d | %s | %s |" % (b, len(a), fmt(a), fmt(s)))
+        user = "default (nobody)" if b[1] == "default" and os.geteuid() == 0 else b[1]
+        print("| %s | %s | %d | %s | %s |" % (b[0], user, len(a), fmt(a), fmt(s)))
 
 
 if __name__ == "__main__":

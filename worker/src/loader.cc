@@ -69,17 +69,20 @@ void LoaderPool::Post(std::function<void()> job) {
 }
 
 void LoaderPool::Run() {
-  // Disk work yields the CPU to the event loops (per-thread nice on Linux), so
-  // a cold load of a big file does not stretch the hot requests' latency. Only
-  // while a job runs, when the thread may return to nice 0 (root, or
-  // RLIMIT_NICE, which the master sets before dropping root): a SIGKILLed
-  // worker's idle loaders then exit at full priority, and its replacement
-  // starts tens of milliseconds sooner on a busy machine.
+  // A job runs at nice 10 (per-thread on Linux), so a cold load of a big
+  // file yields to the event loops, and only when the thread may return to
+  // nice 0 afterwards (root, or RLIMIT_NICE >= 20, which the master sets
+  // before dropping root where it may: not without CAP_SYS_RESOURCE). An idle
+  // loader must sit at nice 0: a SIGKILLed worker is reaped only once every
+  // thread has run its exit, and a nice-10 thread on a busy machine waits
+  // tens of milliseconds for that (measured: kill -> zombie 26-57 ms as
+  // nobody with the loaders left at nice 10, 6-16 ms at nice 0). Without the
+  // right to return, loaders stay at nice 0; the chunked reads' yields
+  // (ReadInto) still let a woken loop in between chunks.
   const id_t tid = static_cast<id_t>(::gettid());
   rlimit nice_limit{};
   const bool can_restore = ::geteuid() == 0 ||
                            (::getrlimit(RLIMIT_NICE, &nice_limit) == 0 && nice_limit.rlim_cur >= 20);
-  if (!can_restore) ::setpriority(PRIO_PROCESS, tid, 10);
   for (;;) {
     std::function<void()> job;
     {

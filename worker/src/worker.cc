@@ -59,9 +59,6 @@ int RunWorker(const WorkerConfig& config) {
   // main thread's sigwait() sees them.
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  // Before fc's threads start (they inherit it); every thread already there
-  // too (a sanitizer's runtime may have one).
-  if (config.batch_scheduling) UseBatchScheduling();
   std::string crash_error;
   if (config.arm_crash_points && !crash::ArmFromEnvironment(&crash_error)) {
     log::Line(crash_error);
@@ -114,6 +111,11 @@ int RunWorker(const WorkerConfig& config) {
   for (auto& loop : loops) threads.emplace_back([&loop] { loop->Run(); });
   cache.value()->MarkServing();
   log::Line("slot ", config.slot, " serving with ", config.threads, " threads");
+  // Only once serving, on every thread (fc's and any a sanitizer's runtime
+  // started): a replacement started on a saturated machine must not wait for
+  // the CPU behind the load it is to take over, as a SCHED_BATCH task does
+  // (it never preempts on wake-up).
+  if (config.batch_scheduling) UseBatchScheduling();
 
   int signal_number = 0;
   for (;;) {
