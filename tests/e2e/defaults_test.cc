@@ -16,6 +16,7 @@
 #include <cstring>
 #include <memory>
 #include <fstream>
+#include <map>
 #include <random>
 #include <regex>
 #include <set>
@@ -154,6 +155,39 @@ TEST(DefaultsTest, OutOfDescriptorsTheWorkerPausesAcceptInsteadOfSpinning) {
   conns.clear();
   EXPECT_TRUE(WaitUntil([&] { return GetStatus(server.port(), "/a.bin") == 200; }, 3000)) << server.Log();
   ::prlimit(worker, RLIMIT_NOFILE, &before, nullptr);
+}
+
+// At the defaults as root (the drop to nobody, without the right to raise
+// RLIMIT_NICE), every idle thread of a worker sits at nice 0: a SIGKILLed
+// worker is reaped only once each thread has run its exit, and a nice-10
+// loader on a busy machine made that tens of milliseconds.
+TEST(DefaultsTest, AsNobodyIdleWorkerThreadsRunAtNiceZero) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (the default drop to nobody)";
+  TempDir root;
+  ASSERT_EQ(::chmod(root.path().c_str(), 0755), 0);
+  Server server(root.path(), {"--user", "nobody"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  for (pid_t worker : server.WorkerPids()) {
+    std::map<std::string, int> nice;  // thread id -> nice
+    EXPECT_TRUE(WaitUntil([&] {
+      nice.clear();
+      const std::string dir = "/proc/" + std::to_string(worker) + "/task";
+      if (DIR* d = ::opendir(dir.c_str())) {
+        while (dirent* e = ::readdir(d)) {
+          if (e->d_name[0] == '.') continue;
+          const std::string stat = ReadFileOrEmpty(dir + "/" + e->d_name + "/stat");
+          std::istringstream in(stat.substr(stat.rfind(')') + 2));
+          std::string field;
+          for (int i = 3; i <= 19 && in >> field; ++i) {
+            if (i == 19) nice[e->d_name] = std::stoi(field);
+          }
+        }
+        ::closedir(d);
+      }
+      return nice.size() >= 5;
+    }, 5000)) << "worker " << worker;
+    for (const auto& [tid, value] : nice) EXPECT_EQ(value, 0) << "thread " << tid << " of worker " << worker;
+  }
 }
 
 // A 2 GiB cache used to take 7-8 s to start (every packet was zeroed, so

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -50,10 +51,14 @@ TEST(TuningTest, WorkersRunSchedBatchByDefaultAndSchedOtherOnRequest) {
     const std::vector<pid_t> workers = server.WorkerPids();
     ASSERT_EQ(workers.size(), 2u);
     for (pid_t worker : workers) {
-      // The main thread, 2 loops, 2 loaders at least (a worker may still be starting).
+      // The main thread, 2 loops, 2 loaders at least (a worker may still be
+      // starting; it turns SCHED_BATCH once it serves).
       std::vector<int> policies;
-      EXPECT_TRUE(WaitUntil([&] { return (policies = ThreadPolicies(worker)).size() >= 5; }, 5000))
-          << policies.size() << " threads in worker " << worker;
+      EXPECT_TRUE(WaitUntil([&] {
+        policies = ThreadPolicies(worker);
+        return policies.size() >= 5 && std::count(policies.begin(), policies.end(), expected) ==
+                                           static_cast<long>(policies.size());
+      }, 5000)) << policies.size() << " threads in worker " << worker;
       for (int policy : policies) EXPECT_EQ(policy, expected) << "worker " << worker << " " << setting;
     }
     // The master keeps the default policy: it only supervises.
