@@ -96,7 +96,7 @@ TEST_F(HardeningTest, LockFilesDoNotPileUpAndAVanishedDirectoryIsRecreated) {
   ASSERT_TRUE(server.started());
   for (int i = 0; i < 300; ++i) {
     RawConnection conn(server.port());
-    // Three spellings of each name: one canonical name, one load, one lock file.
+    // Three spellings of each name: one canonical name, one load.
     for (const char* prefix : {"", "./", ".//"}) {
       ASSERT_TRUE(conn.Send(RawConnection::GetRequest(prefix + ("f" + std::to_string(i)))));
       protocol::ReplyHeader h;
@@ -105,7 +105,11 @@ TEST_F(HardeningTest, LockFilesDoNotPileUpAndAVanishedDirectoryIsRecreated) {
       ASSERT_EQ(body, std::to_string(i));
     }
   }
-  EXPECT_EQ(CountFiles(scratch_ / "locks"), 0u) << "every load removes its lock file";
+  // A fixed pool of lock files (256), created as used and kept: 300 names
+  // share them, and no load creates or removes one once all are there.
+  const size_t files = CountFiles(scratch_ / "locks");
+  EXPECT_GT(files, 100u);
+  EXPECT_LE(files, 256u) << "lock files never outnumber the pool";
   // Removed from under the running server: recreated, and no request fails.
   std::filesystem::remove_all(scratch_ / "locks");
   WriteText(root_ / "new.txt", "new");

@@ -15,6 +15,8 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "fc/base/checksum.h"
@@ -101,6 +103,69 @@ TEST_F(LoaderTest, AFileInThePageCacheLoadsOnTheCallingThread) {
   shm_cache::PinnedEntry again = cache_->Lookup("warm.bin", task.identity);
   ASSERT_TRUE(again.valid());
   EXPECT_EQ(again.size(), 10'000u);
+}
+
+// Names whose loads share a lock file of the pool only wait for each other:
+// loaded concurrently by two pools (two workers' loaders) and several threads,
+// each name is loaded once and every reply is whole.
+TEST_F(LoaderTest, NamesThatShareALockFileAreEachLoadedOnceAndServedWhole) {
+  std::vector<std::string> names;
+  const uint32_t slot = locks_->PoolIndex("shared-0.bin");
+  for (int i = 1; names.size() < 3; ++i) {
+    const std::string name = "shared-" + std::to_string(i) + ".bin";
+    if (locks_->PoolIndex(name) == slot) names.push_back(name);
+  }
+  names.push_back("shared-0.bin");
+  std::map<std::string, uint64_t> sums;
+  for (const std::string& name : names) {
+    sums[name] = Write(name, 300'000);  // above the inline limit: loaded by a loader thread
+    ASSERT_EQ(locks_->FileName(name), locks_->FileName("shared-0.bin"));
+  }
+  LoaderPool other(*cache_, *locks_, 5000, 2);
+  LoaderPool mine(*cache_, *locks_, 5000, 2);
+  std::mutex mu;
+  std::map<std::string, int> misses;
+  std::vector<std::future<void>> done;
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& name : names) {
+      for (LoaderPool* pool : {&mine, &other}) {
+        auto promise = std::make_shared<std::promise<void>>();
+        done.push_back(promise->get_future());
+        LoadTask task = Task(name);
+        task.deadline_ns = MonotonicNowNs() + 5'000'000'000LL;
+        task.done = [&, name, promise](LoadResult result) {
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            EXPECT_EQ(result.kind, LoadResult::Kind::kCached) << name << " " << result.how;
+            if (result.kind == LoadResult::Kind::kCached) {
+              EXPECT_EQ(result.pin.checksum(), sums[name]) << name;
+              EXPECT_EQ(result.pin.size(), 300'000u) << name;
+              // The bytes themselves, read back from the packets.
+              shm_cache::PacketReader reader(*cache_, result.pin, 0);
+              Checksum64 hash;
+              iovec iov[64];
+              while (reader.remaining() > 0) {
+                const int n = reader.Fill(iov, 64, 1 << 20);
+                size_t bytes = 0;
+                for (int k = 0; k < n; ++k) {
+                  hash.Update(iov[k].iov_base, iov[k].iov_len);
+                  bytes += iov[k].iov_len;
+                }
+                reader.Advance(bytes);
+              }
+              EXPECT_EQ(hash.Digest(), sums[name]) << name;
+            }
+            if (std::string(result.how) == "miss") ++misses[name];
+            result.pin.Release();
+          }
+          promise->set_value();
+        };
+        pool->Submit(std::move(task));
+      }
+    }
+  }
+  for (auto& f : done) ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  for (const std::string& name : names) EXPECT_EQ(misses[name], 1) << name << " loaded once";
 }
 
 TEST_F(LoaderTest, AHeldLoadLockHandsTheTaskBackUntouched) {

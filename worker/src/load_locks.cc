@@ -24,19 +24,21 @@ LoadLocks::Held::~Held() { Release(); }
 
 void LoadLocks::Held::Release() {
   if (!fd_.valid()) return;
-  // Remove, then unlock: whoever waits on this inode will see it is gone.
-  ::unlinkat(dir_->get(), file_.c_str(), 0);
-  fd_.Reset();
+  fd_.Reset();  // closing the descriptor drops the flock; the file stays for the next load
   dir_.reset();
 }
 
-std::string LoadLocks::FileName(const std::string& name) const {
+uint32_t LoadLocks::PoolIndex(const std::string& name) const {
   Checksum64 hash;
   hash.Update(&salt_, sizeof(salt_));
   hash.Update(name.data(), name.size());
-  char hex[24];
-  std::snprintf(hex, sizeof(hex), "%016llx.lock", static_cast<unsigned long long>(hash.Digest()));
-  return hex;
+  return static_cast<uint32_t>(hash.Digest() % kPoolSize);
+}
+
+std::string LoadLocks::FileName(const std::string& name) const {
+  char file[24];
+  std::snprintf(file, sizeof(file), "%03u.lock", PoolIndex(name));
+  return file;
 }
 
 std::shared_ptr<UniqueFd> LoadLocks::Dir() {
@@ -97,15 +99,15 @@ LoadLocks::Outcome LoadLocks::Acquire(const std::string& name, int64_t deadline_
       ::nanosleep(&ts, nullptr);
       pause_us = std::min<int64_t>(pause_us * 2, 10'000);
     }
-    // Locked. Is it still the file the directory names? The previous holder
-    // may have removed it (then a newer file is the lock): try again.
+    // Locked. Is it still the file the directory names? Only a directory
+    // removed and recreated under fc (a /tmp cleaner) makes it another: then
+    // the file there now is the lock, so try again.
     struct stat mine, named;
     if (::fstat(fd.get(), &mine) == 0 && ::fstatat(dir->get(), file.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
         mine.st_ino == named.st_ino && mine.st_dev == named.st_dev) {
       held->Release();
       held->fd_ = std::move(fd);
       held->dir_ = dir;
-      held->file_ = file;
       return Outcome::kHeld;
     }
     if (MonotonicNowNs() >= deadline_ns) return Outcome::kTimedOut;

@@ -1,16 +1,18 @@
 // Internal header: LoadLocks, the named flock-style locks that make sure only
 // one process in the whole server loads a given file from disk.
 //
-// One lock file per name being loaded, in the master's private directory
-// (private_dir.h), opened relative to the directory's fd with O_NOFOLLOW, and
-// named by a salted hash of the name (so another user cannot compute it). The
-// holder removes the file when it is done, still holding the lock, so lock
-// files do not pile up however many spellings or names are requested; a waiter
-// that then gets the lock on the removed file notices (the path no longer
-// leads to its inode) and tries again. The kernel drops a dead holder's lock.
-// Waits are bounded: past the deadline the caller does without the lock.
-// If the directory vanishes (a /tmp cleaner), it is recreated and logged.
-// Thread-safe.
+// A fixed pool of kPoolSize lock files in the master's private directory
+// (private_dir.h), 000.lock to 255.lock, opened relative to the directory's
+// fd with O_NOFOLLOW. A name's file is chosen by a salted hash of the name
+// (so another user cannot tell which names share one); two names that share
+// a file only serialise their loads. Files are created on first use and
+// stay until the master stops, so a miss costs an open and a flock, never a
+// create and a remove (no file-system metadata write per miss), and the
+// directory never holds more than kPoolSize files. The kernel drops a dead
+// holder's lock. Waits are bounded: past the deadline the caller does
+// without the lock. If the directory vanishes (a /tmp cleaner), it is
+// recreated and logged. A caller holds at most one load lock at a time, so
+// sharing a file can delay a load but never deadlock. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +30,9 @@ class LoadLocks {
   LoadLocks(const LoadLocks&) = delete;
   LoadLocks& operator=(const LoadLocks&) = delete;
 
-  // A held lock; destroying it removes the lock file, then releases the lock.
+  static constexpr uint32_t kPoolSize = 256;
+
+  // A held lock; destroying it releases the lock (the file stays).
   class Held {
    public:
     Held() = default;
@@ -42,7 +46,6 @@ class LoadLocks {
     friend class LoadLocks;
     UniqueFd fd_;
     std::shared_ptr<UniqueFd> dir_;  // the directory it is in (kept open while held)
-    std::string file_;
   };
 
   enum class Outcome { kHeld, kTimedOut, kError };
@@ -51,8 +54,10 @@ class LoadLocks {
   Outcome Acquire(const std::string& name, int64_t deadline_ns, Held* held, std::string* error);
 
   const std::string& directory() const { return dir_; }
-  // The lock file's name for `name`: the salted hash.
+  // The lock file's name for `name`: its pool slot, "NNN.lock".
   std::string FileName(const std::string& name) const;
+  // Which of the kPoolSize files serves `name` (the salted hash, reduced).
+  uint32_t PoolIndex(const std::string& name) const;
 
  private:
   // The directory's fd, opened on first use; after it vanished, recreated.
