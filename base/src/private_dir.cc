@@ -3,7 +3,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -47,6 +49,13 @@ Status EnsurePrivateDirectory(const std::string& path, mode_t mode) {
   return Status::Ok();
 }
 
+bool OnTmpfs(const std::string& path) {
+  struct statfs fs;
+  return ::statfs(path.c_str(), &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
+}
+
+std::string RootLockBase() { return OnTmpfs("/run") ? "/run/fc" : "/dev/shm/fc"; }
+
 Result<std::string> DefaultLockDirectory(const std::string& shm_name) {
   std::string base;
   if (const char* runtime = std::getenv("RUNTIME_DIRECTORY"); runtime && *runtime) {
@@ -55,14 +64,15 @@ Result<std::string> DefaultLockDirectory(const std::string& shm_name) {
   } else if (::geteuid() == 0) {
     // Root's base: others may pass through (to a lock directory fc gives to
     // the user it drops to) but not list it.
-    base = "/run/fc";
+    base = RootLockBase();
     Status st = EnsurePrivateDirectory(base, 0711);
     if (!st.ok()) return st;
   } else if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg) {
     base = xdg;
   }
   if (!base.empty()) return base + "/" + shm_name + ".locks";
-  std::string pattern = TempDirectory() + "/" + shm_name + ".locks.XXXXXX";
+  std::string pattern = (OnTmpfs("/dev/shm") ? std::string("/dev/shm") : TempDirectory()) + "/" + shm_name +
+                        ".locks.XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) return Status::FromErrno(errno, "mkdtemp", pattern);
   return pattern;
 }

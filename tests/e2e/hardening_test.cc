@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "fc/base/checksum.h"
+#include "fc/base/private_dir.h"
 #include "harness.h"
 
 namespace fc::testing {
@@ -75,8 +76,8 @@ TEST_F(HardeningTest, ALockDirectoryThatIsNotPrivateRefusesToStart) {
 TEST_F(HardeningTest, ADefaultLockDirectoryLeftByAnotherUserIsTakenBack) {
   if (::geteuid() != 0 || std::getenv("RUNTIME_DIRECTORY") != nullptr) GTEST_SKIP() << "needs root and /run/fc";
   const std::string name = "fc-takeover-" + std::to_string(::getpid());
-  const std::string dir = "/run/fc/" + name + ".locks";
-  ::mkdir("/run/fc", 0711);
+  const std::string dir = RootLockBase() + "/" + name + ".locks";
+  ::mkdir(RootLockBase().c_str(), 0711);
   ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0) << dir;
   ASSERT_EQ(::chown(dir.c_str(), 65534, 65534), 0);
   Server server(root_.path(), {"--shm-name", name, "--user", "root"});

@@ -19,11 +19,18 @@ namespace fc {
 // directory and the fix.
 Status EnsurePrivateDirectory(const std::string& path, mode_t mode = 0700);
 
+// Whether `path` is on a tmpfs or ramfs (memory: no disk write per lock).
+bool OnTmpfs(const std::string& path);
+// Root's base for default lock directories: /run/fc where /run is a tmpfs
+// (as systemd mounts it), else /dev/shm/fc, so the default is always memory.
+std::string RootLockBase();
+
 // Where the lock files of segment `shm_name` go by default:
-//   $RUNTIME_DIRECTORY (set by systemd's RuntimeDirectory=), else /run/fc when
-//   running as root, else $XDG_RUNTIME_DIR, each + "/<shm_name>.locks";
-//   else a fresh mkdtemp directory "$TMPDIR/<shm_name>.locks.XXXXXX".
-// /run/fc is made 0711: other users may pass through to a lock directory
+//   $RUNTIME_DIRECTORY (set by systemd's RuntimeDirectory=), else
+//   RootLockBase() when running as root, else $XDG_RUNTIME_DIR, each +
+//   "/<shm_name>.locks"; else a fresh mkdtemp directory
+//   "/dev/shm/<shm_name>.locks.XXXXXX" ($TMPDIR if /dev/shm is no tmpfs).
+// Root's base is made 0711: other users may pass through to a lock directory
 // given to the user fc drops to, but not list it.
 Result<std::string> DefaultLockDirectory(const std::string& shm_name);
 
