@@ -36,7 +36,7 @@ def children(pid):
 class Server:
     def __init__(self, binary, user, root, tmp):
         self.log = os.path.join(tmp, "master-%d.log" % random.randrange(1 << 30))
-        args = [binary, "--root", root, "--port", "0", "--workers", "4", "--quiet"]
+        args = [binary, "--root", root, "--port", "0", "--workers", "4", "--quiet"] + EXTRA
         if user != "default" and "--user" in subprocess.run([binary, "--help"], capture_output=True,
                                                             text=True).stdout:
             args += ["--user", user]
@@ -93,15 +93,17 @@ def pct(values, p):
 
 
 def main():
-    global CLIENTS
+    global CLIENTS, EXTRA
     ap = argparse.ArgumentParser()
     ap.add_argument("--kills", type=int, default=30)
     ap.add_argument("--clients", type=int, default=6)
+    ap.add_argument("--extra", default="", help="more fc-master options, space-separated")
     ap.add_argument("--users", default="default,root",
                     help="comma-separated: default (no --user: root drops to nobody) and/or a user name")
     ap.add_argument("binaries", nargs="*", default=[os.path.join(os.path.dirname(__file__), "..", "build", "fc-master")])
     args = ap.parse_args()
     CLIENTS = args.clients
+    EXTRA = args.extra.split()
     tmp = tempfile.mkdtemp(prefix="fc-respawn-")
     os.chmod(tmp, 0o755)  # readable by the user the default drops to
     root = os.path.join(tmp, "root")

@@ -179,7 +179,8 @@ Result<FetchSummary> FetchHttp(const Endpoint& server, const std::string& name, 
     if (!(last = StartAttempt(server, attempt, &summary, &conn)).ok()) continue;
     const int fd = conn.get();
     std::string request = "GET " + Target(name) + " HTTP/1.1\r\nHost: " + server.Describe() +
-                          "\r\nUser-Agent: fc-client\r\nConnection: close\r\n";
+                          "\r\nUser-Agent: fc-client\r\nConnection: close\r\n"
+                          "X-Fc-Want-Checksum: xxh64\r\n";  // verify what is saved, cached or not
     // Resume where the cut left off, if the file is still the same one.
     if (known && received > 0) {
       request += "Range: bytes=" + std::to_string(received) + "-\r\n";

@@ -216,6 +216,8 @@ ParseStatus ParseField(std::string_view line, Request* out, FieldState* st) {
   } else if (IEquals(name, "x-fc-checksum")) {
     if (out->has_checksum || !ParseHex64(value, &out->checksum)) return ParseStatus::kBadRequest;
     out->has_checksum = true;
+  } else if (IEquals(name, "x-fc-want-checksum")) {
+    out->want_checksum = true;
   } else if (IEquals(name, "expect")) {
     out->expect_continue = IEquals(value, "100-continue");
   } else if (IEquals(name, "user-agent")) {

@@ -115,3 +115,50 @@ TEST_F(HttpTest, ConfinementAndErrorStatuses) {
 
 }  // namespace
 }  // namespace fc::testing
+
+namespace fc::testing {
+namespace {
+
+// The digest rule (PROTOCOL.md): a streamed 200 carries X-Fc-Checksum only
+// when the request asks (X-Fc-Want-Checksum), so a browser's request costs
+// no hash pass; a 200 from the cache always carries it (computed at the
+// load); fc-client asks, and verifies.
+TEST(HttpDigestTest, AStreamedFileIsHashedOnlyWhenTheRequestAsks) {
+  TempDir root, out;
+  WriteFile(root / "big.bin", 3 << 20, 5);    // larger than the 1 MiB cache: streamed
+  WriteFile(root / "small.bin", 20000, 6);    // cached at its first request (lru)
+  const std::string big_sum = [&] {
+    char hex[17];
+    std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(FileChecksum(root / "big.bin")));
+    return std::string(hex);
+  }();
+  Server server(root.path(), {"--cache-size", "1M"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  auto get = [&](const std::string& name, const std::string& extra) {
+    RawConnection conn(server.port());
+    HttpResponse r;
+    EXPECT_TRUE(conn.Send("GET /" + name + " HTTP/1.1\r\nHost: x\r\n" + extra + "\r\n"));
+    EXPECT_TRUE(ReadHttpResponse(conn, &r));
+    return r;
+  };
+  HttpResponse plain = get("big.bin", "");
+  EXPECT_EQ(plain.status, 200);
+  EXPECT_EQ(plain.Header("X-Fc-Served"), "disk");
+  EXPECT_EQ(plain.Header("X-Fc-Checksum"), "") << "not asked: no hash pass, no digest";
+  EXPECT_EQ(plain.body.size(), size_t{3} << 20);
+  HttpResponse asked = get("big.bin", "X-Fc-Want-Checksum: xxh64\r\n");
+  EXPECT_EQ(asked.status, 200);
+  EXPECT_EQ(asked.Header("X-Fc-Checksum"), big_sum) << "asked: the whole file's xxHash64";
+  // From the cache the digest is free: always there.
+  get("small.bin", "");
+  HttpResponse cached = get("small.bin", "");
+  EXPECT_EQ(cached.Header("X-Fc-Served"), "cache");
+  EXPECT_EQ(cached.Header("X-Fc-Checksum").size(), 16u);
+  // fc-client asks, so it verifies a streamed file too.
+  ToolResult r = RunTool({ClientBin(), "get", "http://127.0.0.1:" + server.port_text() + "/big.bin", out.path()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(FileChecksum(out / "big.bin"), FileChecksum(root / "big.bin"));
+}
+
+}  // namespace
+}  // namespace fc::testing

@@ -93,8 +93,8 @@ void EventLoop::HandleGet(Connection& c) {
   task.name = c.name;
   task.fd = std::move(file.fd);
   task.identity = file.identity;
-  // A streamed file is hashed first (memoised per identity) when its reply
-  // carries the checksum.
+  // A streamed file is hashed first (memoised per identity) only when its
+  // reply carries the checksum; a browser's or curl's request costs no hash.
   task.need_checksum = ReplyCarriesChecksum(c);
   // Waiting for another process's load counts against the request's own time.
   task.deadline_ns = c.started_ns + int64_t{ctx_.config.request_timeout_ms} * 1'000'000;
@@ -108,9 +108,13 @@ void EventLoop::HandleGet(Connection& c) {
   ctx_.loaders->Submit(std::move(task));
 }
 
-// Every fc reply does; so does an HTTP 200 (X-Fc-Checksum, PROTOCOL.md).
+// Whether a streamed file must be hashed for its reply: every fc reply
+// carries the checksum; an HTTP 200 only when the request asked for it
+// (X-Fc-Want-Checksum, which fc-client sends; PROTOCOL.md). A reply from the
+// cache carries it whenever it is a 200 or HEAD: it was computed at the load.
 bool EventLoop::ReplyCarriesChecksum(const Connection& c) {
-  return c.proto == Connection::Proto::kFc || (!c.http_range && !c.head_only);
+  return c.proto == Connection::Proto::kFc ||
+         (!c.http_range && !c.head_only && c.http && c.http->want_checksum);
 }
 
 bool EventLoop::PlanBody(Connection& c) {

@@ -50,6 +50,7 @@ struct Request {
   std::string authorization;
   bool has_checksum = false;  // X-Fc-Checksum: 16 hex digits of xxHash64
   uint64_t checksum = 0;
+  bool want_checksum = false;  // X-Fc-Want-Checksum (any value): a streamed 200 carries X-Fc-Checksum
   bool expect_continue = false;  // Expect: 100-continue
   std::string referer;           // for the access log only
   std::string user_agent;
