@@ -58,7 +58,7 @@ struct Raw {
   uint32_t workers = 4;
   int threads, loaders, idle_s, write_s, request_s, max_connections, max_queued, lock_timeout_ms;
   int shutdown_s, drain_notice_s, upgrade_timeout_s = 30, revalidate_ms;
-  std::string scheduling;
+  std::string scheduling, page_cache;
   std::string max_upload = "1G", token_file, min_rate = "4K", list = "on";
   std::string access_log = "-", log_format = "combined", error_log, metrics_listen;
   bool quiet = false, allow_upload = false;
@@ -95,6 +95,9 @@ Status Check(const po::variables_map& vm, Raw& r, MasterConfig* config, std::str
   if (r.loaders < 1 || r.loaders > 64) return bad("--loaders must be between 1 and 64");
   if (r.scheduling != "batch" && r.scheduling != "normal") {
     return bad("--scheduling takes batch or normal, not \"" + r.scheduling + "\"");
+  }
+  if (r.page_cache != "drop" && r.page_cache != "keep") {
+    return bad("--page-cache takes drop or keep, not \"" + r.page_cache + "\"");
   }
   if (r.revalidate_ms < 0 || r.revalidate_ms > 3'600'000) {
     return bad("--revalidate-after must be between 0 and 3600000 ms");
@@ -152,6 +155,7 @@ Status Check(const po::variables_map& vm, Raw& r, MasterConfig* config, std::str
   config->worker.loaders = r.loaders;
   config->worker.batch_scheduling = r.scheduling == "batch";
   config->worker.revalidate_ms = r.revalidate_ms;
+  config->worker.drop_loaded_pages = r.page_cache == "drop";
   config->worker.idle_timeout_ms = r.idle_s * 1000;
   config->worker.write_timeout_ms = r.write_s * 1000;
   config->worker.request_timeout_ms = r.request_s * 1000;
@@ -188,6 +192,7 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
   r.loaders = w.loaders;
   r.scheduling = w.batch_scheduling ? "batch" : "normal";
   r.revalidate_ms = w.revalidate_ms;
+  r.page_cache = w.drop_loaded_pages ? "drop" : "keep";
   r.idle_s = w.idle_timeout_ms / 1000;
   r.write_s = w.write_timeout_ms / 1000;
   r.request_s = w.request_timeout_ms / 1000;
@@ -225,6 +230,10 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
        "trust a file's stat this long: no statx per request for a file checked less than MS "
        "ago, and a file changed on disk may be served in its old version that long (nginx's "
        "open_file_cache_valid; default 0, every request checks)")
+      ("page-cache", po::value(&r.page_cache)->value_name("drop|keep"),
+       "once a file is loaded into the cache, drop its pages from the kernel's page cache "
+       "(drop: memory holds it once, which pays under a container's memory limit) or keep "
+       "them (a re-load after eviction then reads memory, not disk); default drop")
       ("cache-size", po::value(&r.cache_size)->value_name("SIZE"),
        "shared segment size, metadata included (default 64M)")
       ("packet-size", po::value(&r.packet_size)->value_name("SIZE"),

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "fc/base/checksum.h"
 #include "fc/base/clock.h"
@@ -166,6 +168,51 @@ TEST_F(LoaderTest, NamesThatShareALockFileAreEachLoadedOnceAndServedWhole) {
   }
   for (auto& f : done) ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   for (const std::string& name : names) EXPECT_EQ(misses[name], 1) << name << " loaded once";
+}
+
+// Pages of `path` in the kernel's page cache (mincore over a mapping).
+size_t ResidentPages(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0 || st.st_size == 0) return 0;
+  void* map = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) return 0;
+  const size_t pages = (static_cast<size_t>(st.st_size) + 4095) / 4096;
+  std::vector<unsigned char> in(pages);
+  size_t resident = 0;
+  if (::mincore(map, static_cast<size_t>(st.st_size), in.data()) == 0) {
+    for (unsigned char v : in) resident += v & 1;
+  }
+  ::munmap(map, static_cast<size_t>(st.st_size));
+  return resident;
+}
+
+// No double caching: once a file's bytes are in the segment its pages leave
+// the page cache (--page-cache drop, the default); with keep they stay.
+TEST_F(LoaderTest, ALoadedFilesPagesLeaveThePageCache) {
+  const uint64_t sum = Write("dropped.bin", 200'000);
+  Write("kept.bin", 200'000);
+  for (const char* name : {"dropped.bin", "kept.bin"}) {
+    LoadTask task = Task(name);
+    std::string bytes(200'000, '\0');
+    ASSERT_EQ(::pread(task.fd.get(), bytes.data(), bytes.size(), 0), 200'000);  // all in the page cache
+  }
+  ASSERT_EQ(ResidentPages(dir_ + "/dropped.bin"), 49u);
+  ASSERT_EQ(ResidentPages(dir_ + "/kept.bin"), 49u);
+  LoadTask task = Task("dropped.bin");
+  LoadResult result;
+  ASSERT_TRUE(pool_->TryLoadNow(task, &result));
+  ASSERT_EQ(result.kind, LoadResult::Kind::kCached);
+  EXPECT_EQ(result.pin.checksum(), sum);
+  result.pin.Release();
+  EXPECT_EQ(ResidentPages(dir_ + "/dropped.bin"), 0u) << "the segment holds the bytes; the page cache does not";
+  LoaderPool keeping(*cache_, *locks_, 1000, 1, /*drop_loaded_pages=*/false);
+  LoadTask kept = Task("kept.bin");
+  ASSERT_TRUE(keeping.TryLoadNow(kept, &result));
+  ASSERT_EQ(result.kind, LoadResult::Kind::kCached);
+  result.pin.Release();
+  EXPECT_EQ(ResidentPages(dir_ + "/kept.bin"), 49u) << "--page-cache keep";
 }
 
 TEST_F(LoaderTest, AHeldLoadLockHandsTheTaskBackUntouched) {

@@ -28,8 +28,9 @@ namespace {
 constexpr size_t kReadChunk = 256 << 10;
 }  // namespace
 
-LoaderPool::LoaderPool(shm_cache::ShmCache& cache, LoadLocks& locks, int lock_wait_ms, int threads)
-    : cache_(cache), locks_(locks), lock_wait_ms_(lock_wait_ms) {
+LoaderPool::LoaderPool(shm_cache::ShmCache& cache, LoadLocks& locks, int lock_wait_ms, int threads,
+                       bool drop_loaded_pages)
+    : cache_(cache), locks_(locks), lock_wait_ms_(lock_wait_ms), drop_loaded_pages_(drop_loaded_pages) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
 }
 
@@ -167,6 +168,10 @@ LoadResult LoaderPool::Load(LoadTask& task, bool* would_block) {
   }
   r.kind = LoadResult::Kind::kCached;
   r.how = "miss";
+  // The bytes live in the segment now: the kernel's copy would only hold
+  // memory twice (under a cgroup limit, charged twice). Only clean pages go;
+  // a file being written keeps its dirty ones.
+  if (drop_loaded_pages_) ::posix_fadvise(task.fd.get(), 0, 0, POSIX_FADV_DONTNEED);
   // Loader threads share the last lane: loads are rare next to requests.
   shm_cache::Observe(cache_.Counters(shm_cache::kCounterLanes - 1).load_latency,
                      static_cast<uint64_t>(MonotonicNowNs() - load_started_ns));

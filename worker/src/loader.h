@@ -51,7 +51,11 @@ class LoaderPool {
   // A load waits for another process's load of the same file until the task's
   // deadline (or `lock_wait_ms` from its start); past that it streams the file
   // from disk instead (correct, uncached).
-  LoaderPool(shm_cache::ShmCache& cache, LoadLocks& locks, int lock_wait_ms, int threads);
+  // `drop_loaded_pages`: once a file's bytes are in the segment, drop its pages
+  // from the kernel's page cache (POSIX_FADV_DONTNEED), so that memory holds
+  // them once, not twice (--page-cache drop, the default).
+  LoaderPool(shm_cache::ShmCache& cache, LoadLocks& locks, int lock_wait_ms, int threads,
+             bool drop_loaded_pages = true);
   ~LoaderPool();  // stops and joins; jobs not started are dropped (their files close)
   LoaderPool(const LoaderPool&) = delete;
   LoaderPool& operator=(const LoaderPool&) = delete;
@@ -80,6 +84,7 @@ class LoaderPool {
   shm_cache::ShmCache& cache_;
   LoadLocks& locks_;
   const int lock_wait_ms_;
+  const bool drop_loaded_pages_;
   Mutex mu_;
   std::condition_variable_any cv_;
   std::deque<std::function<void()>> queue_ FC_GUARDED_BY(mu_);

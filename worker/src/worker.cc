@@ -96,7 +96,7 @@ int RunWorker(const WorkerConfig& config) {
   context.access_log = access_log.get();
   LoadLocks locks(config.lock_dir, config.lock_salt);
   auto loaders = std::make_unique<LoaderPool>(*cache.value(), locks, config.request_timeout_ms,
-                                              config.loaders);
+                                              config.loaders, config.drop_loaded_pages);
   context.loaders = loaders.get();
   std::vector<std::unique_ptr<EventLoop>> loops;
   std::vector<std::thread> threads;

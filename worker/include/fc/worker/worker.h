@@ -45,6 +45,9 @@ struct WorkerConfig {
   // a file changed on disk may be served in its old version that long. 0: stat
   // on every request.
   int revalidate_ms = 0;
+  // Drop a file's pages from the kernel's page cache once its bytes are in the
+  // segment (--page-cache drop): memory holds a cached file once, not twice.
+  bool drop_loaded_pages = true;
   int idle_timeout_ms = 60'000;
   int write_timeout_ms = 60'000;
   int shutdown_timeout_ms = 10'000;
