@@ -252,6 +252,9 @@ int RunMaster(MasterConfig config) {
     config.workers = cache->worker_slots() / 2;
   }
   if (setup.metrics) log::Line("metrics at http://", setup.metrics->address(), "/metrics");
+  if (!config.cache_size_auto.empty()) {
+    log::Line("--cache-size auto: ", config.cache.segment_size >> 20, " MiB (", config.cache_size_auto, ")");
+  }
   log::Line("cache \"", config.cache.shm_name, "\": ", config.cache.segment_size, " bytes, ",
             cache->packet_count(), " packets of ", cache->packet_size(), " bytes, policy ",
             shm_cache::PolicyName(cache->policy()), ", layout version ", cache->layout_version(),

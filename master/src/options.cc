@@ -12,6 +12,7 @@
 #include "fc/base/cli.h"
 #include "fc/base/net.h"
 #include "fc/protocol/wire.h"
+#include "memory_budget.h"
 
 namespace po = boost::program_options;
 
@@ -78,7 +79,16 @@ Status Check(const po::variables_map& vm, Raw& r, MasterConfig* config, std::str
   if (r.root.empty()) return bad("missing --root DIR (the directory to serve)");
   auto parsed_port = net::ParsePort(r.port);
   if (!parsed_port.ok()) return parsed_port.status();
-  auto size = net::ParseByteSize(r.cache_size, "--cache-size");
+  Result<uint64_t> size = uint64_t{0};
+  config->cache_size_auto.clear();
+  if (r.cache_size == "auto") {
+    auto resolved = ResolveAutoCacheSize();
+    if (!resolved.ok()) return resolved.status();
+    size = resolved.value().bytes;
+    config->cache_size_auto = resolved.value().how;
+  } else {
+    size = net::ParseByteSize(r.cache_size, "--cache-size");
+  }
   if (!size.ok()) return size.status();
   auto packet = net::ParseByteSize(r.packet_size, "--packet-size");
   if (!packet.ok()) return packet.status();
@@ -235,7 +245,9 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
        "(drop: memory holds it once, which pays under a container's memory limit) or keep "
        "them (a re-load after eviction then reads memory, not disk); default drop")
       ("cache-size", po::value(&r.cache_size)->value_name("SIZE"),
-       "shared segment size, metadata included (default 64M)")
+       "shared segment size, metadata included, or auto: the cgroup's memory limit minus "
+       "max(64M, a quarter) of headroom (without a limit, a quarter of the machine's memory); "
+       "default 64M")
       ("packet-size", po::value(&r.packet_size)->value_name("SIZE"),
        "cache packet size, 64 bytes to 1M (default 1K)")
       ("policy", po::value(&r.policy)->value_name("NAME"),

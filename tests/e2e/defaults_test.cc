@@ -212,6 +212,52 @@ TEST(DefaultsTest, TheDefaultLockDirectoryIsOnATmpfsAndTheStartWarnsOfNothing) {
   }
 }
 
+// --cache-size auto inside a memory cgroup: the limit (512 MiB) minus a
+// quarter of headroom. The test moves itself into a fresh cgroup (v1 memory
+// controller, or v2 where that is how the machine is set up), starts fc
+// there, and moves back.
+TEST(DefaultsTest, CacheSizeAutoFollowsTheCgroupMemoryLimit) {
+  std::string own_v1, own_v2;
+  {
+    std::ifstream in("/proc/self/cgroup");
+    for (std::string line; std::getline(in, line);) {
+      const size_t a = line.find(':'), b = line.find(':', a + 1);
+      const std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+      if (controllers == "memory") own_v1 = path;
+      if (controllers.empty()) own_v2 = path;
+    }
+  }
+  std::string group, procs_back;
+  const std::string name = "fc-auto-test-" + std::to_string(::getpid());
+  if (!own_v1.empty() && ::mkdir(("/sys/fs/cgroup/memory/" + name).c_str(), 0755) == 0) {
+    group = "/sys/fs/cgroup/memory/" + name;
+    WriteText(group + "/memory.limit_in_bytes", "536870912");
+    procs_back = "/sys/fs/cgroup/memory" + own_v1 + "/cgroup.procs";
+  } else if (FileExists("/sys/fs/cgroup/cgroup.controllers") &&
+             ReadFileOrEmpty("/sys/fs/cgroup/cgroup.controllers").find("memory") != std::string::npos &&
+             ::mkdir(("/sys/fs/cgroup/" + name).c_str(), 0755) == 0) {
+    group = "/sys/fs/cgroup/" + name;
+    WriteText(group + "/memory.max", "536870912");
+    procs_back = "/sys/fs/cgroup" + own_v2 + "/cgroup.procs";
+  } else {
+    GTEST_SKIP() << "cannot make a memory cgroup here (needs root and a memory controller)";
+  }
+  WriteText(group + "/cgroup.procs", std::to_string(::getpid()));
+  TempDir root;
+  {
+    Server server(root.path(), {"--cache-size", "auto"});
+    WriteText(procs_back, std::to_string(::getpid()));  // the test itself moves back at once
+    ASSERT_TRUE(server.started()) << server.Log();
+    EXPECT_NE(server.Log().find("--cache-size auto: 384 MiB (cgroup memory limit 512 MiB - headroom 128 MiB)"),
+              std::string::npos) << server.Log();
+    EXPECT_NE(server.Log().find("cache \"" + server.shm_name() + "\": 402653184 bytes"), std::string::npos)
+        << server.Log();
+    EXPECT_EQ(server.Stop(), 0);
+  }
+  WriteText(procs_back, std::to_string(::getpid()));
+  EXPECT_TRUE(WaitUntil([&] { return ::rmdir(group.c_str()) == 0; }, 5000)) << group << ": " << std::strerror(errno);
+}
+
 // A 2 GiB cache used to take 7-8 s to start (every packet was zeroed, so
 // every page faulted in); the measured figure is for bench, the bound here
 // only catches that regression.

@@ -31,6 +31,7 @@ struct MasterConfig {
   worker::WorkerConfig worker;    // root, lock_dir (empty: the default, private_dir.h), threads, ...
   std::string user;               // started as root: run as this user ("" = nobody; "root" keeps root)
   std::string config_file;        // --config; SIGHUP reads it again
+  std::string cache_size_auto;    // --cache-size auto: how it was sized (for the log); "" otherwise
   std::string metrics_listen;     // HOST:PORT of the Prometheus endpoint; "" = off
   std::string upgrade_binary;     // SIGUSR2 runs this ("" = /proc/self/exe as started)
   int upgrade_timeout_ms = 30'000;  // the new master must serve within this, or is killed
