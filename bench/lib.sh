@@ -1,4 +1,17 @@
 # Shared helpers of the bench scripts (sourced).
+# bench_install PACKAGE...: installs the Debian packages not installed yet.
+bench_install() {
+  local need=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+  done
+  ((${#need[@]})) || return 0
+  # Do not let a package start a system nginx on port 80.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+}
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -104,4 +117,26 @@ check_serves() {
     cmp -s <(curl -s "http://127.0.0.1:$port/$name") "$tmp/root/$name" ||
       { echo "port $port does not serve $name correctly" >&2; exit 1; }
   done
+}
+# make_population DIR FILES SIGMA: FILES files f0..f(FILES-1) with lognormal
+# sizes (median 16 KiB, sigma SIGMA, 64 bytes to 8 MiB), the same every time
+# (seed 7); prints the total.
+make_population() {
+  /usr/bin/python3 - "$1" "$2" "$3" <<'PY'
+import math, os, random, sys
+root, files, sigma = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+rng = random.Random(7)
+total = 0
+block = os.urandom(1 << 20)
+for i in range(files):
+    size = max(64, min(int(16384 * math.exp(rng.gauss(0, sigma))), 8 << 20))
+    with open(os.path.join(root, "f%d" % i), "wb") as f:
+        left = size
+        while left:
+            n = min(left, len(block))
+            f.write(block[:n])
+            left -= n
+    total += size
+print("population: %d files, %.1f MiB in all (lognormal, median 16 KiB, sigma %.1f)" % (files, total / 2**20, sigma))
+PY
 }

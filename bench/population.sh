@@ -20,26 +20,11 @@ REPS=${REPS:-3}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 CACHE_SIZE=${CACHE_SIZE:-64M}
-for tool in wrk nginx; do command -v "$tool" >/dev/null || { echo "$tool is needed (bash bench/run.sh installs it)" >&2; exit 1; }; done
+bench_install nginx-light wrk curl python3
+[ -x build/fc-master ] || bash scripts/build.sh >/dev/null
 bench_workdir fc-population
 mkdir "$tmp/root"
-/usr/bin/python3 - "$tmp/root" "$FILES" "$SIGMA" <<'PY'
-import math, os, random, sys
-root, files, sigma = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-rng = random.Random(7)
-total = 0
-block = os.urandom(1 << 20)
-for i in range(files):
-    size = max(64, min(int(16384 * math.exp(rng.gauss(0, sigma))), 8 << 20))
-    with open(os.path.join(root, "f%d" % i), "wb") as f:
-        left = size
-        while left:
-            n = min(left, len(block))
-            f.write(block[:n])
-            left -= n
-    total += size
-print("population: %d files, %.1f MiB in all (lognormal, median 16 KiB, sigma %.1f)" % (files, total / 2**20, sigma))
-PY
+make_population "$tmp/root" "$FILES" "$SIGMA"
 chmod -R a+rX "$tmp"
 user=(); [[ $EUID -eq 0 ]] && user=(--user root)
 metrics=$(free_port)

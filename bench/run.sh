@@ -20,17 +20,7 @@ REPS=${REPS:-3}
 DURATION=${DURATION:-5}
 WORKERS=${WORKERS:-2}
 
-need=()
-for p in nginx-light wrk iperf3 gnuplot-nox curl python3 liburing-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if ((${#need[@]})); then
-  # Do not let the package start a system nginx on port 80.
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-  rm -f /usr/sbin/policy-rc.d
-fi
+bench_install nginx-light wrk iperf3 gnuplot-nox curl python3 liburing-dev
 bash scripts/install-deps.sh
 bash scripts/build.sh >/dev/null
 B=$(pwd)/build

@@ -105,6 +105,8 @@ std::string RenderMetrics(const MetricsSource& source, uint64_t worker_restarts)
   One(&out, "fc_sent_bytes_total", "counter", "Body bytes sent.", counters->bytes_sent.load());
   One(&out, "fc_streams_total", "counter", "Responses sent from disk instead of the cache.",
       counters->streams.load());
+  One(&out, "fc_streamed_bytes_total", "counter", "Body bytes sent from disk instead of the cache.",
+      counters->streamed_bytes.load());
   One(&out, "fc_cache_hits_total", "counter", "Lookups that found a fresh cached copy.", t.hits);
   One(&out, "fc_cache_misses_total", "counter", "Lookups that did not.", t.misses);
   One(&out, "fc_cache_loads_total", "counter", "Files loaded into the cache.", t.loads);

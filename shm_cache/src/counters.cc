@@ -52,6 +52,7 @@ void ShmCache::SumCounters(WorkerCounters* out) const {
     }
     Add(out->bytes_sent, c.bytes_sent);
     Add(out->streams, c.streams);
+    Add(out->streamed_bytes, c.streamed_bytes);
     AddHistogram(out->request_latency, c.request_latency);
     AddHistogram(out->load_latency, c.load_latency);
   }

@@ -272,6 +272,7 @@ void EventLoop::RecordRequest(const Connection& c) {
   counters_.bytes_sent.fetch_add(c.bytes_sent, std::memory_order_relaxed);
   if (std::string_view(c.how).substr(0, 6) == "stream") {
     counters_.streams.fetch_add(1, std::memory_order_relaxed);
+    counters_.streamed_bytes.fetch_add(c.bytes_sent, std::memory_order_relaxed);
   }
   shm_cache::Observe(counters_.request_latency, ns);
   if (ctx_.access_log == nullptr) return;

@@ -37,6 +37,7 @@ struct alignas(64) WorkerCounters {
   std::atomic<uint64_t> requests[kCountedProtos][kCountedOps][kStatusKinds];
   std::atomic<uint64_t> bytes_sent;  // body bytes
   std::atomic<uint64_t> streams;     // responses sent from disk rather than from the cache
+  std::atomic<uint64_t> streamed_bytes;  // body bytes of those: 1 - streamed/sent is the byte-hit ratio
   Histogram request_latency;         // first byte of the request to last byte of the reply
   Histogram load_latency;            // loading a file into the cache (loader threads)
 };
