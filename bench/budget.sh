@@ -112,7 +112,7 @@ start_server() {  # start_server fc|nginx: in its cgroups, after dropping the pa
   local out=$tmp/$1-$RANDOM.out
   if [ "$1" = fc ]; then
     (for f in $procs; do echo "$BASHPID" > "$f"; done
-     exec build/fc-master --root "$tmp/root" --port 0 --workers 2 --access-log off --cache-size auto \
+     exec build/fc-master --root "$tmp/root" --port 0 --workers 2 --access-log off --cache-size "${FC_CACHE:-auto}" \
        --metrics-listen "127.0.0.1:$metrics_port" "${fc_args[@]}") >"$out" 2>>"$tmp/fc.log" &
     server_pid=$!
     for _ in $(seq 200); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
@@ -133,21 +133,22 @@ stop_server() {
 }
 metric() { curl -s "http://127.0.0.1:$metrics_port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
-declare -A RPS CPU DISK PEAK HIT BHIT
+declare -A RPS CPU DISK PEAK HIT BHIT SERVED READS
 ticks=$(getconf CLK_TCK)
 for k in fc nginx; do cgroup_make "$k"; eval "procs_$k=\"\$procs\" mem_$k=\$mem_dir io_$k=\$io_dir"; done
 for rep in $(seq "$REPS"); do
   order=(fc nginx); ((rep % 2)) || order=(nginx fc)
+  [ -n "${ONLY:-}" ] && order=("$ONLY")  # ONLY=fc: explore fc's settings alone (no ratio is printed)
   for k in "${order[@]}"; do
     eval "procs=\$procs_$k mem_dir=\$mem_$k io_dir=\$io_$k"
     start_server "$k"
     check_serves f1 "$port"
-    [ "$k" = fc ] && grep -h "cache-size auto" "$tmp/fc.log" | tail -1
+    [ "$k" = fc ] && { grep -h "cache-size auto" "$tmp/fc.log" | tail -1 || true; }
     wrk -t2 -c"$CONNECTIONS" -d"${WARM}s" -s bench/zipf.lua "http://127.0.0.1:$port" -- "$FILES" "$ALPHA" 100 >/dev/null
     reset_peak "$mem_dir"
     if [ "$k" = fc ]; then
       h0=$(metric fc_cache_hits_total) m0=$(metric fc_cache_misses_total)
-      b0=$(metric fc_sent_bytes_total) s0=$(metric fc_streamed_bytes_total)
+      b0=$(metric fc_sent_bytes_total) s0=$(metric fc_streamed_bytes_total) l0=$(metric fc_cache_loaded_bytes_total)
     fi
     d0=$(disk_read_bytes "$io_dir")
     c0=$(tree_ticks "$server_pid")
@@ -157,20 +158,31 @@ for rep in $(seq "$REPS"); do
     echo "$out" | grep -q "Non-2xx" && { echo "$k answered non-2xx:" >&2; echo "$out" >&2; exit 1; }
     reqs=$(echo "$out" | awk '/requests in/ {print $1}')
     RPS[$k]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
+    SERVED[$k]+="$(echo "$out" | awk -v n="$reqs" '/requests in/ {v=$5; u=$5; sub(/[A-Za-z]+$/, "", v); sub(/^[0-9.]+/, "", u);
+      m = u == "GB" ? 2^30 : u == "MB" ? 2^20 : u == "KB" ? 2^10 : 1; printf "%.1f", v * m / n / 1024}') "
     CPU[$k]+="$(awk -v t=$((c1 - c0)) -v hz="$ticks" -v n="$reqs" 'BEGIN {printf "%.2f", t / hz / n * 1e6}') "
     DISK[$k]+="$(awk -v b=$((d1 - d0)) -v n="$reqs" 'BEGIN {printf "%.2f", b / n / 1024}') "
     PEAK[$k]+="$(( $(peak_memory "$mem_dir") >> 20 )) "
     if [ "$k" = fc ]; then
       h1=$(metric fc_cache_hits_total) m1=$(metric fc_cache_misses_total)
-      b1=$(metric fc_sent_bytes_total) s1=$(metric fc_streamed_bytes_total)
+      b1=$(metric fc_sent_bytes_total) s1=$(metric fc_streamed_bytes_total) l1=$(metric fc_cache_loaded_bytes_total)
+      # What fc itself read: bytes loaded into the cache plus bytes streamed.
+      READS[$k]+="$(awk -v l=$((l1 - l0)) -v s=$((s1 - s0)) -v n="$reqs" 'BEGIN {printf "%.2f", (l + s) / n / 1024}') "
       HIT[$k]+="$(awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) 'BEGIN {printf "%.3f", h / (h + m)}') "
       BHIT[$k]+="$(awk -v b=$((b1 - b0)) -v s=$((s1 - s0)) 'BEGIN {printf "%.3f", 1 - s / b}') "
     fi
     echo "run $rep $k: $(echo "$out" | awk '/Requests\/sec/ {print $2}') req/s" >&2
+    if [ "$cg_version" = 1 ]; then
+      awk '$1 ~ /^total_(rss|shmem|cache|mapped_file)$/ {printf "%s %d MiB  ", $1, $2 / 2^20} END {print ""}' "$mem_dir/memory.stat" >&2
+    fi
     stop_server
   done
 done
 med() { printf '%s\n' $1 | median; }
+if [ -n "${ONLY:-}" ]; then
+  echo "$ONLY alone: req/s ${RPS[$ONLY]}; disk KiB/request ${DISK[$ONLY]}; served KiB/request ${SERVED[$ONLY]}; fc's own reads KiB/request ${READS[$ONLY]:-}; CPU us/request ${CPU[$ONLY]}; hit ${HIT[$ONLY]:-} byte-hit ${BHIT[$ONLY]:-}"
+  exit 0
+fi
 printf '| server (%s cgroup, reads %s MB/s, %s IOPS) | req/s | disk KiB read per request | CPU per request | peak memory | hit ratio | byte-hit ratio |\n' \
   "$LIMIT" "$((READ_BPS / 1000000))" "$READ_IOPS"
 printf '|---|---|---|---|---|---|---|\n'

@@ -2,6 +2,7 @@
 #include "fc/base/log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,8 +17,23 @@ void SetProgram(const char* name) { program.store(name); }
 
 Status RedirectStderr(const std::string& path) {
   if (path.empty()) return Status::Ok();
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+  // Root never follows a symlink at the log's name, nor appends to a file
+  // hard-linked from elsewhere: a user who can write the log's directory may
+  // have planted either.
+  const bool root = ::geteuid() == 0;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | (root ? O_NOFOLLOW : 0),
+                        0640);
+  if (fd < 0 && errno == ELOOP && root) {
+    return Status::Error("error log \"" + path + "\" is a symlink; fc, running as root, does not follow it: "
+                         "remove it, or name the file itself");
+  }
   if (fd < 0) return Status::FromErrno(errno, "open", "error log \"" + path + "\"");
+  struct stat st;
+  if (root && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink != 1) {
+    ::close(fd);
+    return Status::Error("error log \"" + path + "\" has " + std::to_string(st.st_nlink) +
+                         " hard links; fc, running as root, will not append to a file that is also elsewhere");
+  }
   const int rc = ::dup2(fd, 2);  // fd 2 itself stays open across exec and fork
   const int err = errno;
   ::close(fd);

@@ -200,9 +200,7 @@ int RunMaster(MasterConfig config) {
     // creates their successors for the same user).
     for (const std::string& path : {config.worker.access_log, config.worker.error_log}) {
       if (path.empty() || path == "-" || path == "off") continue;
-      UniqueFd file(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640));
-      if (!file.valid()) return Fail("cannot open log \"" + path + "\": " + std::strerror(errno));
-      if (Status given = GiveToUser(path, config.user); !given.ok()) return Fail(given.message());
+      if (Status given = PrepareLogFile(path, config.user); !given.ok()) return Fail(given.message());
     }
   }
   if (Status dropped = DropPrivileges(config.user, config.worker.root); !dropped.ok()) {

@@ -112,6 +112,7 @@ std::string RenderMetrics(const MetricsSource& source, uint64_t worker_restarts)
   One(&out, "fc_cache_loads_total", "counter", "Files loaded into the cache.", t.loads);
   One(&out, "fc_cache_evictions_total", "counter", "Entries evicted to make room.", t.evictions);
   One(&out, "fc_cache_evicted_bytes_total", "counter", "File bytes of evicted entries.", t.evicted_bytes);
+  One(&out, "fc_cache_loaded_bytes_total", "counter", "File bytes loaded into the cache.", t.loaded_bytes);
   One(&out, "fc_cache_stale_drops_total", "counter", "Cached copies dropped because the file changed.",
       t.stale_drops);
   One(&out, "fc_cache_not_admitted_total", "counter", "Misses the admission policy sent to disk.",

@@ -79,6 +79,32 @@ Status ClaimDirectory(const std::string& dir, const std::string& user, bool take
   return Status::Ok();
 }
 
+Status PrepareLogFile(const std::string& path, const std::string& user) {
+  errno = 0;
+  const passwd* pw = ::getpwnam(user.c_str());
+  if (pw == nullptr) return Status::Error("--user " + user + ": no such user");
+  UniqueFd file(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0640));
+  if (!file.valid()) {
+    if (errno == ELOOP) {
+      return Status::Error("log \"" + path + "\" is a symlink; fc, started as root, does not follow it (a "
+                           "user who can write its directory may have planted it): remove it");
+    }
+    return Status::FromErrno(errno, "open", "log \"" + path + "\"");
+  }
+  struct stat st;
+  if (::fstat(file.get(), &st) != 0) return Status::FromErrno(errno, "fstat", "log \"" + path + "\"");
+  if (!S_ISREG(st.st_mode)) return Status::Error("log \"" + path + "\" is not a regular file");
+  if (st.st_nlink != 1) {
+    return Status::Error("log \"" + path + "\" has " + std::to_string(st.st_nlink) +
+                         " hard links; fc, started as root, will not give a file that is also elsewhere "
+                         "to --user " + user + ": remove it");
+  }
+  if (::fchown(file.get(), pw->pw_uid, pw->pw_gid) != 0) {
+    return Status::FromErrno(errno, "chown", "log \"" + path + "\" to " + user);
+  }
+  return Status::Ok();
+}
+
 Status GiveToUser(const std::string& path, const std::string& user) {
   errno = 0;
   const passwd* pw = ::getpwnam(user.c_str());

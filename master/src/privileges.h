@@ -15,9 +15,17 @@ namespace fc::master {
 // When not root: `user` must be empty or name the current user.
 Status DropPrivileges(const std::string& user, const std::string& root_dir);
 
-// As root, before the drop: gives `path` (a file fc just made) to `user`,
-// so that it stays fc's after the drop (log files under /var/log/fc).
+// As root, before the drop: gives `path` (a directory fc just made) to `user`.
 Status GiveToUser(const std::string& path, const std::string& user);
+
+// As root, before the drop: opens (creating it 0640) the log file `path` and
+// gives it to `user`, so that the user appends to it and reopens it after a
+// rotation (log files under /var/log/fc). A directory the user can write to
+// may hold a plant; so the last component is never followed (O_NOFOLLOW: a
+// symlink is refused), the file must be a regular file with one link (a hard
+// link to a file elsewhere is refused), and the owner is changed through the
+// open descriptor, never by name. Each refusal names the path.
+Status PrepareLogFile(const std::string& path, const std::string& user);
 
 // As root, before the drop: makes `dir` a private directory (0700) of `user`
 // ("root" or a user name). With `take_over` (fc's default location), one that

@@ -245,7 +245,7 @@ bool ShmCache::LookupLocked(std::string_view name, uint64_t hash, const FileIden
   const uint32_t e = m.FindLocked(name, hash);
   if (e != kNil) {
     Entry& entry = m.entries[e];
-    const FileIdentity cached{entry.size, entry.mtime_ns, entry.ino, entry.dev};
+    const FileIdentity cached{entry.size, entry.mtime_ns, entry.ino, entry.dev, entry.ctime_ns};
     if (cached == identity) {
       ++m.PinCount(m.slot, e);
       crash::At(crash::Point::kAfterPin);  // pinned; the reader count not raised yet
@@ -338,6 +338,7 @@ Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
   entry.mtime_ns = identity.mtime_ns;
   entry.ino = identity.ino;
   entry.dev = identity.dev;
+  entry.ctime_ns = identity.ctime_ns;
   entry.checksum = 0;
   entry.hits = 0;
   entry.hash_next = entry.list_prev = entry.list_next = kNil;
@@ -430,11 +431,12 @@ void ShmCache::Unpin(uint32_t e) {
 namespace {
 StreamSum& StreamSlot(Header& h, const FileIdentity& id) {
   const uint64_t mix = (id.ino * 0x9E3779B97F4A7C15ull) ^ (id.dev * 0xC2B2AE3D27D4EB4Full) ^
-                       static_cast<uint64_t>(id.mtime_ns) ^ id.size;
+                       static_cast<uint64_t>(id.mtime_ns) ^ static_cast<uint64_t>(id.ctime_ns) ^ id.size;
   return h.stream_sums[(mix ^ (mix >> 29)) % kStreamSums];
 }
 bool SameFile(const StreamSum& s, const FileIdentity& id) {
-  return s.size == id.size && s.mtime_ns == id.mtime_ns && s.ino == id.ino && s.dev == id.dev;
+  return s.size == id.size && s.mtime_ns == id.mtime_ns && s.ino == id.ino && s.dev == id.dev &&
+         s.ctime_ns == id.ctime_ns;
 }
 }  // namespace
 
@@ -455,7 +457,7 @@ void ShmCache::RememberStreamChecksum(const FileIdentity& identity, uint64_t che
   if (!m.TakeLock(&lock)) return;  // a hint: another request hashes it again
   m.AssertLocked();
   StreamSum& slot = StreamSlot(*m.header, identity);
-  slot = StreamSum{identity.size, identity.mtime_ns, identity.ino, identity.dev, checksum};
+  slot = StreamSum{identity.size, identity.mtime_ns, identity.ino, identity.dev, identity.ctime_ns, checksum};
 }
 
 void ShmCache::Invalidate(std::string_view name) {

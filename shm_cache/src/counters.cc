@@ -76,6 +76,7 @@ CacheTotals ShmCache::PeekTotals() const {
   t.loads = read(s.loads);
   t.evictions = read(s.evictions);
   t.evicted_bytes = read(s.evicted_bytes);
+  t.loaded_bytes = read(s.admitted_bytes);
   t.stale_drops = read(s.stale_drops);
   t.repairs = read(s.repairs);
   t.reclaimed_pins = read(s.reclaimed_pins);

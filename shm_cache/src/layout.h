@@ -21,7 +21,8 @@
 namespace fc::shm_cache {
 
 constexpr uint64_t kMagic = 0x6663'6361'6368'6531ULL;  // "fccache1"
-constexpr uint32_t kLayoutVersion = 6;  // 4: per-worker counters; 5: stream checksums; 6: streamed bytes
+// 4: per-worker counters; 5: stream checksums; 6: streamed bytes, ctime in identities
+constexpr uint32_t kLayoutVersion = 6;
 constexpr uint32_t kGhostSlots = 4096;  // capacity of the ghost ring (recently refused / evicted)
 constexpr uint32_t kNil = UINT32_MAX;
 constexpr uint32_t kMaxStoredName = 4096;  // longest name an entry stores (the wire limit)
@@ -50,6 +51,7 @@ struct Entry {
   int64_t mtime_ns;
   uint64_t ino;
   uint64_t dev;
+  int64_t ctime_ns;
   uint64_t checksum;
   uint64_t hits;
   uint64_t queue_seq;     // when it entered (or was moved to the tail of) its queue
@@ -79,6 +81,7 @@ struct StreamSum {
   int64_t mtime_ns;
   uint64_t ino;
   uint64_t dev;
+  int64_t ctime_ns;
   uint64_t checksum;  // an empty slot is all zeros, which no file's identity is (inode 0)
 };
 

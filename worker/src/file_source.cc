@@ -120,6 +120,7 @@ Refusal FileSource::OpenFile(std::string_view name, OpenedFile* out) const {
   out->identity.mtime_ns = Nanoseconds(st.st_mtim);
   out->identity.ino = st.st_ino;
   out->identity.dev = st.st_dev;
+  out->identity.ctime_ns = Nanoseconds(st.st_ctim);
   return {};
 }
 

@@ -26,6 +26,9 @@ namespace {
 // otherwise wait out the loader's time slice (1-3 ms) behind a long load;
 // measured, the hot p99 while 60 MB files load rose 4.5x without the yields.
 constexpr size_t kReadChunk = 256 << 10;
+// Inode times come from a coarse clock (one tick: 1-10 ms); a file whose
+// ctime is this close to now is not memoised (Stream).
+constexpr int64_t kRacyNs = 100'000'000;
 }  // namespace
 
 LoaderPool::LoaderPool(shm_cache::ShmCache& cache, LoadLocks& locks, int lock_wait_ms, int threads,
@@ -217,7 +220,8 @@ Status LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& 
   struct stat st;
   if (::fstat(task.fd.get(), &st) != 0) return Status::FromErrno(errno, "fstat", task.name);
   const int64_t mtime = Nanoseconds(st.st_mtim);
-  if (static_cast<uint64_t>(st.st_size) != size || mtime != task.identity.mtime_ns) {
+  if (static_cast<uint64_t>(st.st_size) != size || mtime != task.identity.mtime_ns ||
+      Nanoseconds(st.st_ctim) != task.identity.ctime_ns) {
     return Status::Error("\"" + task.name + "\" changed while loading; retry");
   }
   *checksum = hash.Digest();
@@ -257,7 +261,11 @@ LoadResult LoaderPool::Stream(LoadTask& task, const char* how, bool* would_block
   r.kind = LoadResult::Kind::kStream;
   r.checksum = hash.Digest();
   r.fd = std::move(task.fd);
-  cache_.RememberStreamChecksum(task.identity, r.checksum);
+  // A file changed within the clock's granularity of now may change again
+  // without its ctime moving (the kernel stamps inodes from a coarse clock):
+  // then a remembered checksum could pass for the next version's. Such a
+  // "racy" file is hashed per request until its ctime is safely past.
+  if (RealtimeNowNs() - task.identity.ctime_ns > kRacyNs) cache_.RememberStreamChecksum(task.identity, r.checksum);
   return r;
 }
 

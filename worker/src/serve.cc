@@ -21,7 +21,7 @@ namespace {
 bool QuickIdentity(int root_fd, const std::string& name, shm_cache::FileIdentity* id) {
   struct statx st;
   if (::statx(root_fd, name.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_AS_STAT,
-              STATX_TYPE | STATX_SIZE | STATX_INO | STATX_MTIME, &st) != 0) {
+              STATX_TYPE | STATX_SIZE | STATX_INO | STATX_MTIME | STATX_CTIME, &st) != 0) {
     return false;
   }
   if (!S_ISREG(st.stx_mode)) return false;
@@ -29,6 +29,7 @@ bool QuickIdentity(int root_fd, const std::string& name, shm_cache::FileIdentity
   id->mtime_ns = Nanoseconds(st.stx_mtime);
   id->ino = st.stx_ino;
   id->dev = makedev(st.stx_dev_major, st.stx_dev_minor);
+  id->ctime_ns = Nanoseconds(st.stx_ctime);
   return true;
 }
 

@@ -67,8 +67,12 @@ struct FileIdentity {
   int64_t mtime_ns = 0;
   uint64_t ino = 0;
   uint64_t dev = 0;
+  // The inode's change time: every write and every utimes() moves it and no
+  // caller can set it, so a file rewritten in place with its old size and
+  // its old mtime restored (touch -d) still has another identity.
+  int64_t ctime_ns = 0;
   bool operator==(const FileIdentity& o) const {
-    return size == o.size && mtime_ns == o.mtime_ns && ino == o.ino && dev == o.dev;
+    return size == o.size && mtime_ns == o.mtime_ns && ino == o.ino && dev == o.dev && ctime_ns == o.ctime_ns;
   }
 };
 
@@ -212,7 +216,7 @@ struct CacheTotals {
   uint32_t entries = 0;
   uint64_t pins = 0;  // readers of all entries
   uint64_t hits = 0, misses = 0, loads = 0, evictions = 0, evicted_bytes = 0, stale_drops = 0,
-           repairs = 0, reclaimed_pins = 0, not_admitted = 0, lock_timeouts = 0;
+           repairs = 0, reclaimed_pins = 0, not_admitted = 0, lock_timeouts = 0, loaded_bytes = 0;
 };
 
 // The layout version this binary builds and opens (recorded in each segment's

