@@ -9,7 +9,13 @@
 # the bytes involved.
 #
 #   bash bench/population.sh        # FILES=20000 ALPHA=0.9 REPS=3 DURATION=10 CACHE_SIZE=64M
-#   FC_ARGS="" bash bench/population.sh   # fc without --revalidate-after 60000
+#   FC_ARGS="--revalidate-after 60000" bash bench/population.sh   # fc as nginx is set up
+#
+# FC_VARIANTS compares several fc builds or settings with nginx in the same
+# run (each its own master, 2 workers, one row each), ";"-separated
+# LABEL=BINARY [OPTIONS...] (default "fc=build/fc-master"; FC_ARGS is added
+# to each). fc runs at its defaults but for the cache size, 2 workers, access
+# log off and, as root, --user root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -27,42 +33,60 @@ mkdir "$tmp/root"
 make_population "$tmp/root" "$FILES" "$SIGMA"
 chmod -R a+rX "$tmp"
 user=(); [[ $EUID -eq 0 ]] && user=(--user root)
-metrics=$(free_port)
-# fc as nginx is set up (open_file_cache_valid 60s): --revalidate-after 60000.
-read -r -a fc_args <<<"${FC_ARGS---revalidate-after 60000}"
-start_fc_at fc_port build/fc-master "$tmp/root" --workers 2 --access-log off --cache-size "$CACHE_SIZE" \
-  --metrics-listen "127.0.0.1:$metrics" "${user[@]}" "${fc_args[@]}"
-fc_pid=${pids[-1]}
-start_nginx_at ng_port ng_pid population 2 "access_log off;"
-check_serves f1 "$fc_port" "$ng_port"
-ticks=$(getconf CLK_TCK)
-metric() { curl -s "http://127.0.0.1:$metrics/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-# Warm both (page cache for nginx, the shared cache for fc) with one run each.
-for port in "$fc_port" "$ng_port"; do
-  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/zipf.lua "http://127.0.0.1:$port" -- "$FILES" "$ALPHA" 1 >/dev/null
+read -r -a fc_args <<<"${FC_ARGS:-}"
+IFS=';' read -r -a variants <<<"${FC_VARIANTS:-fc=build/fc-master}"
+declare -A PORT PID METRICS RPS CPU H0 M0 S0 H1 M1 S1
+labels=()
+for v in "${variants[@]}"; do
+  read -r -a words <<<"$v"
+  label=${words[0]%%=*} bin=${words[0]#*=}
+  labels+=("$label")
+  METRICS[$label]=$(free_port)
+  # Its own lock directory at fc's default place (a tmpfs now; /run/fc on this
+  # machine's disk for builds before the default moved).
+  "$bin" --root "$tmp/root" --port 0 --workers 2 --access-log off --cache-size "$CACHE_SIZE" \
+    --shm-name "fc-pop-$label-$$" --metrics-listen "127.0.0.1:${METRICS[$label]}" "${user[@]}" \
+    "${words[@]:1}" "${fc_args[@]}" >"$tmp/$label.out" 2>>"$tmp/fc.log" &
+  pids+=($!)
+  PID[$label]=$!
+  for _ in $(seq 100); do grep -q listening "$tmp/$label.out" 2>/dev/null && break; sleep 0.05; done
+  PORT[$label]=$(sed 's/.*://' "$tmp/$label.out")
 done
-declare -A RPS CPU
-h0=$(metric fc_cache_hits_total); m0=$(metric fc_cache_misses_total); s0=$(metric fc_streams_total)
+start_nginx_at ng_port ng_pid population 2 "access_log off;"
+PORT[nginx]=$ng_port PID[nginx]=$ng_pid
+for k in "${labels[@]}" nginx; do check_serves f1 "${PORT[$k]}"; done
+ticks=$(getconf CLK_TCK)
+metric() { curl -s "http://127.0.0.1:${METRICS[$1]}/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
+# Warm each (page cache for nginx, the shared cache for fc) with one run.
+for k in "${labels[@]}" nginx; do
+  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/zipf.lua "http://127.0.0.1:${PORT[$k]}" -- "$FILES" "$ALPHA" 1 >/dev/null
+done
+for k in "${labels[@]}"; do
+  H0[$k]=$(metric "$k" fc_cache_hits_total) M0[$k]=$(metric "$k" fc_cache_misses_total) S0[$k]=$(metric "$k" fc_streams_total)
+done
+servers=("${labels[@]}" nginx)
 for rep in $(seq "$REPS"); do
-  order=(fc nginx); ((rep % 2)) || order=(nginx fc)
+  # Rotate the order every round, so no server always follows the same one.
+  order=("${servers[@]:$((rep % ${#servers[@]}))}" "${servers[@]:0:$((rep % ${#servers[@]}))}")
   for k in "${order[@]}"; do
-    port=$fc_port pid=$fc_pid; [[ $k == nginx ]] && port=$ng_port pid=$ng_pid
-    before=$(tree_ticks "$pid")
-    out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/zipf.lua "http://127.0.0.1:$port" -- "$FILES" "$ALPHA" "$rep")
-    after=$(tree_ticks "$pid")
+    before=$(tree_ticks "${PID[$k]}")
+    out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/zipf.lua "http://127.0.0.1:${PORT[$k]}" -- "$FILES" "$ALPHA" "$rep")
+    after=$(tree_ticks "${PID[$k]}")
     reqs=$(echo "$out" | awk '/requests in/ {print $1}')
     echo "$out" | grep -q "Non-2xx" && { echo "$k answered non-2xx:" >&2; echo "$out" >&2; exit 1; }
     RPS[$k]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
     CPU[$k]+="$(awk -v t=$((after - before)) -v hz="$ticks" -v n="$reqs" 'BEGIN {printf "%.2f", t / hz / n * 1e6}') "
   done
 done
-h1=$(metric fc_cache_hits_total); m1=$(metric fc_cache_misses_total); s1=$(metric fc_streams_total)
-fr=$(printf '%s\n' ${RPS[fc]} | median); nr=$(printf '%s\n' ${RPS[nginx]} | median)
-fcpu=$(printf '%s\n' ${CPU[fc]} | median); ncpu=$(printf '%s\n' ${CPU[nginx]} | median)
-printf '| server | req/s | CPU per request |\n|---|---|---|\n'
-printf '| fc (%s cache, %s) | %.0f | %.2f us |\n| nginx | %.0f | %.2f us |\n' "$CACHE_SIZE" "${fc_args[*]:-defaults}" "$fr" "$fcpu" "$nr" "$ncpu"
-echo "fc/nginx: throughput $(ratio "$fr" "$nr"), CPU per request $(ratio "$fcpu" "$ncpu")"
-awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) -v s=$((s1 - s0)) 'BEGIN {
-  printf "fc hit ratio over the measured runs: %.3f (%d hits, %d misses; %d responses streamed from disk)\n", h / (h + m), h, m, s }'
-[ -n "${HOLD:-}" ] && { echo "holding: fc port $fc_port pid $fc_pid" >&2; sleep "$HOLD"; }
-echo "wrk -t2 -c$CONNECTIONS, Zipf $ALPHA over $FILES files, medians of $REPS alternating runs of ${DURATION}s"
+med() { printf '%s\n' $1 | median; }
+nr=$(med "${RPS[nginx]}") ncpu=$(med "${CPU[nginx]}")
+printf '| server (%s cache%s) | req/s | CPU per request | fc/nginx req/s | fc/nginx CPU | hit ratio |\n|---|---|---|---|---|---|\n' \
+  "$CACHE_SIZE" "${FC_ARGS:+, $FC_ARGS}"
+for k in "${labels[@]}"; do
+  h=$(( $(metric "$k" fc_cache_hits_total) - H0[$k] )) m=$(( $(metric "$k" fc_cache_misses_total) - M0[$k] ))
+  r=$(med "${RPS[$k]}") c=$(med "${CPU[$k]}")
+  printf '| %s | %.0f | %.2f us | %s | %s | %s |\n' "$k" "$r" "$c" "$(ratio "$r" "$nr")" "$(ratio "$c" "$ncpu")" \
+    "$(awk -v h="$h" -v m="$m" 'BEGIN {printf "%.3f", h / (h + m)}')"
+done
+printf '| nginx | %.0f | %.2f us | | | |\n' "$nr" "$ncpu"
+echo "wrk -t2 -c$CONNECTIONS, Zipf $ALPHA over $FILES files, medians of $REPS runs of ${DURATION}s in rotating order"

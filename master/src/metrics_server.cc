@@ -203,7 +203,15 @@ void MetricsServer::Accept() {
   for (;;) {
     UniqueFd fd(::accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd.valid()) return;
-    if (conns_.size() >= kMaxConnections) continue;  // closed at once: scrapers retry
+    if (conns_.size() >= kMaxConnections) {
+      // Full, as when idle connections are held open on purpose (slowloris):
+      // the newcomer is likely a scraper that sends its request at once, so
+      // the oldest connection that has not been answered makes room.
+      auto oldest = std::min_element(conns_.begin(), conns_.end(), [](const Conn& a, const Conn& b) {
+        return a.deadline_ns < b.deadline_ns;
+      });
+      conns_.erase(oldest);
+    }
     Conn c;
     c.fd = std::move(fd);
     c.deadline_ns = MonotonicNowNs() + kConnectionNs;

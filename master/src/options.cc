@@ -106,8 +106,8 @@ Status Check(const po::variables_map& vm, Raw& r, MasterConfig* config, std::str
   if (r.scheduling != "batch" && r.scheduling != "normal") {
     return bad("--scheduling takes batch or normal, not \"" + r.scheduling + "\"");
   }
-  if (r.page_cache != "drop" && r.page_cache != "keep") {
-    return bad("--page-cache takes drop or keep, not \"" + r.page_cache + "\"");
+  if (r.page_cache != "drop" && r.page_cache != "keep" && r.page_cache != "auto") {
+    return bad("--page-cache takes auto, drop or keep, not \"" + r.page_cache + "\"");
   }
   if (r.revalidate_ms < 0 || r.revalidate_ms > 3'600'000) {
     return bad("--revalidate-after must be between 0 and 3600000 ms");
@@ -165,7 +165,10 @@ Status Check(const po::variables_map& vm, Raw& r, MasterConfig* config, std::str
   config->worker.loaders = r.loaders;
   config->worker.batch_scheduling = r.scheduling == "batch";
   config->worker.revalidate_ms = r.revalidate_ms;
-  config->worker.drop_loaded_pages = r.page_cache == "drop";
+  // auto: drop where the page cache is charged to the same budget as the
+  // segment (a cgroup memory limit); keep where memory is the machine's, since
+  // an evicted file then comes back from memory (docs/performance.md).
+  config->worker.drop_loaded_pages = r.page_cache == "drop" || (r.page_cache == "auto" && CgroupMemoryLimit() != 0);
   config->worker.idle_timeout_ms = r.idle_s * 1000;
   config->worker.write_timeout_ms = r.write_s * 1000;
   config->worker.request_timeout_ms = r.request_s * 1000;
@@ -202,7 +205,7 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
   r.loaders = w.loaders;
   r.scheduling = w.batch_scheduling ? "batch" : "normal";
   r.revalidate_ms = w.revalidate_ms;
-  r.page_cache = w.drop_loaded_pages ? "drop" : "keep";
+  r.page_cache = "auto";
   r.idle_s = w.idle_timeout_ms / 1000;
   r.write_s = w.write_timeout_ms / 1000;
   r.request_s = w.request_timeout_ms / 1000;
@@ -240,10 +243,11 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
        "trust a file's stat this long: no statx per request for a file checked less than MS "
        "ago, and a file changed on disk may be served in its old version that long (nginx's "
        "open_file_cache_valid; default 0, every request checks)")
-      ("page-cache", po::value(&r.page_cache)->value_name("drop|keep"),
+      ("page-cache", po::value(&r.page_cache)->value_name("auto|drop|keep"),
        "once a file is loaded into the cache, drop its pages from the kernel's page cache "
-       "(drop: memory holds it once, which pays under a container's memory limit) or keep "
-       "them (a re-load after eviction then reads memory, not disk); default drop")
+       "(drop: memory holds it once, which pays under a memory limit) or keep them (a "
+       "re-load after eviction then reads memory, not disk); auto (default): drop under a "
+       "cgroup memory limit, else keep")
       ("cache-size", po::value(&r.cache_size)->value_name("SIZE"),
        "shared segment size, metadata included, or auto: the cgroup's memory limit minus "
        "max(64M, a quarter) of headroom (without a limit, a quarter of the machine's memory); "
@@ -255,8 +259,9 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
       ("shm-name", po::value(&config->cache.shm_name)->value_name("NAME"),
        "segment name (default fc-<port>)")
       ("lock-dir", po::value(&config->worker.lock_dir)->value_name("DIR"),
-       "private directory for load lock files (default: $RUNTIME_DIRECTORY, /run/fc as root, "
-       "$XDG_RUNTIME_DIR, or a new one in $TMPDIR; + /<shm-name>.locks; started as root and "
+       "private directory for the pool of 256 load lock files (default, on a tmpfs: "
+       "$RUNTIME_DIRECTORY, as root /run/fc (or /dev/shm/fc where /run is no tmpfs), "
+       "$XDG_RUNTIME_DIR, or a new one in /dev/shm; + /<shm-name>.locks; started as root and "
        "running as another --user, one level down: /<user>/<shm-name>.locks)")
       ("idle-timeout", po::value(&r.idle_s)->value_name("SEC"),
        "close connections idle this long (default 60)")

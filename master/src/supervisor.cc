@@ -616,6 +616,13 @@ int Supervisor::Stop(const char* why) {
   metrics_.reset();
   listeners_.clear();  // the master no longer holds the port; workers let go as they drain
   SignalWorkers(SIGTERM);
+  if (upgrade_.pid != 0 && !upgrade) {
+    // Stopped during a hand-over that has not finished: the stop is for the
+    // whole service, so the new master (this one's child, its workers in this
+    // segment) stops too, before the segment is removed.
+    log::Line(why, " during an upgrade: stopping the new master (pid ", upgrade_.pid, ") too");
+    ::kill(upgrade_.pid, SIGTERM);
+  }
   const int64_t deadline = MonotonicNowNs() +
                            int64_t{config_.worker.shutdown_timeout_ms + config_.worker.drain_notice_ms} * kMs +
                            2000 * kMs;
@@ -623,9 +630,10 @@ int Supervisor::Stop(const char* why) {
   auto kill_all = [this, &forced](const char* reason) {
     log::Line(reason);
     SignalWorkers(SIGKILL);
+    if (upgrade_.pid != 0) ::kill(upgrade_.pid, SIGKILL);
     forced = true;
   };
-  while (AnyWorker()) {
+  while (AnyWorker() || (upgrade_.pid != 0 && !upgrade)) {
     if (MonotonicNowNs() >= deadline && !forced) kill_all("workers still running at the deadline; killing them");
     pollfd pfd{signals_.get(), POLLIN, 0};
     ::poll(&pfd, 1, 50);
@@ -639,6 +647,7 @@ int Supervisor::Stop(const char* why) {
       int status = 0;
       const pid_t pid = ::waitpid(-1, &status, WNOHANG);
       if (pid <= 0) break;
+      if (pid == upgrade_.pid) upgrade_.pid = 0;
       for (Position& p : positions_) {
         if (p.pid == pid) p.pid = 0;
         if (p.next_pid == pid) p.next_pid = 0;

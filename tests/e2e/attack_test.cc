@@ -3,6 +3,7 @@
 // or opens what the user it drops to can write, reload and upgrade storms and
 // failures, the metrics port, and the access log's escaping, rotation and a
 // full disk. Real fc-masters on port 0.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include "fc/base/checksum.h"
@@ -313,6 +315,280 @@ TEST_F(ReloadAttackTest, AReloadToARootWithASymlinkOutStillConfines) {
     EXPECT_EQ(r.body.find("SECRET-BYTES"), std::string::npos) << target;
   }
   EXPECT_EQ(get("/f1.bin").status, 404) << "the old root is no longer served";
+}
+
+long NumberAfter(const std::string& text, const std::string& prefix, size_t from = 0) {
+  const size_t at = text.find(prefix, from);
+  return at == std::string::npos ? 0 : std::atol(text.c_str() + at + prefix.size());
+}
+
+HttpResponse RawGet(uint16_t port, const std::string& raw) {
+  RawConnection conn(port);
+  HttpResponse r;
+  if (!conn.connected() || !conn.Send(raw) || !ReadHttpResponse(conn, &r)) r.status = 0;
+  return r;
+}
+
+// The metrics port under abuse: idle connections held open past its limit
+// (16) do not keep a scrape out; garbage and huge requests are refused; no
+// label carries text a client chose.
+TEST(MetricsAttackTest, ASlowlorisDoesNotStopAScrapeAndGarbageIsRefused) {
+  TempDir root;
+  WriteText(root / "a.txt", "a");
+  Server server(root.path(), {"--metrics-listen", "127.0.0.1:0"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  ASSERT_TRUE(server.WaitForLog("metrics at http://127.0.0.1:"));
+  const uint16_t port = static_cast<uint16_t>(NumberAfter(server.Log(), "metrics at http://127.0.0.1:"));
+  // Client-chosen text in names, methods and headers of served requests.
+  RawGet(server.port(), "GET /evil%22label%7D%0a HTTP/1.1\r\nHost: x\r\nUser-Agent: a\"b}\r\n\r\n");
+  RawGet(server.port(), "BREW /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 24; ++i) {
+    idle.push_back(std::make_unique<RawConnection>(port));
+    ASSERT_TRUE(idle.back()->connected());
+    idle.back()->Send("GET /metr");  // and never the rest
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  HttpResponse scrape = RawGet(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(scrape.status, 200) << "a scrape behind 24 idle connections";
+  EXPECT_NE(scrape.body.find("fc_requests_total"), std::string::npos);
+  // Labels are fc's own words only.
+  for (const char* evil : {"evil", "BREW", "a\"b", "label"}) {
+    EXPECT_EQ(scrape.body.find(evil), std::string::npos) << evil;
+  }
+  for (size_t at = scrape.body.find('{'); at != std::string::npos; at = scrape.body.find('{', at + 1)) {
+    const std::string labels = scrape.body.substr(at, scrape.body.find('}', at) - at + 1);
+    EXPECT_TRUE(labels.find_first_not_of("{}=\",_.+abcdefghijklmnopqrstuvwxyzIJF0123456789/") == std::string::npos)
+        << labels;
+  }
+  EXPECT_EQ(RawGet(port, "GARBAGE\r\n\r\n").status, 405);
+  EXPECT_EQ(RawGet(port, "GET /other HTTP/1.1\r\n\r\n").status, 404);
+  EXPECT_EQ(RawGet(port, "GET /metrics HTTP/1.1\r\nX: " + std::string(20000, 'x') + "\r\n\r\n").status, 431);
+  // The master is still well and the scrape still works.
+  EXPECT_EQ(RawGet(port, "GET /metrics HTTP/1.1\r\n\r\n").status, 200);
+  EXPECT_EQ(::kill(server.pid(), 0), 0);
+}
+
+// Access logs against hostile text: targets, User-Agent and Referer holding
+// quotes, ESC and percent-encoded line breaks or NULs stay one line each;
+// the JSON format parses line by line (Python's json.loads); combined
+// escapes as documented (\xHH for '"', '\\' and bytes outside printable ASCII).
+TEST(AccessLogAttackTest, HostileTextStaysOneLineAndJsonParses) {
+  TempDir root, logs;
+  WriteText(root / "a.txt", "a");
+  const std::vector<std::string> requests = {
+      "GET /a%22b%1bc%0ad%00e HTTP/1.1\r\nHost: x\r\nUser-Agent: q\"u\\o\r\nReferer: r\"ef\r\n\r\n",
+      "GET /%0d%0aFAKE%20200 HTTP/1.1\r\nHost: x\r\nUser-Agent: \x7f\xff\xfe\r\n\r\n",
+      "GET /a.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: esc\x1b[31mred\r\n\r\n",  // ESC in a field: 400
+      "GET /a.txt HTTP/1.1\r\nHost: x\r\nReferer: http://e/%0a%00\"\r\n\r\n",
+  };
+  for (const char* format : {"json", "combined"}) {
+    const std::string log = logs / (std::string(format) + ".log");
+    Server server(root.path(), {"--access-log", log, "--log-format", format});
+    ASSERT_TRUE(server.started()) << server.Log();
+    for (const std::string& r : requests) RawGet(server.port(), r);
+    ASSERT_EQ(server.Stop(), 0);  // writes the log out
+    const std::string text = ReadFileOrEmpty(log);
+    size_t lines = 0;
+    for (char ch : text) lines += ch == '\n';
+    EXPECT_EQ(lines, requests.size()) << format << ":\n" << text;
+    for (unsigned char ch : text) {
+      EXPECT_TRUE(ch == '\n' || (ch >= 0x20 && ch < 0x7f)) << format << ": byte " << int(ch) << " in\n" << text;
+    }
+    EXPECT_EQ(text.find("\nFAKE"), std::string::npos) << text;
+    if (std::string(format) == "json") {
+      ToolResult parsed = RunTool({"/usr/bin/python3", "-c",
+                                   "import json,sys\nn=0\nfor l in open(sys.argv[1]):\n json.loads(l); n+=1\nprint(n)",
+                                   log});
+      EXPECT_EQ(parsed.exit_code, 0) << parsed.err << text;
+      EXPECT_EQ(parsed.out, std::to_string(requests.size()) + "\n");
+    } else {
+      EXPECT_NE(text.find("\"q\\x22u\\x5Co\""), std::string::npos) << text;
+      EXPECT_NE(text.find("GET /a\\x22b\\x1Bc\\x0Ad\\x00e HTTP/1.1"), std::string::npos) << text;
+      EXPECT_NE(text.find("\"r\\x22ef\""), std::string::npos) << text;
+    }
+  }
+}
+
+// Rotation under load (mv, then SIGUSR1) loses no line: the lines in the old
+// and the new file together are the requests the server counted.
+TEST(AccessLogAttackTest, RotationUnderLoadLosesNoLine) {
+  TempDir root, logs;
+  std::vector<ServedFile> files;
+  for (int i = 0; i < 5; ++i) {
+    files.push_back({"f" + std::to_string(i), std::string(1000 + i * 100, static_cast<char>('a' + i))});
+    WriteText(root / files.back().name, files.back().bytes);
+  }
+  const std::string log = logs / "access.log";
+  Server server(root.path(), {"--access-log", log, "--log-format", "combined", "--metrics-listen", "127.0.0.1:0"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  ASSERT_TRUE(server.WaitForLog("metrics at http://127.0.0.1:"));
+  const uint16_t metrics = static_cast<uint16_t>(NumberAfter(server.Log(), "metrics at http://127.0.0.1:"));
+  HttpLoad load(server.port(), files, 3, 1);
+  for (int round = 1; round <= 3; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_EQ(::rename(log.c_str(), (log + "." + std::to_string(round)).c_str()), 0);
+    ASSERT_EQ(::kill(server.pid(), SIGUSR1), 0);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  load.Stop();
+  EXPECT_EQ(load.failures(), 0u) << load.first_failure();
+  const std::string m = "\n" + RawGet(metrics, "GET /metrics HTTP/1.1\r\n\r\n").body;
+  uint64_t counted = 0;
+  for (size_t at = m.find("\nfc_requests_total{"); at != std::string::npos; at = m.find("\nfc_requests_total{", at + 1)) {
+    counted += std::strtoull(m.c_str() + m.find("} ", at) + 2, nullptr, 10);
+  }
+  ASSERT_EQ(server.Stop(), 0);
+  size_t lines = 0;
+  for (const std::string& path : {log, log + ".1", log + ".2", log + ".3"}) {
+    for (char ch : ReadFileOrEmpty(path)) lines += ch == '\n';
+  }
+  EXPECT_GT(counted, 100u);
+  EXPECT_EQ(lines, counted) << "log lines across the rotations against the requests counted";
+}
+
+// A full disk under the access log: requests are served, and the error log
+// says so once (not once per second), then again when writing works.
+TEST(AccessLogAttackTest, AFullDiskUnderTheLogKeepsServingAndSaysSoOnce) {
+  TempDir root;
+  WriteText(root / "a.txt", "a");
+  Server server(root.path(), {"--access-log", "/dev/full", "--workers", "1"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  for (int second = 0; second < 3; ++second) {
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(RawGet(server.port(), "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a flush each second
+  }
+  size_t said = 0;
+  const std::string text = server.Log();
+  for (size_t at = text.find("dropping log lines"); at != std::string::npos; at = text.find("dropping log lines", at + 1)) {
+    ++said;
+  }
+  EXPECT_EQ(said, 1u) << text;
+  EXPECT_NE(text.find("No space left on device"), std::string::npos) << text;
+}
+
+// Binary upgrades that go wrong. After each: the port serves, the segment
+// passes --check, no process is left over, and /dev/shm holds exactly one
+// segment of this server.
+class UpgradeAttackTest : public ::testing::Test {
+ protected:
+  void SetUp() override { WriteText(root_ / "a.txt", "served"); }
+  void ExpectHealthy(const Server& server) {
+    EXPECT_EQ(RawGet(server.port(), "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n").body, "served") << server.Log();
+    ToolResult check = server.Shmdump({"--check", "--lock-timeout", "1000"});
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+    size_t segments = 0;
+    if (DIR* d = ::opendir("/dev/shm")) {
+      while (dirent* e = ::readdir(d)) segments += std::string(e->d_name) == server.shm_name();
+      ::closedir(d);
+    }
+    EXPECT_EQ(segments, 1u);
+  }
+  // Processes whose parent is gone and that run this test's fc-master.
+  size_t Orphans(pid_t master) {
+    size_t n = 0;
+    if (DIR* d = ::opendir("/proc")) {
+      while (dirent* e = ::readdir(d)) {
+        const pid_t pid = static_cast<pid_t>(std::atol(e->d_name));
+        if (pid <= 0) continue;
+        const std::string cmd = ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/cmdline");
+        if (cmd.find(root_.path()) == std::string::npos) continue;
+        const std::string stat = ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/stat");
+        const size_t paren = stat.rfind(')');
+        if (paren == std::string::npos) continue;
+        const long ppid = std::atol(stat.c_str() + paren + 4);
+        if (pid != master && ppid != master && ppid != ::getpid()) ++n;
+      }
+      ::closedir(d);
+    }
+    return n;
+  }
+  TempDir root_, dir_;
+};
+
+TEST_F(UpgradeAttackTest, BinariesThatExitHangOrCannotRunLeaveTheOldMasterServing) {
+  const std::string exits = dir_ / "exits.sh", hangs = dir_ / "hangs.sh", plain = dir_ / "plain.txt";
+  WriteText(exits, "#!/bin/sh\nexit 3\n");
+  WriteText(hangs, "#!/bin/sh\nexec sleep 60\n");
+  WriteText(plain, "not a program\n");
+  ::chmod(exits.c_str(), 0755);
+  ::chmod(hangs.c_str(), 0755);
+  ::chmod(plain.c_str(), 0644);
+  for (const std::string& binary : {exits, hangs, plain}) {
+    Server server(root_.path(), {"--upgrade-binary", binary, "--upgrade-timeout", "1"});
+    ASSERT_TRUE(server.started()) << server.Log();
+    const size_t mark = server.Log().size();
+    ASSERT_EQ(::kill(server.pid(), SIGUSR2), 0);
+    EXPECT_TRUE(WaitUntil([&] {
+      const std::string log = server.Log().substr(mark);
+      return log.find("keeps serving") != std::string::npos || log.find("cannot") != std::string::npos ||
+             log.find("failed") != std::string::npos;
+    }, 10'000)) << binary << "\n" << server.Log();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ExpectHealthy(server);
+    EXPECT_EQ(Orphans(server.pid()), 0u) << binary;
+    EXPECT_EQ(JsonNumber(server.Shmdump({"--json"}).out, "master_pid"), static_cast<uint64_t>(server.pid()));
+    EXPECT_EQ(server.Stop(), 0) << binary;
+  }
+}
+
+TEST_F(UpgradeAttackTest, TwoSigusr2InARowStartOneUpgrade) {
+  const std::string hangs = dir_ / "hangs.sh";
+  WriteText(hangs, "#!/bin/sh\nexec sleep 60\n");
+  ::chmod(hangs.c_str(), 0755);
+  Server server(root_.path(), {"--upgrade-binary", hangs, "--upgrade-timeout", "2"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  ASSERT_EQ(::kill(server.pid(), SIGUSR2), 0);
+  // The second once the first is taken (two pending SIGUSR2 are one signal).
+  ASSERT_TRUE(server.WaitForLog(" as pid ", 5000)) << server.Log();
+  ASSERT_EQ(::kill(server.pid(), SIGUSR2), 0);
+  EXPECT_TRUE(server.WaitForLog("already under way", 5000)) << server.Log();
+  EXPECT_TRUE(server.WaitForLog("keeps serving", 10'000)) << server.Log();
+  ExpectHealthy(server);
+  EXPECT_EQ(Orphans(server.pid()), 0u);
+}
+
+// The real binary as the new master, SIGKILLed while it starts its workers:
+// the old master reaps it, reclaims its slots and serves on.
+TEST_F(UpgradeAttackTest, ANewMasterKilledMidHandOverLeavesTheOldOneServing) {
+  Server server(root_.path(), {"--upgrade-timeout", "10"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  const size_t mark = server.Log().size();
+  ASSERT_EQ(::kill(server.pid(), SIGUSR2), 0);
+  ASSERT_TRUE(WaitUntil([&] { return server.Log().find(" as pid ", mark) != std::string::npos; }, 10'000))
+      << server.Log();
+  const pid_t child = static_cast<pid_t>(NumberAfter(server.Log(), " as pid ", mark));
+  ASSERT_GT(child, 0);
+  ::kill(child, SIGKILL);
+  EXPECT_TRUE(WaitUntil([&] { return server.Log().find("keeps serving", mark) != std::string::npos ||
+                                     server.Log().find("stays with the new master", mark) != std::string::npos; },
+                        15'000)) << server.Log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the stranger scan reclaims its workers' slots
+  ExpectHealthy(server);
+  EXPECT_EQ(Orphans(server.pid()), 0u) << server.Log();
+}
+
+// SIGTERM to the old master during the hand-over: it stops as asked, and so
+// does the hand-over (the new master is its child and goes with it); nothing
+// is left behind.
+TEST_F(UpgradeAttackTest, SigtermToTheOldMasterDuringTheHandOverLeavesNothing) {
+  auto server = std::make_unique<Server>(root_.path(), std::vector<std::string>{"--upgrade-timeout", "10"});
+  ASSERT_TRUE(server->started()) << server->Log();
+  const std::string shm = server->shm_name();
+  const pid_t master = server->pid();
+  const size_t mark = server->Log().size();
+  ASSERT_EQ(::kill(master, SIGUSR2), 0);
+  ASSERT_TRUE(WaitUntil([&] { return server->Log().find(" as pid ", mark) != std::string::npos; }, 10'000))
+      << server->Log();
+  const pid_t child = static_cast<pid_t>(NumberAfter(server->Log(), " as pid ", mark));
+  ASSERT_EQ(::kill(master, SIGTERM), 0);
+  const std::string log_path = server->log_path();
+  const int status = server->Stop();
+  const std::string log = ReadFileOrEmpty(log_path);
+  EXPECT_EQ(status, 0) << log;
+  EXPECT_TRUE(WaitUntil([&] { return ::kill(child, 0) != 0; }, 15'000)) << "the new master " << child << " is left\n" << log;
+  EXPECT_TRUE(WaitUntil([&] { return !FileExists("/dev/shm/" + shm); }, 15'000)) << log;
+  EXPECT_EQ(Orphans(master), 0u) << log;
 }
 
 }  // namespace

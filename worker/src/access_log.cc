@@ -233,12 +233,21 @@ void AccessLog::Flush() {
 void AccessLog::FlushLocked() {
   if (buffer_.empty()) return;
   // A full disk or a closed pipe loses log lines, never requests: the error
-  // is reported once per flush on stderr and the buffer starts again.
+  // is reported once on stderr, when it starts, and once more when writes
+  // succeed again (with what was lost in between); the buffer starts again.
+  const std::string who = "fc-worker[" + std::to_string(::getpid()) + "] ";
   if (Status st = WriteFully(fd_.get(), buffer_); !st.ok()) {
-    const std::string line = "fc-worker[" + std::to_string(::getpid()) + "] " + st.message() +
-                             " (" + path_ + "); " + std::to_string(buffer_.size()) +
-                             " bytes of log lines lost\n";
+    if (lost_bytes_ == 0) {
+      const std::string line = who + st.message() + " (" + path_ +
+                               "); dropping log lines until it can be written again\n";
+      (void)!::write(2, line.data(), line.size());
+    }
+    lost_bytes_ += buffer_.size();
+  } else if (lost_bytes_ != 0) {
+    const std::string line = who + "access log " + path_ + " is writable again; " +
+                             std::to_string(lost_bytes_) + " bytes of log lines were lost\n";
     (void)!::write(2, line.data(), line.size());
+    lost_bytes_ = 0;
   }
   buffer_.clear();
 }

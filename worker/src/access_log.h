@@ -64,6 +64,7 @@ class AccessLog {
   UniqueFd fd_ FC_GUARDED_BY(mu_);
   std::string buffer_ FC_GUARDED_BY(mu_);
   bool stopping_ FC_GUARDED_BY(mu_) = false;
+  uint64_t lost_bytes_ FC_GUARDED_BY(mu_) = 0;  // since writes started failing; 0: they succeed
   std::condition_variable_any wake_;
   std::thread flusher_;
 };

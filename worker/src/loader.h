@@ -53,7 +53,7 @@ class LoaderPool {
   // from disk instead (correct, uncached).
   // `drop_loaded_pages`: once a file's bytes are in the segment, drop its pages
   // from the kernel's page cache (POSIX_FADV_DONTNEED), so that memory holds
-  // them once, not twice (--page-cache drop, the default).
+  // them once, not twice (--page-cache drop; auto under a memory limit).
   LoaderPool(shm_cache::ShmCache& cache, LoadLocks& locks, int lock_wait_ms, int threads,
              bool drop_loaded_pages = true);
   ~LoaderPool();  // stops and joins; jobs not started are dropped (their files close)

@@ -46,8 +46,9 @@ struct WorkerConfig {
   // on every request.
   int revalidate_ms = 0;
   // Drop a file's pages from the kernel's page cache once its bytes are in the
-  // segment (--page-cache drop): memory holds a cached file once, not twice.
-  bool drop_loaded_pages = true;
+  // segment (--page-cache drop, and auto under a cgroup memory limit): memory
+  // holds a cached file once, not twice.
+  bool drop_loaded_pages = false;
   int idle_timeout_ms = 60'000;
   int write_timeout_ms = 60'000;
   int shutdown_timeout_ms = 10'000;
