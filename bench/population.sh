@@ -9,13 +9,17 @@
 # the bytes involved.
 #
 #   bash bench/population.sh        # FILES=20000 ALPHA=0.9 REPS=3 DURATION=10 CACHE_SIZE=64M
+#   ALPHAS="0.9 0.7 1.1" bash bench/population.sh   # one table per Zipf exponent, same servers
 #   FC_ARGS="--revalidate-after 60000" bash bench/population.sh   # fc as nginx is set up
 #
 # FC_VARIANTS compares several fc builds or settings with nginx in the same
 # run (each its own master, 2 workers, one row each), ";"-separated
 # LABEL=BINARY [OPTIONS...] (default "fc=build/fc-master"; FC_ARGS is added
 # to each). fc runs at its defaults but for the cache size, 2 workers, access
-# log off and, as root, --user root.
+# log off and, as root, --user root. A variant labelled "fit" (say
+# "fit=build/fc-master --cache-size 2G") holds every file: its CPU per request
+# is the hit cost, from which the script derives every other variant's CPU per
+# miss.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -35,7 +39,7 @@ chmod -R a+rX "$tmp"
 user=(); [[ $EUID -eq 0 ]] && user=(--user root)
 read -r -a fc_args <<<"${FC_ARGS:-}"
 IFS=';' read -r -a variants <<<"${FC_VARIANTS:-fc=build/fc-master}"
-declare -A PORT PID METRICS RPS CPU H0 M0 S0 H1 M1 S1
+declare -A PORT PID METRICS DESC
 labels=()
 for v in "${variants[@]}"; do
   read -r -a words <<<"$v"
@@ -44,7 +48,10 @@ for v in "${variants[@]}"; do
   METRICS[$label]=$(free_port)
   # Its own lock directory at fc's default place (a tmpfs now; /run/fc on this
   # machine's disk for builds before the default moved).
-  "$bin" --root "$tmp/root" --port 0 --workers 2 --access-log off --cache-size "$CACHE_SIZE" \
+  size=(--cache-size "$CACHE_SIZE")
+  [[ " ${words[*]:1} " == *" --cache-size "* ]] && size=()  # the variant gives its own
+  DESC[$label]=$(echo "${size[@]}" "${words[@]:1}" "${fc_args[@]}")
+  "$bin" --root "$tmp/root" --port 0 --workers 2 --access-log off "${size[@]}" \
     --shm-name "fc-pop-$label-$$" --metrics-listen "127.0.0.1:${METRICS[$label]}" "${user[@]}" \
     "${words[@]:1}" "${fc_args[@]}" >"$tmp/$label.out" 2>>"$tmp/fc.log" &
   pids+=($!)
@@ -57,36 +64,50 @@ PORT[nginx]=$ng_port PID[nginx]=$ng_pid
 for k in "${labels[@]}" nginx; do check_serves f1 "${PORT[$k]}"; done
 ticks=$(getconf CLK_TCK)
 metric() { curl -s "http://127.0.0.1:${METRICS[$1]}/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
-# Warm each (page cache for nginx, the shared cache for fc) with one run.
-for k in "${labels[@]}" nginx; do
-  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/zipf.lua "http://127.0.0.1:${PORT[$k]}" -- "$FILES" "$ALPHA" 1 >/dev/null
-done
-for k in "${labels[@]}"; do
-  H0[$k]=$(metric "$k" fc_cache_hits_total) M0[$k]=$(metric "$k" fc_cache_misses_total) S0[$k]=$(metric "$k" fc_streams_total)
-done
-servers=("${labels[@]}" nginx)
-for rep in $(seq "$REPS"); do
-  # Rotate the order every round, so no server always follows the same one.
-  order=("${servers[@]:$((rep % ${#servers[@]}))}" "${servers[@]:0:$((rep % ${#servers[@]}))}")
-  for k in "${order[@]}"; do
-    before=$(tree_ticks "${PID[$k]}")
-    out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/zipf.lua "http://127.0.0.1:${PORT[$k]}" -- "$FILES" "$ALPHA" "$rep")
-    after=$(tree_ticks "${PID[$k]}")
-    reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-    echo "$out" | grep -q "Non-2xx" && { echo "$k answered non-2xx:" >&2; echo "$out" >&2; exit 1; }
-    RPS[$k]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
-    CPU[$k]+="$(awk -v t=$((after - before)) -v hz="$ticks" -v n="$reqs" 'BEGIN {printf "%.2f", t / hz / n * 1e6}') "
-  done
-done
 med() { printf '%s\n' $1 | median; }
-nr=$(med "${RPS[nginx]}") ncpu=$(med "${CPU[nginx]}")
-printf '| server (%s cache%s) | req/s | CPU per request | fc/nginx req/s | fc/nginx CPU | hit ratio |\n|---|---|---|---|---|---|\n' \
-  "$CACHE_SIZE" "${FC_ARGS:+, $FC_ARGS}"
-for k in "${labels[@]}"; do
-  h=$(( $(metric "$k" fc_cache_hits_total) - H0[$k] )) m=$(( $(metric "$k" fc_cache_misses_total) - M0[$k] ))
-  r=$(med "${RPS[$k]}") c=$(med "${CPU[$k]}")
-  printf '| %s | %.0f | %.2f us | %s | %s | %s |\n' "$k" "$r" "$c" "$(ratio "$r" "$nr")" "$(ratio "$c" "$ncpu")" \
-    "$(awk -v h="$h" -v m="$m" 'BEGIN {printf "%.3f", h / (h + m)}')"
+servers=("${labels[@]}" nginx)
+for ALPHA in ${ALPHAS:-$ALPHA}; do
+  unset RPS CPU H0 M0; declare -A RPS CPU H0 M0
+  # Warm each (page cache for nginx, the shared cache for fc) with one run.
+  for k in "${servers[@]}"; do
+    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/zipf.lua "http://127.0.0.1:${PORT[$k]}" -- "$FILES" "$ALPHA" 1 >/dev/null
+  done
+  for k in "${labels[@]}"; do H0[$k]=$(metric "$k" fc_cache_hits_total) M0[$k]=$(metric "$k" fc_cache_misses_total); done
+  for rep in $(seq "$REPS"); do
+    # Rotate the order every round, so no server always follows the same one.
+    order=("${servers[@]:$((rep % ${#servers[@]}))}" "${servers[@]:0:$((rep % ${#servers[@]}))}")
+    for k in "${order[@]}"; do
+      before=$(tree_ticks "${PID[$k]}")
+      out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/zipf.lua "http://127.0.0.1:${PORT[$k]}" -- "$FILES" "$ALPHA" "$rep")
+      after=$(tree_ticks "${PID[$k]}")
+      reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+      echo "$out" | grep -q "Non-2xx" && { echo "$k answered non-2xx:" >&2; echo "$out" >&2; exit 1; }
+      RPS[$k]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
+      CPU[$k]+="$(awk -v t=$((after - before)) -v hz="$ticks" -v n="$reqs" 'BEGIN {printf "%.2f", t / hz / n * 1e6}') "
+    done
+  done
+  nr=$(med "${RPS[nginx]}") ncpu=$(med "${CPU[nginx]}")
+  echo
+  echo "Zipf $ALPHA:"
+  printf '| server | req/s | CPU per request | fc/nginx req/s | fc/nginx CPU | hit ratio |\n|---|---|---|---|---|---|\n'
+  declare -A HIT
+  for k in "${labels[@]}"; do
+    h=$(( $(metric "$k" fc_cache_hits_total) - H0[$k] )) m=$(( $(metric "$k" fc_cache_misses_total) - M0[$k] ))
+    HIT[$k]=$(awk -v h="$h" -v m="$m" 'BEGIN {printf "%.3f", h / (h + m)}')
+    r=$(med "${RPS[$k]}") c=$(med "${CPU[$k]}")
+    printf '| %s (%s) | %.0f | %.2f us | %s | %s | %s |\n' "$k" "${DESC[$k]}" "$r" "$c" "$(ratio "$r" "$nr")" \
+      "$(ratio "$c" "$ncpu")" "${HIT[$k]}"
+  done
+  printf '| nginx | %.0f | %.2f us | | | |\n' "$nr" "$ncpu"
+  # What a miss costs: a variant labelled "fit" holds every file (its CPU per
+  # request is the hit cost); for each other variant, CPU = h * hit + (1 - h) * miss.
+  if [ -n "${PID[fit]:-}" ]; then
+    hit_cost=$(med "${CPU[fit]}")
+    for k in "${labels[@]}"; do
+      [ "$k" = fit ] && continue
+      awk -v c="$(med "${CPU[$k]}")" -v h="${HIT[$k]}" -v f="$hit_cost" -v n="$ncpu" -v k="$k" 'BEGIN {
+        if (h < 0.999) { m = (c - h * f) / (1 - h); printf "%s: CPU per miss %.2f us (hit %.2f us, from the fit row), %.2fx nginx'"'"'s request (%.2f us)\n", k, m, f, m / n, n } }'
+    done
+  fi
 done
-printf '| nginx | %.0f | %.2f us | | | |\n' "$nr" "$ncpu"
-echo "wrk -t2 -c$CONNECTIONS, Zipf $ALPHA over $FILES files, medians of $REPS runs of ${DURATION}s in rotating order"
+echo "wrk -t2 -c$CONNECTIONS over $FILES files, medians of $REPS runs of ${DURATION}s in rotating order, after one warm-up run each"
