@@ -9,6 +9,12 @@ installed; `root`: --user root): serve a cached 20 MB file
 to `clients` curl loops on loopback, SIGKILL a random worker `kills` times, and
 time (a) kill -> the replacement's pid appears among the master's children and
 (b) kill -> the replacement logs "serving". Prints p50, p99 and max of both.
+The floor, measured under the same load after each kill: how long a
+SIGKILLed dummy child of this script (one thread, and five threads idle as a
+worker's are) takes until its parent can reap it, and how long a fork + exec
+of a trivial program takes until it runs. No replacement can serve sooner
+than the first (the kernel must run each dying thread's exit before the
+parent learns of the death) plus the second.
 Several binaries and users are measured alternately, kill by kill, so they share the
 machine's noise. Bounded: every loop has a count; all traffic is on 127.0.0.1.
 """
@@ -26,11 +32,21 @@ import time
 
 
 def children(pid):
+    """The master's workers: its children but the standby (not a worker until it takes a slot)."""
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return set(int(x) for x in f.read().split())
+            kids = set(int(x) for x in f.read().split())
     except OSError:
         return set()
+    workers = set()
+    for k in kids:
+        try:
+            with open("/proc/%d/comm" % k) as f:
+                if f.read().strip() != "fc-standby":
+                    workers.add(k)
+        except OSError:
+            pass
+    return workers
 
 
 class Server:
@@ -87,6 +103,30 @@ class Server:
         self.proc.wait(timeout=20)
 
 
+DUMMY_THREADS = ("import threading, time\n"
+                 "for _ in range(4): threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()\n"
+                 "print('ready', flush=True)\ntime.sleep(1000)\n")
+
+
+def floor_once(threads):
+    """SIGKILL -> reaped of a dummy child (1 or 5 threads), and fork+exec -> running."""
+    if threads == 1:
+        child = subprocess.Popen(["python3", "-c", "print('ready', flush=True)\nimport time\ntime.sleep(1000)"],
+                                 stdout=subprocess.PIPE)
+    else:
+        child = subprocess.Popen(["python3", "-c", DUMMY_THREADS], stdout=subprocess.PIPE)
+    child.stdout.readline()
+    time.sleep(0.05)
+    start = time.monotonic()
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    reaped_ms = (time.monotonic() - start) * 1000
+    start = time.monotonic()
+    subprocess.run(["/bin/true"])
+    spawn_ms = (time.monotonic() - start) * 1000
+    return reaped_ms, spawn_ms
+
+
 def pct(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
@@ -114,6 +154,8 @@ def main():
     setups = [(b, u) for b in args.binaries for u in args.users.split(",")]
     servers = [Server(b, u, root, tmp) for b, u in setups]
     results = {b: ([], []) for b in setups}
+    floors = {1: [], 5: []}
+    spawns = []
     try:
         time.sleep(1)
         for _ in range(args.kills):
@@ -129,6 +171,10 @@ def main():
                 if serving_ms is not None:
                     results[b][1].append(serving_ms)
                 time.sleep(0.3)
+                for threads in (1, 5):  # the floor, under this server's load
+                    reaped_ms, spawn_ms = floor_once(threads)
+                    floors[threads].append(reaped_ms)
+                    spawns.append(spawn_ms)
     finally:
         for s in servers:
             s.stop()
@@ -140,6 +186,9 @@ def main():
         fmt = lambda v: "%.1f / %.1f / %.1f ms" % (statistics.median(v), pct(v, 99), max(v)) if v else "n/a"
         user = "default (nobody)" if b[1] == "default" and os.geteuid() == 0 else b[1]
         print("| %s | %s | %d | %s | %s |" % (b[0], user, len(a), fmt(a), fmt(s)))
+    fmt = lambda v: "%.1f / %.1f / %.1f ms" % (statistics.median(v), pct(v, 99), max(v)) if v else "n/a"
+    print("floor under the same load: SIGKILL -> reaped, 1 thread %s, 5 threads %s; fork+exec+exit of /bin/true %s"
+          % (fmt(floors[1]), fmt(floors[5]), fmt(spawns)))
 
 
 if __name__ == "__main__":

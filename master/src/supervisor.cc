@@ -25,6 +25,7 @@
 #include "metrics_server.h"
 #include "notify.h"
 #include "process.h"
+#include "standby.h"
 #include "upgrade.h"
 
 namespace fc::master {
@@ -76,6 +77,8 @@ class Supervisor {
   // Workers.
   uint32_t FreeSlot() const;
   pid_t StartWorker(uint32_t position, uint32_t slot, bool initial);
+  std::vector<int> FdsWorkersClose(int keep_listener) const;
+  void StartStandby();
   void Spawn(uint32_t position, bool initial = false);
   void Reap();
   void OnPositionDeath(Position& p, int status);
@@ -115,6 +118,8 @@ class Supervisor {
   std::vector<Retiring> retiring_;
   std::vector<Reclaim> reclaims_;
   UpgradeChild upgrade_;
+  Standby standby_;
+  int64_t standby_due_ns_ = 0;  // when to fork the next standby (0: none due)
   int64_t last_stranger_scan_ns_ = 0;
 };
 
@@ -132,22 +137,45 @@ uint32_t Supervisor::FreeSlot() const {
   return kNoSlot;
 }
 
+// What a forked worker must not keep: the master's own descriptors, and every
+// listening socket but `keep_listener` (-1: keep them all, a standby's case).
+std::vector<int> Supervisor::FdsWorkersClose(int keep_listener) const {
+  std::vector<int> others = {signals_.get()};
+  if (keep_listener >= 0) {
+    for (const UniqueFd& fd : listeners_) {
+      if (fd.get() != keep_listener) others.push_back(fd.get());
+    }
+  }
+  if (metrics_) metrics_->AppendFds(&others);
+  if (upgrade_.ready.valid()) others.push_back(upgrade_.ready.get());
+  if (ready_fd_ >= 0) others.push_back(ready_fd_);
+  if (standby_.activate_fd() >= 0) others.push_back(standby_.activate_fd());
+  return others;
+}
+
+void Supervisor::StartStandby() {
+  standby_due_ns_ = 0;
+  std::vector<int> listeners;
+  for (const UniqueFd& fd : listeners_) listeners.push_back(fd.get());
+  if (!standby_.Start(config_.worker, listeners, FdsWorkersClose(-1))) standby_due_ns_ = MonotonicNowNs() + 1000 * kMs;
+}
+
 pid_t Supervisor::StartWorker(uint32_t position, uint32_t slot, bool initial) {
+  const int listener = listeners_[position % listeners_.size()].get();
+  if (!initial && standby_.ready()) {
+    // A replacement: the standby, prepared already, takes the slot at once.
+    const pid_t pid = standby_.Activate(slot, listener);
+    // The next one a little later: the replacement starts on the CPUs first.
+    standby_due_ns_ = MonotonicNowNs() + 50 * kMs;
+    if (pid != 0) return pid;
+  }
   worker::WorkerConfig wc = config_.worker;
   // Crash points arm only position 0's first worker, so a test gets one crash
   // and then watches the recovery (replacements run clean).
   wc.arm_crash_points = initial && position == 0;
   wc.slot = slot;
-  const int listener = listeners_[position % listeners_.size()].get();
   wc.listen_fd = listener;
-  std::vector<int> others = {signals_.get()};
-  for (const UniqueFd& fd : listeners_) {
-    if (fd.get() != listener) others.push_back(fd.get());
-  }
-  if (metrics_) metrics_->AppendFds(&others);
-  if (upgrade_.ready.valid()) others.push_back(upgrade_.ready.get());
-  if (ready_fd_ >= 0) others.push_back(ready_fd_);
-  auto pid = SpawnChild(others, [&wc] { return worker::RunWorker(wc); });
+  auto pid = SpawnChild(FdsWorkersClose(listener), [&wc] { return worker::RunWorker(wc); });
   if (!pid.ok()) {
     log::Line(pid.status().message(), "; retrying");
     return 0;
@@ -218,6 +246,11 @@ void Supervisor::Reap() {
       UpgradeFailed("the new master (pid " + std::to_string(pid) + ") " + DescribeExit(status));
       continue;
     }
+    if (standby_.OnExit(pid)) {
+      // A standby that died by itself is forked again, but not hot.
+      if (!standby_.ready() && standby_due_ns_ == 0) standby_due_ns_ = MonotonicNowNs() + 1000 * kMs;
+      continue;
+    }
     for (uint32_t i = 0; i < positions_.size(); ++i) {
       Position& p = positions_[i];
       if (p.pid == pid) OnPositionDeath(p, status);
@@ -278,6 +311,7 @@ void Supervisor::RespawnDue() {
     // own reclaim, keyed by (pid, epoch), then finds nothing to do.
     if (p.pid == 0 && p.respawn_at_ns != 0 && p.respawn_at_ns <= now) Spawn(i);
   }
+  if (!standby_.ready() && standby_due_ns_ != 0 && standby_due_ns_ <= now) StartStandby();
 }
 
 // A reload replaces one worker at a time: start the new one in a free slot,
@@ -345,6 +379,7 @@ int64_t Supervisor::NextWakeNs() const {
   if (!reclaims_.empty() || reloading_ || !ready_) next = std::min(next, now + 20 * kMs);
   if (upgrade_.pid != 0) next = std::min(next, upgrade_.deadline_ns);
   if (metrics_) next = std::min(next, now + 500 * kMs);
+  if (standby_due_ns_ != 0) next = std::min(next, standby_due_ns_);
   return next;
 }
 
@@ -354,13 +389,15 @@ void Supervisor::SignalWorkers(int signal_number) {
     if (p.next_pid != 0) ::kill(p.next_pid, signal_number);
   }
   for (const Retiring& r : retiring_) ::kill(r.pid, signal_number);
+  if (standby_.ready()) ::kill(standby_.pid(), signal_number);  // USR1: it reopens its logs too
+  for (pid_t pid : standby_.exiting()) ::kill(pid, signal_number);
 }
 
 bool Supervisor::AnyWorker() const {
   for (const Position& p : positions_) {
     if (p.pid != 0 || p.next_pid != 0) return true;
   }
-  return !retiring_.empty();
+  return !retiring_.empty() || standby_.ready() || !standby_.exiting().empty();
 }
 
 void Supervisor::ReopenLogs() {
@@ -483,6 +520,9 @@ void Supervisor::Reload() {
   }
   log::Line("SIGHUP: configuration read from ", source, "; replacing ", positions_.size(),
             " workers one at a time (", workers, " after the reload)");
+  // The standby runs the old configuration: another one, with the new.
+  standby_.Dismiss();
+  standby_due_ns_ = MonotonicNowNs() + 50 * kMs;
   for (Position& p : positions_) p.replace = true;
   ApplyPositions(workers);
   reloading_ = true;
@@ -558,6 +598,7 @@ void Supervisor::OnUpgradeReadable() {
 
 int Supervisor::Run() {
   for (uint32_t i = 0; i < positions_.size(); ++i) Spawn(i, /*initial=*/true);
+  StartStandby();
   uint16_t port = 0;
   const std::string where = LocalAddress(listeners_[0].get(), &port);
   std::printf("listening on %s:%u\n", config_.host.c_str(), port);
@@ -648,6 +689,7 @@ int Supervisor::Stop(const char* why) {
       const pid_t pid = ::waitpid(-1, &status, WNOHANG);
       if (pid <= 0) break;
       if (pid == upgrade_.pid) upgrade_.pid = 0;
+      standby_.OnExit(pid);
       for (Position& p : positions_) {
         if (p.pid == pid) p.pid = 0;
         if (p.next_pid == pid) p.next_pid = 0;

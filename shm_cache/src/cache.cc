@@ -288,6 +288,17 @@ PinnedEntry ShmCache::Lookup(std::string_view name, const FileIdentity& identity
   return pin;
 }
 
+Admission::Kind ShmCache::RouteMiss(std::string_view name, const FileIdentity& identity) {
+  Impl& m = *impl_;
+  m.RequireSlot();
+  const uint64_t needed_bytes = name.size() + identity.size;
+  if (needed_bytes > data_capacity()) return Admission::Kind::kTooLarge;
+  std::optional<RobustLock> lock;
+  if (!m.TakeLock(&lock)) return Admission::Kind::kBusy;
+  m.AssertLocked();
+  return m.AdmitLocked(NameHash(name), needed_bytes) ? Admission::Kind::kReserved : Admission::Kind::kNotAdmitted;
+}
+
 Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
   Impl& m = *impl_;
   m.RequireSlot();

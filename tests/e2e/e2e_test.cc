@@ -392,9 +392,12 @@ TEST_F(EndToEndTest, ACrashLoopIsThrottledWithBackoff) {
     ::usleep(10'000);
   }
   const pid_t first = server.WorkerPids().at(0);
-  // New workers cannot open the root any more: each one exits at once.
+  // New workers cannot open the root any more: each one exits at once. (The
+  // standby, which opened it already, goes first: it would take over.)
+  ASSERT_TRUE(WaitUntil([&] { return server.StandbyPid() != 0; }, 5000));
   ::unlink((root / "a.txt").c_str());
   ASSERT_EQ(::rmdir(root.path().c_str()), 0);
+  ::kill(server.StandbyPid(), SIGKILL);
   ::kill(first, SIGTERM);
   // The order of events, not a timing window: each quick death is followed by
   // a respawn delay twice the previous one (100, 200, 400 ms...).

@@ -308,9 +308,19 @@ std::vector<pid_t> Server::WorkerPids() const {
     std::getline(stat, text);
     const size_t paren = text.rfind(')');
     if (paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'Z') continue;
+    // The standby (master/src/standby.h) is not a worker until it takes a slot.
+    if (text.find("(fc-standby)") != std::string::npos) continue;
     pids.push_back(p);
   }
   return pids;
+}
+
+pid_t Server::StandbyPid() const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children");
+  for (pid_t p; in >> p;) {
+    if (ReadFileOrEmpty("/proc/" + std::to_string(p) + "/comm") == "fc-standby\n") return p;
+  }
+  return 0;
 }
 
 int Server::WaitForWorkers(size_t count, const std::vector<pid_t>& excluded,

@@ -96,8 +96,10 @@ class Server {
   // The load lock directory, as the master's log names it ("" if not yet).
   std::string LockDir() const;
 
-  // The master's live worker processes, from /proc.
+  // The master's live worker processes, from /proc (not its standby).
   std::vector<pid_t> WorkerPids() const;
+  // Its standby worker (prepared, no slot yet), or 0.
+  pid_t StandbyPid() const;
   // Waits until there are `count` workers, none of them in `excluded`; returns
   // the milliseconds it took, or -1 on timeout.
   int WaitForWorkers(size_t count, const std::vector<pid_t>& excluded, int timeout_ms) const;

@@ -86,9 +86,22 @@ void EventLoop::HandleGet(Connection& c) {
     shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, file.identity, &busy);
     if (pin.valid()) return StartCached(c, std::move(pin), "hit");
   }
-  // A miss: the disk work happens here if it needs no waiting (a small file in
-  // the page cache, its load lock free), else on a loader thread while this
-  // loop moves on.
+  // A miss. A file that will be streamed whatever happens (larger than the
+  // cache, or kept out by the admission gate on its first request) and whose
+  // reply needs no checksum is streamed now: no load lock, no loader thread.
+  if (!ReplyCarriesChecksum(c)) {
+    switch (ctx_.cache.RouteMiss(c.name, file.identity)) {
+      case shm_cache::Admission::Kind::kTooLarge:
+        return StartStream(c, std::move(file.fd), 0, "stream");
+      case shm_cache::Admission::Kind::kNotAdmitted:
+        return StartStream(c, std::move(file.fd), 0, "stream-first");
+      default:
+        break;
+    }
+  }
+  // Otherwise the disk work happens here if it needs no waiting (a small file
+  // in the page cache, its load lock free), else on a loader thread while
+  // this loop moves on.
   const uint64_t serial = c.serial;
   LoadTask task;
   task.name = c.name;

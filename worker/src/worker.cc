@@ -2,8 +2,11 @@
 // event loops, wait for SIGTERM/SIGINT (sent by the master, or by the kernel
 // when the master dies: PR_SET_PDEATHSIG), then drain and exit.
 #include <dirent.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -47,7 +50,44 @@ void UseBatchScheduling() {
 
 }  // namespace
 
-int RunWorker(const WorkerConfig& config) {
+// A standby: prepared, it waits here for the master to hand it a slot and a
+// listening socket (standby.h in master/), or to be told to go. SIGUSR1
+// reopens its logs meanwhile. Returns false when it is to exit.
+bool AwaitActivation(WorkerConfig* config, const sigset_t& signals, AccessLog* access_log) {
+  UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC));
+  char name[16];  // fc-standby, from the fork (standby.cc); a worker once activated
+  for (;;) {
+    pollfd fds[2] = {{config->standby_fd, POLLIN, 0}, {signal_fd.get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (fds[1].revents != 0) {
+      signalfd_siginfo info;
+      if (::read(signal_fd.get(), &info, sizeof(info)) != sizeof(info)) continue;
+      if (info.ssi_signo != SIGUSR1) return false;
+      if (!config->error_log.empty()) (void)log::RedirectStderr(config->error_log);
+      if (access_log != nullptr) (void)access_log->Reopen();
+      continue;
+    }
+    StandbyActivation a{};
+    const ssize_t n = ::read(config->standby_fd, &a, sizeof(a));
+    if (n != sizeof(a)) return false;  // the master closed the pipe: not needed
+    ::close(config->standby_fd);
+    config->standby_fd = -1;
+    config->slot = a.slot;
+    config->listen_fd = a.listen_fd;
+    for (int fd : config->standby_listeners) {
+      if (fd != a.listen_fd) ::close(fd);
+    }
+    std::snprintf(name, sizeof(name), "fc-master");
+    ::prctl(PR_SET_NAME, name);
+    return true;
+  }
+}
+
+int RunWorker(const WorkerConfig& given) {
+  WorkerConfig config = given;  // a standby learns its slot and socket later
   log::SetProgram("fc-worker");
   ::signal(SIGPIPE, SIG_IGN);
   sigset_t stop_signals;
@@ -71,11 +111,6 @@ int RunWorker(const WorkerConfig& config) {
   }
   // A lock holder that is stopped (not dead) must not stop this worker.
   cache.value()->SetLockWait(config.lock_timeout_ms);
-  Status attached = cache.value()->AttachWorker(config.slot);
-  if (!attached.ok()) {
-    log::Line(attached.message());
-    return 1;
-  }
   auto files = FileSource::Open(config.root);
   if (!files.ok()) {
     log::Line("cannot open served root: ", files.status().message());
@@ -98,6 +133,14 @@ int RunWorker(const WorkerConfig& config) {
   auto loaders = std::make_unique<LoaderPool>(*cache.value(), locks, config.request_timeout_ms,
                                               config.loaders, config.drop_loaded_pages);
   context.loaders = loaders.get();
+  // Everything above needs no slot: a standby has it ready before a worker
+  // dies, so that its replacement only attaches and starts its loops.
+  if (config.standby_fd >= 0 && !AwaitActivation(&config, stop_signals, access_log.get())) return 0;
+  Status attached = cache.value()->AttachWorker(config.slot);
+  if (!attached.ok()) {
+    log::Line(attached.message());
+    return 1;
+  }
   std::vector<std::unique_ptr<EventLoop>> loops;
   std::vector<std::thread> threads;
   for (int i = 0; i < config.threads; ++i) {

@@ -286,6 +286,12 @@ class ShmCache {
   // Lookup (not counted as a second miss), and on a miss makes room (evicting unpinned entries in policy order,
   // one bounded pass) and reserves a LOADING entry for the caller to fill.
   Admission Admit(std::string_view name, const FileIdentity& identity);
+  // After a Lookup miss, before any load lock: whether the file will be
+  // streamed however the load goes, because it is larger than the cache
+  // (kTooLarge) or the policy's gate keeps its first request out
+  // (kNotAdmitted, remembered in the gate's ghost as Admit would). kReserved
+  // means "load it" (nothing is reserved yet); kBusy, the lock stayed held.
+  Admission::Kind RouteMiss(std::string_view name, const FileIdentity& identity);
   // Makes a filled reservation visible and returns a pin on it.
   PinnedEntry Publish(Reservation reservation, uint64_t checksum);
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fc/base/status.h"
 
@@ -74,6 +75,17 @@ struct WorkerConfig {
   std::shared_ptr<const MediaTypes> media_types;  // from mime_types; loaded here if null
   std::string cache_control;                // empty: no Cache-Control on files
   bool arm_crash_points = false;  // honour FC_CRASH_AT (tests: slot 0's first worker)
+  // A standby worker (>= 0): it prepares everything that needs no slot, then
+  // reads a StandbyActivation from this pipe, closes the listening sockets in
+  // standby_listeners but its own, attaches and serves. EOF: it exits.
+  int standby_fd = -1;
+  std::vector<int> standby_listeners;
+};
+
+// What the master writes to a standby's pipe to make it a worker.
+struct StandbyActivation {
+  uint32_t slot;
+  int32_t listen_fd;
 };
 
 int RunWorker(const WorkerConfig& config);
