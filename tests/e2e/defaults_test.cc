@@ -304,7 +304,10 @@ TEST(DefaultsTest, ASigtermDuringStartUpLeavesNothingBehind) {
     int status = 0;
     ASSERT_TRUE(WaitUntil([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, 20'000))
         << "SIGTERM " << delay_ms << " ms into the start";
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    // A clean stop; or, for a signal before fc-master's main() could block it
+    // (this test's child before its exec, the loader), the default death,
+    // when nothing exists yet: what matters is below.
+    EXPECT_TRUE((WIFEXITED(status) && WEXITSTATUS(status) == 0) || (WIFSIGNALED(status) && delay_ms < 20))
         << "SIGTERM " << delay_ms << " ms into the start: status " << status;
     EXPECT_FALSE(FileExists("/dev/shm/" + name)) << "SIGTERM " << delay_ms << " ms into the start";
     EXPECT_FALSE(FileExists(RootLockBase() + "/nobody/" + name + ".locks")) << "SIGTERM " << delay_ms << " ms into the start";
