@@ -3,6 +3,7 @@
 #include "chaos_support.h"
 
 #include <dirent.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -39,6 +40,16 @@ std::string SelfDirectory() {
 ScratchDir::ScratchDir() {
   std::string tmpl = fc::TempDirectory() + "/fc-chaos-XXXXXX";
   path_ = ::mkdtemp(tmpl.data()) ? tmpl : fc::TempDirectory();
+}
+
+void ScratchDir::OpenToAll() const {
+  ::chmod(path_.c_str(), 0755);
+  if (DIR* d = ::opendir(path_.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] != '.') ::chmod((path_ + "/" + e->d_name).c_str(), 0644);
+    }
+    ::closedir(d);
+  }
 }
 
 ScratchDir::~ScratchDir() {
@@ -109,9 +120,32 @@ uint64_t Corpus::largest() const {
   return m;
 }
 
-Master::Master(std::string binary, std::string root, int workers, std::string cache_size)
+Master::Master(std::string binary, std::string root, int workers, std::string cache_size, std::string user)
     : binary_(std::move(binary)), root_(std::move(root)), cache_size_(std::move(cache_size)),
-      log_path_(root_ + "/.master.log"), workers_(workers) {}
+      user_(std::move(user)), log_path_(root_ + "/.master.log"), workers_(workers) {}
+
+namespace {
+uid_t SegmentOwner(const std::string& name) {
+  struct stat st;
+  return ::stat(("/dev/shm/" + name).c_str(), &st) == 0 ? st.st_uid : ::geteuid();
+}
+}  // namespace
+
+fc::Result<std::unique_ptr<fc::shm_cache::ShmCache>> Master::OpenSegment() const {
+  const uid_t owner = SegmentOwner(shm_name()), me = ::geteuid();
+  if (owner != me && ::seteuid(owner) != 0) return fc::Status::FromErrno(errno, "seteuid", shm_name());
+  auto cache = fc::shm_cache::ShmCache::Open(shm_name());
+  if (owner != me && ::seteuid(me) != 0) std::abort();
+  return cache;
+}
+
+std::string Master::AsOwner() const {
+  const uid_t owner = SegmentOwner(shm_name());
+  if (owner == ::geteuid()) return "";
+  const passwd* pw = ::getpwuid(owner);
+  const gid_t gid = pw != nullptr ? pw->pw_gid : owner;
+  return "setpriv --reuid=" + std::to_string(owner) + " --regid=" + std::to_string(gid) + " --clear-groups ";
+}
 
 Master::~Master() { Stop(); }
 
@@ -119,9 +153,9 @@ bool Master::Start() {
   std::vector<std::string> args = {binary_, "--root", root_, "--port", "0", "--workers",
                                    std::to_string(workers_), "--cache-size", cache_size_,
                                    "--quiet", "--shutdown-timeout", "5"};
-  if (::geteuid() == 0) {  // its scratch tree is private to root
+  if (::geteuid() == 0 && user_ != "default") {  // "root": its scratch tree is private to root
     args.push_back("--user");
-    args.push_back("root");
+    args.push_back(user_);
   }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -218,7 +252,7 @@ Settled Settle(shm_cache::ShmCache& cache, const Master& master, const std::stri
   }
   s.generation = snap.generation;
   s.repairs = snap.repairs;
-  const std::string cmd = shmdump + " --check --shm-name " + master.shm_name() + " 2>&1";
+  const std::string cmd = master.AsOwner() + shmdump + " --check --shm-name " + master.shm_name() + " 2>&1";
   if (std::FILE* p = ::popen(cmd.c_str(), "r")) {
     char buf[512];
     while (std::fgets(buf, sizeof(buf), p)) s.check_output += buf;

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@ class ScratchDir {
   ScratchDir();
   ~ScratchDir();
   const std::string& path() const { return path_; }
+  // Makes the tree readable by every user (fc dropping to nobody serves it).
+  void OpenToAll() const;
 
  private:
   std::string path_;
@@ -51,18 +54,24 @@ class Corpus {
 // The fc-master under test, on 127.0.0.1 port 0, its log in a file.
 class Master {
  public:
-  Master(std::string binary, std::string root, int workers, std::string cache_size);
+  // `user`, when fc-chaos runs as root: fc-master's --user, or "default" for none.
+  Master(std::string binary, std::string root, int workers, std::string cache_size, std::string user);
   ~Master();
   bool Start();  // prints why on failure
   void Stop();
   uint16_t port() const { return port_; }
   std::string shm_name() const { return "fc-" + std::to_string(port_); }
   bool IsChild(pid_t pid) const;  // is `pid` a process of this master?
+  // Maps the segment, as its owner (root maps a segment of nobody's by
+  // taking nobody's euid for the open; the mapping stays).
+  fc::Result<std::unique_ptr<fc::shm_cache::ShmCache>> OpenSegment() const;
+  // A shell prefix that runs a command as the segment's owner ("" if that is us).
+  std::string AsOwner() const;
   // The first sanitizer report in the master's log (empty if none).
   std::string SanitizerReport() const;
 
  private:
-  std::string binary_, root_, cache_size_, log_path_;
+  std::string binary_, root_, cache_size_, user_, log_path_;
   int workers_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;

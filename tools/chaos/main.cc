@@ -47,6 +47,7 @@ struct Options {
   long max_kills = 100'000;
   unsigned seed = 1;
   std::string bin_dir;
+  std::string user = "root";  // as root: fc-master's --user ("default": none, so fc drops to nobody)
 };
 
 // Discards the bytes; Fetch hashes them and verifies the server's checksum.
@@ -178,6 +179,9 @@ int ParseOptions(int argc, char** argv, Options* o) {
       ("max-requests", po::value(&o->max_requests)->value_name("N"), "stop after N requests")
       ("max-kills", po::value(&o->max_kills)->value_name("N"), "stop killing after N kills")
       ("seed", po::value(&o->seed)->value_name("N"), "random seed (default 1)")
+      ("user", po::value(&o->user)->value_name("NAME"),
+       "run as root: the user fc-master runs as, root (default) or default (no --user: fc's "
+       "own default, nobody; the scratch tree is then readable by all)")
       ("bin-dir", po::value(&o->bin_dir)->value_name("DIR"),
        "where fc-master and fc-shmdump are (default: next to fc-chaos)");
   po::variables_map vm;
@@ -207,16 +211,20 @@ int main(int argc, char** argv) {
   }
   ScratchDir dir;
   Corpus corpus = Corpus::Generate(dir.path(), cache_bytes.value(), o.seed);
-  Master master(o.bin_dir + "/fc-master", dir.path(), o.workers, o.cache_size);
+  if (::geteuid() == 0 && o.user != "root") dir.OpenToAll();
+  Master master(o.bin_dir + "/fc-master", dir.path(), o.workers, o.cache_size, o.user);
   if (!master.Start()) return 1;
-  auto cache = fc::shm_cache::ShmCache::Open(master.shm_name());
+  // The segment belongs to the user fc runs as: map it as that user.
+  auto cache = master.OpenSegment();
   if (!cache.ok()) {
     std::fprintf(stderr, "fc-chaos: %s\n", cache.status().message().c_str());
     return 1;
   }
-  std::printf("fc-chaos: %.0f s of kills, %d clients, %d workers, cache %s, %zu files "
+  std::printf("fc-chaos: %.0f s of kills, %d clients, %d workers, cache %s, user %s, %zu files "
               "(largest %.1f MB, cache data capacity %.1f MB)\n",
-              o.duration_s, o.clients, o.workers, o.cache_size.c_str(), corpus.files().size(),
+              o.duration_s, o.clients, o.workers, o.cache_size.c_str(),
+              ::geteuid() != 0 ? "(not root)" : o.user == "default" ? "default (nobody)" : o.user.c_str(),
+              corpus.files().size(),
               corpus.largest() / 1e6, cache.value()->data_capacity() / 1e6);
   std::fflush(stdout);
 
