@@ -122,6 +122,11 @@ TEST(DefaultsTest, Sigusr1ReopensTheErrorLogInTheMasterAndEveryWorker) {
 }
 
 TEST(DefaultsTest, OutOfDescriptorsTheWorkerPausesAcceptInsteadOfSpinning) {
+#if defined(__SANITIZE_ADDRESS__)
+  // UBSan (built with ASan here) checks a vptr by writing the memory to a
+  // pipe: with no descriptor left it reports a bogus "invalid vptr".
+  GTEST_SKIP() << "UBSan's vptr check needs a free descriptor, which this test takes away";
+#endif
   TempDir root;
   WriteFile(root / "a.bin", 5000, 1);
   Server server(root.path(), {"--workers", "1"});
