@@ -349,7 +349,8 @@ TEST(DefaultsTest, GcAsRootFindsTheLeftoversOfAMasterThatRanAsAnotherUser) {
   ToolResult listed = RunTool({ShmdumpBin(), "--gc"});
   EXPECT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_NE(listed.out.find("/dev/shm/" + name), std::string::npos) << listed.out;
-  ToolResult removed = RunTool({ShmdumpBin(), "--gc", "--remove"});
+  // Only this test's: other tests running in parallel may still need theirs.
+  ToolResult removed = RunTool({ShmdumpBin(), "--gc", "--remove", "--shm-name", name});
   EXPECT_EQ(removed.exit_code, 0) << removed.err;
   EXPECT_FALSE(FileExists("/dev/shm/" + name)) << removed.out;
   EXPECT_FALSE(FileExists(lock_dir)) << removed.out;

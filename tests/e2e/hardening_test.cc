@@ -313,8 +313,13 @@ TEST_F(HardeningTest, ShmdumpGcRemovesOnlyTheLeftoversOfDeadMasters) {
   EXPECT_NE(list.out.find(dead_name), std::string::npos) << list.out;
   EXPECT_EQ(list.out.find(live.shm_name() + " "), std::string::npos) << list.out;
   EXPECT_TRUE(FileExists("/dev/shm/" + dead_name)) << "listing removes nothing";
-  ToolResult removed = RunTool({ShmdumpBin(), "--gc", "--remove"});
+  // Each name on its own: a removal of every dead segment here could take
+  // another test's leftovers, which it still needs, in a parallel run.
+  ToolResult removed = RunTool({ShmdumpBin(), "--gc", "--remove", "--shm-name", dead_name});
   EXPECT_EQ(removed.exit_code, 0) << removed.err;
+  ToolResult kept = RunTool({ShmdumpBin(), "--gc", "--remove", "--shm-name", live.shm_name()});
+  EXPECT_EQ(kept.exit_code, 0) << kept.err;
+  EXPECT_NE(kept.out.find("0 segments of dead masters"), std::string::npos) << kept.out;
   EXPECT_FALSE(FileExists("/dev/shm/" + dead_name));
   EXPECT_FALSE(FileExists(dead_locks));
   EXPECT_TRUE(FileExists("/dev/shm/" + live.shm_name())) << "a live master's segment was removed";

@@ -45,14 +45,17 @@ struct Candidate {
 
 }  // namespace
 
-int CollectGarbage(bool remove) {
+int CollectGarbage(bool remove, const std::string& only) {
   std::vector<Candidate> candidates;
   const bool root = ::geteuid() == 0;
   if (DIR* d = ::opendir("/dev/shm")) {
     while (dirent* e = ::readdir(d)) {
       struct stat st;
       const std::string name = e->d_name;
-      if (name[0] == '.' || ::fstatat(dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (name[0] == '.' || (!only.empty() && name != only) ||
+          ::fstatat(dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        continue;
+      }
       if (S_ISREG(st.st_mode) && (root || st.st_uid == ::geteuid())) candidates.push_back({name, st.st_uid});
     }
     ::closedir(d);

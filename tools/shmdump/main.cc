@@ -126,7 +126,8 @@ int main(int argc, char** argv) {
       "alive, pins). Takes the shared lock for at most --lock-timeout ms, never longer.\n"
       "--gc lists this user's segments (and lock directories) whose master is gone (as\n"
       "root: every user's, each looked at and removed as its owner)\n"
-      "(checked by pid and start time, so a reused pid cannot fool it); --remove deletes them.\n"
+      "(checked by pid and start time, so a reused pid cannot fool it); --remove deletes them;\n"
+      "with --shm-name, only that segment.\n"
       "Exit status: 0 ok, 1 segment missing or --check found a violation, 2 usage.\n\n"
       "Options");
   opts.add_options()
@@ -140,7 +141,7 @@ int main(int argc, char** argv) {
       ("remove", "with --gc: delete them and their lock directories");
   po::variables_map vm;
   if (int rc = fc::cli::Parse("fc-shmdump", argc, argv, opts, opts, nullptr, &vm); rc >= 0) return rc;
-  if (vm.count("gc")) return fc::shmdump::CollectGarbage(vm.count("remove") > 0);
+  if (vm.count("gc")) return fc::shmdump::CollectGarbage(vm.count("remove") > 0, shm_name);
   if (vm.count("remove")) {
     std::fprintf(stderr, "fc-shmdump: --remove goes with --gc\n");
     return 2;
