@@ -446,8 +446,7 @@ StreamSum& StreamSlot(Header& h, const FileIdentity& id) {
   return h.stream_sums[(mix ^ (mix >> 29)) % kStreamSums];
 }
 bool SameFile(const StreamSum& s, const FileIdentity& id) {
-  return s.size == id.size && s.mtime_ns == id.mtime_ns && s.ino == id.ino && s.dev == id.dev &&
-         s.ctime_ns == id.ctime_ns;
+  return FileIdentity{s.size, s.mtime_ns, s.ino, s.dev, s.ctime_ns} == id;  // one definition of "same"
 }
 }  // namespace
 
