@@ -13,6 +13,7 @@
 #include "fc/base/net.h"
 #include "fc/protocol/wire.h"
 #include "memory_budget.h"
+#include "web_options.h"
 
 namespace po = boost::program_options;
 
@@ -64,6 +65,7 @@ struct Raw {
   std::string access_log = "-", log_format = "combined", error_log, metrics_listen;
   bool quiet = false, allow_upload = false;
   std::string config_file;
+  WebRaw web;
 };
 
 Status Check(const po::variables_map& vm, Raw& r, MasterConfig* config, std::string* warning) {
@@ -150,6 +152,7 @@ Status Check(const po::variables_map& vm, Raw& r, MasterConfig* config, std::str
       !token.ok()) {
     return token;
   }
+  if (Status web = CheckWebOptions(r.web, &config->worker); !web.ok()) return web;
   config->config_file = r.config_file;
   config->worker.upload_min_rate = rate.value();
   config->worker.allow_list = r.list == "on";
@@ -320,6 +323,7 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
        "(default application/octet-stream)")
       ("cache-control", po::value(&config->worker.cache_control)->value_name("VALUE"),
        "HTTP Cache-Control field sent with every file (default none)");
+  AddWebOptions(w, &r.web, &visible);
   po::options_description hidden;
   hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
   po::options_description all;

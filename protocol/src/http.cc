@@ -117,7 +117,11 @@ ParseStatus ParseTarget(std::string_view target, Request* out) {
     target = path_start == std::string_view::npos ? std::string_view("/") : target.substr(path_start);
   }
   std::string_view path = target.substr(1);
-  path = path.substr(0, path.find('?'));
+  if (const size_t q = path.find('?'); q != std::string_view::npos) {
+    out->query = std::string(path.substr(q + 1));
+    path = path.substr(0, q);
+  }
+  out->slash_ended = path.empty() || path.back() == '/';
   if (path.find('#') != std::string_view::npos) return ParseStatus::kBadRequest;
   if (!PercentDecode(path, &out->path)) return ParseStatus::kBadRequest;
   if (out->path.size() > 4096) return ParseStatus::kUriTooLong;
@@ -220,6 +224,11 @@ ParseStatus ParseField(std::string_view line, Request* out, FieldState* st) {
     out->want_checksum = true;
   } else if (IEquals(name, "expect")) {
     out->expect_continue = IEquals(value, "100-continue");
+  } else if (IEquals(name, "accept-encoding")) {
+    out->has_accept_encoding = true;
+    AppendListMember(&out->accept_encoding, value);
+  } else if (IEquals(name, "accept")) {
+    AppendListMember(&out->accept, value);
   } else if (IEquals(name, "user-agent")) {
     out->user_agent = std::string(value);
   } else if (IEquals(name, "referer")) {

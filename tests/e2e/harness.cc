@@ -533,10 +533,11 @@ std::vector<HttpResponse> ReadHttpResponses(RawConnection& conn, size_t max_coun
 
 std::vector<std::string> JsonValues(const std::string& json, const std::string& key) {
   std::vector<std::string> values;
-  const std::string needle = "\"" + key + "\": ";
+  const std::string needle = "\"" + key + "\":";
   for (size_t pos = json.find(needle); pos != std::string::npos;
        pos = json.find(needle, pos + 1)) {
     size_t start = pos + needle.size();
+    while (start < json.size() && json[start] == ' ') ++start;
     if (json[start] == '"') {
       const size_t end = json.find('"', start + 1);
       values.push_back(json.substr(start + 1, end - start - 1));

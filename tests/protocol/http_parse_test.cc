@@ -19,6 +19,27 @@ TEST(HttpParseTest, ParsesAGetWithKeepAliveRangeAndConditionals) {
   EXPECT_TRUE(r.has_if_modified_since);
   EXPECT_EQ(r.if_modified_since, 784111777);
   EXPECT_EQ(text.substr(r.header_bytes), "NEXT");
+  EXPECT_EQ(r.query, "x=1");
+  EXPECT_FALSE(r.slash_ended);
+}
+
+TEST(HttpParseTest, KeepsTheQueryTheSlashAndTheNegotiationFields) {
+  Request r;
+  ASSERT_EQ(Parse("GET /docs/?page=2&sort=size HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\n"
+                  "Accept-Encoding: br;q=0.5\r\nAccept: text/html\r\n\r\n",
+                  &r),
+            ParseStatus::kOk);
+  EXPECT_EQ(r.path, "docs/");
+  EXPECT_EQ(r.query, "page=2&sort=size");
+  EXPECT_TRUE(r.slash_ended);
+  EXPECT_TRUE(r.has_accept_encoding);
+  EXPECT_EQ(r.accept_encoding, "gzip, br;q=0.5");
+  EXPECT_EQ(r.accept, "text/html");
+  ASSERT_EQ(Parse("GET / HTTP/1.1\r\nHost: h\r\nAccept-Encoding:\r\n\r\n", &r), ParseStatus::kOk);
+  EXPECT_TRUE(r.slash_ended);
+  EXPECT_TRUE(r.has_accept_encoding);
+  EXPECT_EQ(r.accept_encoding, "");
+  EXPECT_EQ(r.query, "");
 }
 
 TEST(HttpParseTest, NeedsMoreUntilTheBlankLineAndCapsTheHeader) {

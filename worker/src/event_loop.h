@@ -117,6 +117,8 @@ struct Connection {
   int status = 0;  // HTTP status, for the log
   uint32_t served = 0;  // responses finished on this connection
   bool corked = false;  // TCP_CORK on while a file streams
+  // HTTP: the content coding of the variant being sent (c.name is the variant's).
+  std::optional<http::Coding> coding;
 };
 
 class EventLoop {
@@ -205,6 +207,23 @@ class EventLoop {
                 const uint64_t* checksum = nullptr);
   // A reply with a short text body: errors, and also health and OPTIONS.
   void HttpText(Connection& c, int status, const std::string& message, bool close_after);
+  // A reply with a body made in memory (a listing, /.fc/cache, a redirect's
+  // note) and extra `fields` ("Name: value\r\n" each).
+  void HttpBody(Connection& c, int status, std::string body, std::string_view content_type,
+                std::string_view fields, bool close_after);
+  // http_directory.cc: URLs of directories, and the variant of a file.
+  // A URL ending in '/': its index file, else a listing (--autoindex) or 403.
+  void HandleHttpDirectory(Connection& c);
+  // After a refused open of `c.name`: if it is a directory, answers 301 to
+  // its URL with the '/' (keeping the query) and returns true.
+  bool RedirectDirectory(Connection& c);
+  // GET /.fc/cache: the cache's entries as JSON, or as an HTML page.
+  void HandleCachePage(Connection& c);
+  // --precompressed: switches c.name to the best variant the client accepts
+  // that exists and is not older than the file (*id: its identity).
+  void ChooseVariant(Connection& c, shm_cache::FileIdentity* id);
+  // The name whose extension gives the Content-Type (a variant's original).
+  std::string_view TypeName(const Connection& c) const;
   // The text before part `part` of a multipart/byteranges body; for
   // part == spans.size(), the closing boundary.
   std::string PartHeader(const Connection& c, size_t part) const;

@@ -15,6 +15,7 @@ const char* StatusText(int status) {
     case 200: return "200 OK";
     case 201: return "201 Created";
     case 206: return "206 Partial Content";
+    case 301: return "301 Moved Permanently";
     case 304: return "304 Not Modified";
     case 400: return "400 Bad Request";
     case 403: return "403 Forbidden";
@@ -68,7 +69,7 @@ std::string EventLoop::PartHeader(const Connection& c, size_t part) const {
   if (part == c.multipart->spans.size()) return h + "--\r\n";
   const http::ByteSpan& s = c.multipart->spans[part];
   h += "\r\nContent-Type: ";
-  h += ctx_.media_types.Lookup(c.name);
+  h += ctx_.media_types.Lookup(TypeName(c));
   h += "\r\nContent-Range: bytes " + std::to_string(s.first) + "-" + std::to_string(s.last) + "/" +
        std::to_string(c.identity.size) + "\r\n\r\n";
   return h;
@@ -112,13 +113,19 @@ void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool f
       h += "multipart/byteranges; boundary=";
       h.append(c.multipart->boundary, 16);
     } else {
-      h += ctx_.media_types.Lookup(c.name);
+      h += ctx_.media_types.Lookup(TypeName(c));
+    }
+    if (c.coding) {
+      h += "\r\nContent-Encoding: ";
+      h += http::CodingToken(*c.coding);
     }
     h += "\r\nContent-Length: ";
     h += std::to_string(body_length);
     h += "\r\nAccept-Ranges: bytes\r\n";
   }
   h += Validators(c.identity);
+  // Whenever a variant could be chosen, every reply for a file varies by it.
+  if (!ctx_.config.precompressed.empty()) h += "Vary: Accept-Encoding\r\n";
   if (!ctx_.config.cache_control.empty()) {
     h += "Cache-Control: " + ctx_.config.cache_control + "\r\n";
   }
@@ -142,6 +149,11 @@ void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool f
 
 void EventLoop::HttpText(Connection& c, int status, const std::string& message,
                           bool close_after) {
+  HttpBody(c, status, message + "\n", "text/plain; charset=utf-8", {}, close_after);
+}
+
+void EventLoop::HttpBody(Connection& c, int status, std::string body, std::string_view content_type,
+                         std::string_view fields, bool close_after) {
   c.status = status;
   if (status >= 400) c.how = "refused";
   c.close_after = c.close_after || close_after;
@@ -154,15 +166,19 @@ void EventLoop::HttpText(Connection& c, int status, const std::string& message,
   c.file.Reset();
   c.multipart.reset();
   c.body_left = 0;
-  c.body = c.head_only ? std::string() : message + "\n";
+  const size_t length = body.size();
+  c.body = c.head_only ? std::string() : std::move(body);
   std::string& h = c.head;
   h = "HTTP/1.1 ";
   h += StatusText(status);
   h += "\r\nServer: fc\r\n";
   h += DateHeader();
-  h += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ";
-  h += std::to_string(message.size() + 1);
+  h += "Content-Type: ";
+  h += content_type;
+  h += "\r\nContent-Length: ";
+  h += std::to_string(length);
   h += "\r\n";
+  h += fields;
   if (status == 405 || status == 501 || (c.http && c.http->method == http::Method::kOptions)) {
     h += ctx_.config.allow_upload ? "Allow: GET, HEAD, OPTIONS, PUT\r\n"
                                   : "Allow: GET, HEAD, OPTIONS\r\n";

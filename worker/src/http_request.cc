@@ -108,7 +108,8 @@ void EventLoop::DispatchHttp(Connection& c, bool body_skippable) {
   // Merge leading slashes ("//a" is "/a", as nginx's merge_slashes does).
   const size_t first = c.name.find_first_not_of('/');
   c.name.erase(0, first == std::string::npos ? c.name.size() : first);
-  if (c.name.empty()) return HttpText(c, 403, "directory listings are not served", false);
+  if (c.name == ".fc/cache") return HandleCachePage(c);
+  if (req.slash_ended) return HandleHttpDirectory(c);
   HandleGet(c);
 }
 

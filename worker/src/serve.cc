@@ -64,6 +64,10 @@ void EventLoop::HandleGet(Connection& c) {
   bool looked_up = false, busy = false;
   shm_cache::FileIdentity quick;
   if (CurrentIdentity(c.name, &quick)) {
+    if (!ctx_.config.precompressed.empty() && c.proto == Connection::Proto::kHttp &&
+        c.http->has_accept_encoding) {
+      ChooseVariant(c, &quick);
+    }
     c.identity = quick;
     shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, c.identity, &busy);
     if (pin.valid()) {
@@ -75,6 +79,9 @@ void EventLoop::HandleGet(Connection& c) {
   OpenedFile file;
   if (refusal = ctx_.files.OpenFile(c.name, &file); !refusal.ok()) {
     stat_memo_.erase(c.name);
+    if (c.proto == Connection::Proto::kHttp && refusal.code == Code::kForbidden && RedirectDirectory(c)) {
+      return;
+    }
     return Refuse(c, refusal, false);
   }
   c.identity = file.identity;

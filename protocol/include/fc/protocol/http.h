@@ -31,6 +31,8 @@ const char* MethodName(Method m);
 struct Request {
   Method method = Method::kUnknown;
   std::string path;       // percent-decoded target path, without the leading '/' and the query
+  std::string query;      // the raw query after '?' (not decoded), without the '?'
+  bool slash_ended = false;  // the target's path ended in '/' (a directory's URL)
   bool asterisk = false;  // the target was "*" (OPTIONS only)
   bool keep_alive = true;
   bool http10 = false;
@@ -52,6 +54,9 @@ struct Request {
   uint64_t checksum = 0;
   bool want_checksum = false;  // X-Fc-Want-Checksum (any value): a streamed 200 carries X-Fc-Checksum
   bool expect_continue = false;  // Expect: 100-continue
+  std::string accept_encoding;   // Accept-Encoding, repeated fields joined; see content_coding.h
+  bool has_accept_encoding = false;
+  std::string accept;            // Accept: chooses HTML or JSON for listings and /.fc/cache
   std::string referer;           // for the access log only
   std::string user_agent;
   size_t header_bytes = 0;       // bytes of the head, up to and including its empty line

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fc/base/status.h"
+#include "fc/protocol/content_coding.h"
 
 namespace fc::worker {
 
@@ -27,6 +28,9 @@ std::shared_ptr<const MediaTypes> LoadMediaTypes(const std::string& path,
 // object per line, or fc's short line for people.
 enum class LogFormat { kCombined, kJson, kFc };
 Result<LogFormat> ParseLogFormat(const std::string& text);
+
+// --autoindex: what a directory URL with no index file answers.
+enum class Autoindex { kOff, kHtml, kJson };
 
 struct WorkerConfig {
   uint32_t slot = 0;          // worker slot in the shared cache
@@ -74,6 +78,14 @@ struct WorkerConfig {
   std::string mime_types = "/etc/mime.types";
   std::shared_ptr<const MediaTypes> media_types;  // from mime_types; loaded here if null
   std::string cache_control;                // empty: no Cache-Control on files
+  // A URL ending in '/' serves the first of these that is a file in the
+  // directory; then a listing (--autoindex) or 403. A directory's URL without
+  // its '/' is redirected (301) to it. docs/web.md.
+  std::vector<std::string> index_files{"index.html"};
+  Autoindex autoindex = Autoindex::kOff;
+  // Variants served beside a file (NAME.br, NAME.zst, NAME.gz), in preference
+  // order, to a client that accepts them; empty: off (--precompressed).
+  std::vector<http::Coding> precompressed;
   bool arm_crash_points = false;  // honour FC_CRASH_AT (tests: slot 0's first worker)
   // A standby worker (>= 0): it prepares everything that needs no slot, then
   // reads a StandbyActivation from this pipe, closes the listening sockets in
