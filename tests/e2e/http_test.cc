@@ -97,8 +97,16 @@ TEST_F(HttpTest, ConfinementAndErrorStatuses) {
   EXPECT_EQ(Get("GET /%2e%2e/etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n").status, 403);
   EXPECT_EQ(Get("GET /docs/%2e%2e%2f%2e%2e%2fetc/passwd HTTP/1.1\r\nHost: x\r\n\r\n").status, 403);
   EXPECT_EQ(Get("GET /a%00b HTTP/1.1\r\nHost: x\r\n\r\n").status, 403);
-  EXPECT_EQ(Get("GET /docs HTTP/1.1\r\nHost: x\r\n\r\n").status, 403);
-  EXPECT_EQ(Get("GET / HTTP/1.1\r\nHost: x\r\n\r\n").status, 403);
+  // A directory named without its slash is redirected to the slashed URL; a
+  // slashed one is served by its index file, or refused when it has none and
+  // listings are off (the default).
+  HttpResponse moved = Get("GET /docs HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(moved.status, 301);
+  EXPECT_EQ(moved.Header("Location"), "/docs/");
+  EXPECT_EQ(Get("GET /docs/ HTTP/1.1\r\nHost: x\r\n\r\n").status, 403);
+  HttpResponse home = Get("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(home.status, 200);
+  EXPECT_EQ(home.body, "<h1>fc</h1>\n");
   EXPECT_EQ(Get("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").status, 404);
   HttpResponse post = Get("POST /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(post.status, 405);
