@@ -30,6 +30,9 @@ void AddWebOptions(const worker::WorkerConfig& defaults, WebRaw* raw, po::option
   raw->autoindex = AutoindexName(defaults.autoindex);
   raw->precompressed = http::CodingListText(defaults.precompressed);
   const std::string precompressed_default = raw->precompressed.empty() ? "off" : raw->precompressed;
+  raw->compress = http::CodingListText(defaults.compress);
+  const std::string compress_default = raw->compress.empty() ? "off" : raw->compress;
+  raw->compress_min_size = defaults.compress_min_size;
   options->add_options()
       ("index", po::value(&raw->index)->value_name("NAMES"),
        ("HTTP: a URL ending in / serves the first of these comma-separated names that is a "
@@ -42,7 +45,16 @@ void AddWebOptions(const worker::WorkerConfig& defaults, WebRaw* raw, po::option
        ("HTTP: serve NAME.br, NAME.zst or NAME.gz in place of NAME to a client that accepts "
         "that encoding, trying the encodings of LIST (br,zstd,gzip in any order) by the "
         "client's q-values, then in LIST's order; a variant older than NAME is ignored; off or "
-        "\"\" turns it off (default " + precompressed_default + ")").c_str());
+        "\"\" turns it off (default " + precompressed_default + ")").c_str())
+      ("compress", po::value(&raw->compress)->value_name("LIST"),
+       ("HTTP: compress a file of a compressible type (text, scripts, JSON, XML, SVG, wasm) "
+        "once, when it is first asked for in an encoding of LIST (gzip,zstd,br), and serve the "
+        "copy to every client that accepts it from the shared cache; a file with a "
+        "precompressed variant, under --compress-min-size or over 8 MiB, or that does not "
+        "shrink is served as it is; off or \"\" turns it off (default " + compress_default + ")").c_str())
+      ("compress-min-size", po::value(&raw->compress_min_size)->value_name("BYTES"),
+       ("HTTP: --compress leaves smaller files as they are (default " +
+        std::to_string(raw->compress_min_size) + ")").c_str());
 }
 
 Status CheckWebOptions(const WebRaw& raw, worker::WorkerConfig* config) {
@@ -75,7 +87,14 @@ Status CheckWebOptions(const WebRaw& raw, worker::WorkerConfig* config) {
   if (!codings) {
     return Status::Error("--precompressed: \"" + bad + "\" is not one of br, zstd, gzip (each at most once)");
   }
+  const std::string compress = raw.compress == "off" ? std::string() : raw.compress;
+  std::optional<std::vector<http::Coding>> copies = http::ParseCodingList(compress, &bad);
+  if (!copies) {
+    return Status::Error("--compress: \"" + bad + "\" is not one of gzip, zstd, br (each at most once)");
+  }
   config->index_files = std::move(index);
+  config->compress = std::move(*copies);
+  config->compress_min_size = raw.compress_min_size;
   config->autoindex = autoindex;
   config->precompressed = std::move(*codings);
   return Status::Ok();

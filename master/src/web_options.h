@@ -1,5 +1,5 @@
 // Internal header: fc-master's options for what a browser sees (docs/web.md):
-// index files, directory listings, precompressed variants. Kept apart from
+// index files, directory listings, precompressed variants, compressed copies. Kept apart from
 // options.cc so that a web feature's flag, check and help text sit together.
 #pragma once
 
@@ -14,10 +14,11 @@ namespace fc::master {
 
 // The options as typed, before their check; defaults from WorkerConfig's.
 struct WebRaw {
-  std::string index, autoindex, precompressed;
+  std::string index, autoindex, precompressed, compress;
+  uint64_t compress_min_size = 0;
 };
 
-// Adds --index, --autoindex and --precompressed to `options`, reading into *raw.
+// Adds --index, --autoindex, --precompressed, --compress and --compress-min-size to `options`, reading into *raw.
 void AddWebOptions(const worker::WorkerConfig& defaults, WebRaw* raw,
                    boost::program_options::options_description* options);
 // Checks the values and stores them in *config.

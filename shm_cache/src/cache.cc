@@ -239,13 +239,15 @@ Status ShmCache::ReclaimWorker(uint32_t slot, int32_t pid, uint64_t epoch, int t
 // REQUIRES: the mutex. Pins a fresh cached copy of `name` into *pin, dropping a
 // stale one. Returns false on a miss.
 bool ShmCache::LookupLocked(std::string_view name, uint64_t hash, const FileIdentity& identity,
-                            PinnedEntry* pin, bool count_miss) {
+                            PinnedEntry* pin, bool count_miss, bool match_size) {
   Impl& m = *impl_;
   m.AssertLocked();  // callers hold it (cache.h cannot name Impl's capability)
   const uint32_t e = m.FindLocked(name, hash);
   if (e != kNil) {
     Entry& entry = m.entries[e];
-    const FileIdentity cached{entry.size, entry.mtime_ns, entry.ino, entry.dev, entry.ctime_ns};
+    // A copy's size is its own, not its source's (cache.h, LookupCopy).
+    const FileIdentity cached{match_size ? entry.size : identity.size, entry.mtime_ns, entry.ino, entry.dev,
+                              entry.ctime_ns};
     if (cached == identity) {
       ++m.PinCount(m.slot, e);
       crash::At(crash::Point::kAfterPin);  // pinned; the reader count not raised yet
@@ -274,9 +276,18 @@ void ShmCache::FillPin(uint32_t e, PinnedEntry* pin) {
 }
 
 PinnedEntry ShmCache::Lookup(std::string_view name, const FileIdentity& identity, bool* busy) {
+  return LookupMatching(name, identity, busy, /*count_miss=*/true, /*match_size=*/true);
+}
+
+PinnedEntry ShmCache::LookupCopy(std::string_view name, const FileIdentity& source, bool* busy,
+                                 bool count_miss) {
+  return LookupMatching(name, source, busy, count_miss, /*match_size=*/false);
+}
+
+PinnedEntry ShmCache::LookupMatching(std::string_view name, const FileIdentity& identity, bool* busy,
+                                     bool count_miss, bool match_size) {
   Impl& m = *impl_;
   m.RequireSlot();
-  const uint64_t hash = NameHash(name);
   PinnedEntry pin;
   std::optional<RobustLock> lock;
   if (!m.TakeLock(&lock)) {
@@ -284,8 +295,14 @@ PinnedEntry ShmCache::Lookup(std::string_view name, const FileIdentity& identity
     return pin;
   }
   m.AssertLocked();
-  LookupLocked(name, hash, identity, &pin, /*count_miss=*/true);
+  LookupLocked(name, NameHash(name), identity, &pin, count_miss, match_size);
   return pin;
+}
+
+Admission ShmCache::AdmitCopy(std::string_view name, const FileIdentity& source, uint64_t stored_size) {
+  FileIdentity stored = source;
+  stored.size = stored_size;
+  return AdmitMatching(name, stored, /*match_size=*/false);
 }
 
 Admission::Kind ShmCache::RouteMiss(std::string_view name, const FileIdentity& identity) {
@@ -300,6 +317,10 @@ Admission::Kind ShmCache::RouteMiss(std::string_view name, const FileIdentity& i
 }
 
 Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
+  return AdmitMatching(name, identity, /*match_size=*/true);
+}
+
+Admission ShmCache::AdmitMatching(std::string_view name, const FileIdentity& identity, bool match_size) {
   Impl& m = *impl_;
   m.RequireSlot();
   Admission result;
@@ -313,7 +334,7 @@ Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
   m.AssertLocked();
   // The caller's Lookup already counted the miss; a hit here (loaded by another
   // process meanwhile) still counts as a hit.
-  if (LookupLocked(name, hash, identity, &result.pin, /*count_miss=*/false)) {
+  if (LookupLocked(name, hash, identity, &result.pin, /*count_miss=*/false, match_size)) {
     result.kind = Admission::Kind::kHit;
     return result;
   }
@@ -322,7 +343,9 @@ Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
     return result;
   }
   const uint32_t needed = m.PacketsFor(needed_bytes);
-  if (!m.AdmitLocked(hash, needed_bytes)) {
+  // A copy skips the gate: making it cost a compression, which a copy that
+  // was turned away would waste (the caller decides which copies to make).
+  if (match_size && !m.AdmitLocked(hash, needed_bytes)) {
     result.kind = Admission::Kind::kNotAdmitted;  // the policy's gate: first request streams
     return result;
   }

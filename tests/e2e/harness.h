@@ -5,8 +5,11 @@
 
 #include <sys/types.h>
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -160,5 +163,29 @@ std::vector<HttpResponse> ReadHttpResponses(RawConnection& conn, size_t max_coun
 // Extracts every value of `"key": <number>` / `"key": "<string>"` in a JSON text.
 std::vector<std::string> JsonValues(const std::string& json, const std::string& key);
 uint64_t JsonNumber(const std::string& json, const std::string& key);
+
+// A fixture for HTTP tests of one server over a scratch root: Start() it,
+// then Send() raw requests or Get() a target with extra header lines.
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void Start(std::vector<std::string> args) {
+    server_ = std::make_unique<Server>(root_.path(), std::move(args));
+    ASSERT_TRUE(server_->started()) << server_->Log();
+  }
+  HttpResponse Send(const std::string& request, bool head_only = false) {
+    RawConnection conn(server_->port());
+    HttpResponse r;
+    EXPECT_TRUE(conn.Send(request));
+    EXPECT_TRUE(ReadHttpResponse(conn, &r, head_only)) << request;
+    return r;
+  }
+  // `fields`: whole header lines, each ending in CRLF.
+  HttpResponse Get(const std::string& target, const std::string& fields = "") {
+    return Send("GET " + target + " HTTP/1.1\r\nHost: x\r\n" + fields + "\r\n");
+  }
+  std::string Url(const std::string& path) const { return "http://127.0.0.1:" + server_->port_text() + path; }
+  TempDir root_;
+  std::unique_ptr<Server> server_;
+};
 
 }  // namespace fc::testing

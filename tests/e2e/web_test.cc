@@ -28,7 +28,7 @@ void SetMtime(const std::string& path, time_t seconds) {
   ASSERT_EQ(::utimes(path.c_str(), times), 0) << path;
 }
 
-class WebTest : public ::testing::Test {
+class WebTest : public HttpServerTest {
  protected:
   void SetUp() override {
     WriteText(root_ / "index.html", "<h1>home</h1>\n");
@@ -57,23 +57,6 @@ class WebTest : public ::testing::Test {
     SetMtime(root_ / "stale.js", 1'700'000'100);
     SetMtime(root_ / "stale.js.gz", 1'700'000'000);
   }
-  void Start(std::vector<std::string> args) {
-    server_ = std::make_unique<Server>(root_.path(), args);
-    ASSERT_TRUE(server_->started()) << server_->Log();
-  }
-  HttpResponse Send(const std::string& request, bool head_only = false) {
-    RawConnection conn(server_->port());
-    HttpResponse r;
-    EXPECT_TRUE(conn.Send(request));
-    EXPECT_TRUE(ReadHttpResponse(conn, &r, head_only)) << request;
-    return r;
-  }
-  HttpResponse Get(const std::string& target, const std::string& fields = "") {
-    return Send("GET " + target + " HTTP/1.1\r\nHost: x\r\n" + fields + "\r\n");
-  }
-  std::string Url(const std::string& path) const { return "http://127.0.0.1:" + server_->port_text() + path; }
-  TempDir root_;
-  std::unique_ptr<Server> server_;
 };
 
 TEST_F(WebTest, TheRootServesItsIndexAndADirectoryWithoutItsSlashIsRedirected) {

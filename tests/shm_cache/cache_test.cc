@@ -215,6 +215,35 @@ TEST_F(ShmCacheTest, StaleEntryIsDroppedWhenTheFileChanges) {
   EXPECT_EQ(Read(v2), "version two");
 }
 
+TEST_F(ShmCacheTest, ACopyMatchesItsSourceIdentityWhateverItsOwnSize) {
+  Make(1 << 20, 256, Policy::kFc);  // fc's gate would keep a first load out; a copy skips it
+  const FileIdentity source{5000, 100, 9, 7, 300};
+  EXPECT_FALSE(cache_->LookupCopy(".fc/gzip/a.js", source).valid());
+  Admission a = cache_->AdmitCopy(".fc/gzip/a.js", source, 5);
+  ASSERT_EQ(a.kind, Admission::Kind::kReserved);
+  iovec iov[4];
+  ASSERT_EQ(a.reservation.Spans(0, 5, iov, 4), 1);
+  std::memcpy(iov[0].iov_base, "small", 5);
+  cache_->Publish(std::move(a.reservation), 77).Release();
+  PinnedEntry hit = cache_->LookupCopy(".fc/gzip/a.js", source);
+  ASSERT_TRUE(hit.valid());
+  EXPECT_EQ(hit.size(), 5u);
+  EXPECT_EQ(hit.checksum(), 77u);
+  EXPECT_EQ(Read(hit), "small");
+  hit.Release();
+  // An exact lookup (the source's size) does not match a copy ...
+  EXPECT_FALSE(cache_->Lookup(".fc/gzip/a.js", source).valid());
+  // ... and a changed source (its ctime moved) drops it.
+  Admission again = cache_->AdmitCopy(".fc/gzip/a.js", source, 0);  // an empty marker
+  ASSERT_EQ(again.kind, Admission::Kind::kReserved);
+  cache_->Publish(std::move(again.reservation), 0).Release();
+  EXPECT_EQ(cache_->LookupCopy(".fc/gzip/a.js", source).size(), 0u);
+  FileIdentity rewritten = source;
+  rewritten.ctime_ns = 301;
+  EXPECT_FALSE(cache_->LookupCopy(".fc/gzip/a.js", rewritten).valid());
+  EXPECT_TRUE(Cached().empty());
+}
+
 TEST_F(ShmCacheTest, StaleEntryStillBeingReadIsFreedByTheLastUnpin) {
   Make(1 << 20, 256);
   PinnedEntry old_reader = Load("a", "version one");

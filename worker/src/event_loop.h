@@ -117,8 +117,13 @@ struct Connection {
   int status = 0;  // HTTP status, for the log
   uint32_t served = 0;  // responses finished on this connection
   bool corked = false;  // TCP_CORK on while a file streams
-  // HTTP: the content coding of the variant being sent (c.name is the variant's).
+  // HTTP: the content coding of the variant being sent (c.name is the
+  // variant's), or of the compressed copy (`copy`: c.name stays the file's).
   std::optional<http::Coding> coding;
+  bool copy = false;
+  // A load that may come back as a compressed copy: the body (ranges,
+  // preconditions) is planned once its size is known (OnLoaded).
+  bool plan_after_load = false;
 };
 
 class EventLoop {
@@ -222,8 +227,17 @@ class EventLoop {
   // --precompressed: switches c.name to the best variant the client accepts
   // that exists and is not older than the file (*id: its identity).
   void ChooseVariant(Connection& c, shm_cache::FileIdentity* id);
+  // --compress: hands the copy's load (or making) to a loader thread.
+  void LoadCopy(Connection& c, OpenedFile file, http::Coding coding);
   // The name whose extension gives the Content-Type (a variant's original).
   std::string_view TypeName(const Connection& c) const;
+  // --compress: the coding of the copy to serve for this request of a file
+  // with identity `id`, if any (compressible, in the size limits, accepted).
+  std::optional<http::Coding> CopyCoding(const Connection& c, const shm_cache::FileIdentity& id) const;
+  // The compressed copy is served: c.identity takes its size.
+  void UseCopy(Connection& c, http::Coding coding, const shm_cache::PinnedEntry& pin);
+  // What the ETag says beyond the file's identity: a copy's coding.
+  static std::string_view EtagTag(const Connection& c);
   // The text before part `part` of a multipart/byteranges body; for
   // part == spans.size(), the closing boundary.
   std::string PartHeader(const Connection& c, size_t part) const;
@@ -231,7 +245,7 @@ class EventLoop {
   static int HttpStatusFor(const Connection& c, protocol::Code code);
   const std::string& DateHeader();
   // "ETag: ...\r\nLast-Modified: ...\r\n" for a file, memoised per loop.
-  const std::string& Validators(const shm_cache::FileIdentity& id);
+  const std::string& Validators(const shm_cache::FileIdentity& id, std::string_view tag);
 
   ServeContext& ctx_;
   shm_cache::WorkerCounters& counters_;  // this thread's lane in the segment
@@ -257,6 +271,7 @@ class EventLoop {
   time_t date_second_ = 0;
   struct ValidatorMemo {
     shm_cache::FileIdentity id;
+    std::string tag;
     std::string text;
   };
   ValidatorMemo validators_[64];
@@ -281,7 +296,7 @@ class EventLoop {
 
 // The strong validator of a file: changes whenever fc would consider a cached
 // copy stale.
-std::string ETag(const shm_cache::FileIdentity& id);
+std::string ETag(const shm_cache::FileIdentity& id, std::string_view tag = {});
 // A name quoted for a message or a log line: escaped and bounded.
 std::string Printable(const std::string& name);
 

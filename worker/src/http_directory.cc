@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cache_page.h"
+#include "compressor.h"
 #include "directory_listing.h"
 #include "event_loop.h"
 
@@ -116,8 +117,29 @@ void EventLoop::ChooseVariant(Connection& c, shm_cache::FileIdentity* id) {
 
 std::string_view EventLoop::TypeName(const Connection& c) const {
   std::string_view name = c.name;
-  if (c.coding) name.remove_suffix(std::string_view(http::CodingSuffix(*c.coding)).size());
+  if (c.coding && !c.copy) name.remove_suffix(std::string_view(http::CodingSuffix(*c.coding)).size());
   return name;
+}
+
+std::optional<http::Coding> EventLoop::CopyCoding(const Connection& c,
+                                                  const shm_cache::FileIdentity& id) const {
+  const WorkerConfig& config = ctx_.config;
+  if (config.compress.empty() || c.proto != Connection::Proto::kHttp || !c.http->has_accept_encoding ||
+      c.coding || id.size < config.compress_min_size || id.size > kMaxCompressSize ||
+      !CompressibleType(ctx_.media_types.Lookup(c.name))) {
+    return std::nullopt;
+  }
+  return http::Negotiate(c.http->accept_encoding, true, config.compress);
+}
+
+void EventLoop::UseCopy(Connection& c, http::Coding coding, const shm_cache::PinnedEntry& pin) {
+  c.coding = coding;
+  c.copy = true;
+  c.identity.size = pin.size();
+}
+
+std::string_view EventLoop::EtagTag(const Connection& c) {
+  return c.copy ? std::string_view(http::CodingToken(*c.coding)) : std::string_view();
 }
 
 }  // namespace fc::worker

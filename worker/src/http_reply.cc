@@ -37,11 +37,13 @@ const char* StatusText(int status) {
 
 }  // namespace
 
-std::string ETag(const shm_cache::FileIdentity& id) {
+std::string ETag(const shm_cache::FileIdentity& id, std::string_view tag) {
   char buf[80];
-  std::snprintf(buf, sizeof(buf), "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"", id.ino, id.size,
+  std::snprintf(buf, sizeof(buf), "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64, id.ino, id.size,
                 static_cast<uint64_t>(id.mtime_ns));
-  return buf;
+  std::string etag = buf;
+  if (!tag.empty()) etag.append("-").append(tag);
+  return etag + "\"";
 }
 
 const std::string& EventLoop::DateHeader() {
@@ -53,11 +55,12 @@ const std::string& EventLoop::DateHeader() {
   return date_;
 }
 
-const std::string& EventLoop::Validators(const shm_cache::FileIdentity& id) {
+const std::string& EventLoop::Validators(const shm_cache::FileIdentity& id, std::string_view tag) {
   ValidatorMemo& memo = validators_[(id.ino * 31 + static_cast<uint64_t>(id.mtime_ns)) % 64];
-  if (!(memo.id == id) || memo.text.empty()) {
+  if (!(memo.id == id) || memo.tag != tag || memo.text.empty()) {
     memo.id = id;
-    memo.text = "ETag: " + ETag(id) + "\r\nLast-Modified: " +
+    memo.tag = tag;
+    memo.text = "ETag: " + ETag(id, tag) + "\r\nLast-Modified: " +
                 http::FormatHttpDate(static_cast<time_t>(id.mtime_ns / 1000000000LL)) + "\r\n";
   }
   return memo.text;
@@ -123,9 +126,9 @@ void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool f
     h += std::to_string(body_length);
     h += "\r\nAccept-Ranges: bytes\r\n";
   }
-  h += Validators(c.identity);
-  // Whenever a variant could be chosen, every reply for a file varies by it.
-  if (!ctx_.config.precompressed.empty()) h += "Vary: Accept-Encoding\r\n";
+  h += Validators(c.identity, EtagTag(c));
+  // Whenever a variant or a copy could be chosen, every reply for a file varies by it.
+  if (!ctx_.config.precompressed.empty() || !ctx_.config.compress.empty()) h += "Vary: Accept-Encoding\r\n";
   if (!ctx_.config.cache_control.empty()) {
     h += "Cache-Control: " + ctx_.config.cache_control + "\r\n";
   }
@@ -185,7 +188,7 @@ void EventLoop::HttpBody(Connection& c, int status, std::string body, std::strin
   }
   if (status == 503 || c.how == std::string_view("health")) h += "Cache-Control: no-store\r\n";
   // The validators stay on replies about a file (RFC 9110 §15.4.5, §15.5.13).
-  if (c.identity.ino != 0 && (status == 412 || status == 416)) h += Validators(c.identity);
+  if (c.identity.ino != 0 && (status == 412 || status == 416)) h += Validators(c.identity, EtagTag(c));
   if (status == 416) h += "Content-Range: bytes */" + std::to_string(c.identity.size) + "\r\n";
   ConnectionField(c, draining_, &h);
   h += "\r\n";

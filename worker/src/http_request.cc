@@ -139,7 +139,7 @@ bool EventLoop::PlanHttpBody(Connection& c) {
   const uint64_t size = c.identity.size;
   // Formatted only when a precondition needs it (most requests have none).
   const bool needs_etag = !req.if_match.empty() || !req.if_none_match.empty() || !req.if_range.empty();
-  const std::string etag = needs_etag ? ETag(c.identity) : std::string();
+  const std::string etag = needs_etag ? ETag(c.identity, EtagTag(c)) : std::string();
   const time_t modified = static_cast<time_t>(c.identity.mtime_ns / 1000000000LL);
   // RFC 9110 §13.2.2: If-Match, else If-Unmodified-Since; then If-None-Match,
   // else If-Modified-Since; then If-Range.

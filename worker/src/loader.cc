@@ -12,12 +12,14 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "fc/base/checksum.h"
 #include "fc/base/clock.h"
 #include "fc/base/crash_point.h"
 #include "fc/base/log.h"
+#include "compressor.h"
 
 namespace fc::worker {
 namespace {
@@ -105,6 +107,15 @@ void LoaderPool::Run() {
 LoadResult LoaderPool::Load(LoadTask& task, bool* would_block) {
   const bool nowait = would_block != nullptr;
   LoadResult error;
+  if (task.compress) {
+    // Compressing takes milliseconds: never on an event loop.
+    if (nowait) {
+      *would_block = true;
+      return error;
+    }
+    LoadResult copy;
+    if (LoadCopy(task, &copy)) return copy;
+  }
   LoadLocks::Held lock;
   std::string lock_error;
   const int64_t deadline = nowait                 ? 0  // one try
@@ -226,6 +237,67 @@ Status LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& 
   }
   *checksum = hash.Digest();
   return Status::Ok();
+}
+
+bool LoaderPool::LoadCopy(LoadTask& task, LoadResult* result) {
+  const http::Coding coding = *task.compress;
+  const std::string name = CopyName(coding, task.name);
+  LoadLocks::Held lock;
+  std::string lock_error;
+  const int64_t deadline =
+      task.deadline_ns != 0 ? task.deadline_ns : MonotonicNowNs() + int64_t{lock_wait_ms_} * 1'000'000;
+  if (locks_.Acquire(name, deadline, &lock, &lock_error) != LoadLocks::Outcome::kHeld) return false;
+  // Another process may have made it while this one waited.
+  shm_cache::PinnedEntry pin = cache_.LookupCopy(name, task.identity, nullptr, /*count_miss=*/false);
+  const char* how = "hit-after-wait";
+  if (!pin.valid()) {
+    const uint64_t size = task.identity.size;
+    std::string source(size, '\0');
+    for (uint64_t done = 0; done < size;) {
+      const ssize_t got = ::pread(task.fd.get(), source.data() + done, size - done, static_cast<off_t>(done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return false;  // the plain load that follows reports it
+      done += static_cast<uint64_t>(got);
+    }
+    struct stat st;
+    if (::fstat(task.fd.get(), &st) != 0 || static_cast<uint64_t>(st.st_size) != size ||
+        Nanoseconds(st.st_mtim) != task.identity.mtime_ns || Nanoseconds(st.st_ctim) != task.identity.ctime_ns) {
+      return false;  // changed while read: the plain load sorts it out
+    }
+    std::string compressed, error;
+    if (!Compress(coding, source.data(), size, &compressed, &error)) {
+      log::Line("compressing \"", task.name, "\" (", http::CodingToken(coding), "): ", error,
+                "; serving it uncompressed");
+      return false;
+    }
+    // Not smaller: an empty copy says so to every worker, so nobody tries again.
+    if (compressed.size() >= size) compressed.clear();
+    shm_cache::Admission admission = cache_.AdmitCopy(name, task.identity, compressed.size());
+    if (admission.kind == shm_cache::Admission::Kind::kHit) {
+      pin = std::move(admission.pin);
+    } else if (admission.kind != shm_cache::Admission::Kind::kReserved) {
+      return false;  // no room (all pinned) or the lock busy: the file itself, this time
+    } else {
+      iovec iov[64];
+      for (uint64_t done = 0; done < compressed.size();) {
+        const int n = admission.reservation.Spans(done, compressed.size() - done, iov, 64);
+        for (int i = 0; i < n; ++i) {
+          std::memcpy(iov[i].iov_base, compressed.data() + done, iov[i].iov_len);
+          done += iov[i].iov_len;
+        }
+      }
+      Checksum64 hash;
+      hash.Update(compressed.data(), compressed.size());
+      pin = cache_.Publish(std::move(admission.reservation), hash.Digest());
+      how = "compress";
+    }
+  }
+  if (!pin.valid() || pin.size() == 0) return false;
+  result->kind = LoadResult::Kind::kCached;
+  result->pin = std::move(pin);
+  result->coding = coding;
+  result->how = how;
+  return true;
 }
 
 LoadResult LoaderPool::Stream(LoadTask& task, const char* how, bool* would_block) {

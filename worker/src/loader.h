@@ -7,19 +7,23 @@
 // instead), then asks the cache again: another process may have
 // loaded it meanwhile. Otherwise it reads the file into a reservation and
 // publishes it, or, if the cache cannot hold it, checksums it for streaming.
-// The result goes back to the loop through `done`. Thread-safe.
+// The result goes back to the loop through `done`. With --compress it may
+// instead make (once, for every worker) and return the file's compressed
+// copy (compressor.h). Thread-safe.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "fc/base/mutex.h"
 #include "fc/base/unique_fd.h"
+#include "fc/protocol/content_coding.h"
 #include "fc/protocol/wire.h"
 #include "fc/shm_cache/cache.h"
 #include "file_source.h"
@@ -34,6 +38,7 @@ struct LoadResult {
   uint64_t checksum = 0;       // kStream, kUploaded
   uint64_t length = 0;         // kUploaded: bytes stored
   const char* how = "";        // "miss", "hit-after-wait", "stream-too-large", "stream-pinned"
+  std::optional<http::Coding> coding;  // kCached: the pin is the file's compressed copy in this coding
   Refusal refusal{protocol::Code::kInternal, ""};  // kError: the reply
 };
 
@@ -43,6 +48,10 @@ struct LoadTask {
   shm_cache::FileIdentity identity;
   bool need_checksum = true;  // a streamed file is hashed first only if the reply carries it
   int64_t deadline_ns = 0;    // monotonic: past it, stop waiting for another load and stream
+  // --compress: bring back the file's compressed copy in this coding, made
+  // now if need be (under the copy's own load lock); failing that (not
+  // smaller, no room, a wait past the deadline), the file itself.
+  std::optional<http::Coding> compress;
   std::function<void(LoadResult)> done;  // called on a loader thread
 };
 
@@ -75,6 +84,9 @@ class LoaderPool {
   // With `would_block`, give up (setting it) rather than wait for the load
   // lock or the disk; without, wait as the task's deadline allows.
   LoadResult Load(LoadTask& task, bool* would_block = nullptr);
+  // task.compress: the copy's pin into *result (true), or false to serve the
+  // file itself.
+  bool LoadCopy(LoadTask& task, LoadResult* result);
   // A streamed file's checksum, from the segment's table or hashed (and put there).
   LoadResult Stream(LoadTask& task, const char* how, bool* would_block = nullptr);
   // *injected: the failure came from FC_CRASH_ACTION=error (tests).

@@ -109,6 +109,7 @@ void EventLoop::ProcessInput(Connection& c) {
     c.offset = c.length = 0;
     c.head_only = c.http_range = c.is_upload = false;
     c.coding.reset();
+    c.copy = c.plan_after_load = false;
     c.identity = shm_cache::FileIdentity();
     const bool progressed =
         c.proto == Connection::Proto::kFc ? ProcessFcRequest(c) : ProcessHttpRequest(c);

@@ -5,6 +5,7 @@
 #include <sys/sysmacros.h>
 
 #include "fc/base/clock.h"
+#include "compressor.h"
 #include "event_loop.h"
 
 namespace fc::worker {
@@ -63,18 +64,31 @@ void EventLoop::HandleGet(Connection& c) {
   // Hit path: one statx (or none, within --revalidate-after) and the cache; no open.
   bool looked_up = false, busy = false;
   shm_cache::FileIdentity quick;
+  std::optional<http::Coding> copy;  // --compress: the copy to bring back from the load
   if (CurrentIdentity(c.name, &quick)) {
     if (!ctx_.config.precompressed.empty() && c.proto == Connection::Proto::kHttp &&
         c.http->has_accept_encoding) {
       ChooseVariant(c, &quick);
     }
     c.identity = quick;
-    shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, c.identity, &busy);
-    if (pin.valid()) {
-      if (!PlanBody(c)) return;
-      return StartCached(c, std::move(pin), "hit");
+    copy = CopyCoding(c, quick);
+    if (copy) {
+      shm_cache::PinnedEntry pin = ctx_.cache.LookupCopy(CopyName(*copy, c.name), quick, &busy);
+      if (pin.valid() && pin.size() > 0) {
+        UseCopy(c, *copy, pin);
+        if (!PlanBody(c)) return;
+        return StartCached(c, std::move(pin), "hit");
+      }
+      if (pin.valid()) copy.reset();  // empty: compression does not pay for this file
     }
-    looked_up = true;
+    if (!copy) {
+      shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, c.identity, &busy);
+      if (pin.valid()) {
+        if (!PlanBody(c)) return;
+        return StartCached(c, std::move(pin), "hit");
+      }
+      looked_up = true;
+    }
   }
   OpenedFile file;
   if (refusal = ctx_.files.OpenFile(c.name, &file); !refusal.ok()) {
@@ -86,6 +100,7 @@ void EventLoop::HandleGet(Connection& c) {
   }
   c.identity = file.identity;
   RememberIdentity(c.name, file.identity);
+  if (copy) return LoadCopy(c, std::move(file), *copy);
   if (!PlanBody(c)) return;
   // Ask the cache again only if the open found another file than statx did
   // (a symlink followed, or a change in between).
@@ -129,6 +144,25 @@ void EventLoop::HandleGet(Connection& c) {
   ctx_.loaders->Submit(std::move(task));
 }
 
+// The compressed copy missed: a loader thread makes it (or finds it made by
+// another process meanwhile), or falls back to the file itself; the body is
+// planned when it is known which (OnLoaded).
+void EventLoop::LoadCopy(Connection& c, OpenedFile file, http::Coding coding) {
+  const uint64_t serial = c.serial;
+  LoadTask task;
+  task.name = c.name;
+  task.fd = std::move(file.fd);
+  task.identity = file.identity;
+  task.compress = coding;
+  task.need_checksum = ReplyCarriesChecksum(c);
+  task.deadline_ns = c.started_ns + int64_t{ctx_.config.request_timeout_ms} * 1'000'000;
+  task.done = [this, serial](LoadResult result) { PostLoaded(serial, std::move(result)); };
+  c.plan_after_load = true;
+  c.state = Connection::State::kWaiting;
+  SetInterest(c, 0);
+  ctx_.loaders->Submit(std::move(task));
+}
+
 // Whether a streamed file must be hashed for its reply: every fc reply
 // carries the checksum; an HTTP 200 only when the request asked for it
 // (X-Fc-Want-Checksum, which fc-client sends; PROTOCOL.md). A reply from the
@@ -157,6 +191,11 @@ bool EventLoop::PlanBody(Connection& c) {
 void EventLoop::OnLoaded(Connection& c, LoadResult result) {
   if (c.state == Connection::State::kUploading) return OnUploadWritten(c, std::move(result));
   c.state = Connection::State::kReading;
+  if (c.plan_after_load && result.kind != LoadResult::Kind::kError) {
+    c.plan_after_load = false;
+    if (result.coding) UseCopy(c, *result.coding, result.pin);
+    if (!PlanBody(c)) return;  // (a refusal: the pin or the file is dropped with `result`)
+  }
   switch (result.kind) {
     case LoadResult::Kind::kCached:
       return StartCached(c, std::move(result.pin), result.how);

@@ -2,6 +2,7 @@
 // Upload, then the commit (fsync, verify, rename) on a loader thread.
 #include <sys/epoll.h>
 
+#include "compressor.h"
 #include "event_loop.h"
 
 namespace fc::worker {
@@ -104,6 +105,8 @@ void EventLoop::ConsumeUpload(Connection& c) {
     r.refusal = upload->Commit(verify, expected);
     if (r.refusal.ok()) {
       ctx_.cache.Invalidate(name);
+      for (http::Coding coding : {http::Coding::kGzip, http::Coding::kZstd, http::Coding::kBrotli})
+        ctx_.cache.Invalidate(CopyName(coding, name));
       r.kind = LoadResult::Kind::kUploaded;
       r.checksum = upload->checksum();
       r.length = length;

@@ -292,6 +292,17 @@ class ShmCache {
   // (kNotAdmitted, remembered in the gate's ghost as Admit would). kReserved
   // means "load it" (nothing is reserved yet); kBusy, the lock stayed held.
   Admission::Kind RouteMiss(std::string_view name, const FileIdentity& identity);
+  // Copies: an entry derived from a file (its compressed bytes, --compress)
+  // under a name of its own. It carries its source's identity but its own
+  // size, so it is fresh while the source's mtime, ctime, inode and device
+  // match (any write to the source moves its ctime), and is dropped as stale
+  // otherwise. Each copy is an entry of its own to the policy: it and its
+  // source are evicted independently. An empty copy is a valid entry (a
+  // caller's marker, e.g. "compression does not pay for this file").
+  // `count_miss`: false for a second look after a caller's own counted one.
+  PinnedEntry LookupCopy(std::string_view name, const FileIdentity& source, bool* busy = nullptr,
+                         bool count_miss = true);
+  Admission AdmitCopy(std::string_view name, const FileIdentity& source, uint64_t stored_size);
   // Makes a filled reservation visible and returns a pin on it.
   PinnedEntry Publish(Reservation reservation, uint64_t checksum);
 
@@ -319,7 +330,11 @@ class ShmCache {
   struct Impl;
   explicit ShmCache(std::unique_ptr<Impl> impl);
   bool LookupLocked(std::string_view name, uint64_t hash, const FileIdentity& identity,
-                    PinnedEntry* pin, bool count_miss);
+                    PinnedEntry* pin, bool count_miss, bool match_size);
+  // Lookup and Admit, for a file (match_size) or a copy (cache.h, LookupCopy).
+  PinnedEntry LookupMatching(std::string_view name, const FileIdentity& identity, bool* busy, bool count_miss,
+                             bool match_size);
+  Admission AdmitMatching(std::string_view name, const FileIdentity& identity, bool match_size);
   void FillPin(uint32_t entry, PinnedEntry* pin);
   void Unpin(uint32_t entry);
   void AbortReservation(const Reservation& reservation);

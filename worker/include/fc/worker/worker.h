@@ -86,6 +86,12 @@ struct WorkerConfig {
   // Variants served beside a file (NAME.br, NAME.zst, NAME.gz), in preference
   // order, to a client that accepts them; empty: off (--precompressed).
   std::vector<http::Coding> precompressed;
+  // Compressed copies made once by the loader and kept in the shared cache
+  // beside the file (worker/src/compressor.h), in preference order, for
+  // compressible types from compress_min_size bytes; empty: off (--compress).
+  // A precompressed variant on disk, when there is one, comes first.
+  std::vector<http::Coding> compress;
+  uint64_t compress_min_size = 1024;
   bool arm_crash_points = false;  // honour FC_CRASH_AT (tests: slot 0's first worker)
   // A standby worker (>= 0): it prepares everything that needs no slot, then
   // reads a StandbyActivation from this pipe, closes the listening sockets in
