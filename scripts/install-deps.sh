@@ -7,13 +7,13 @@
 #   help2man          man pages made from each program's --help (cmake --install, the .deb)
 #   systemd           systemd-analyze verify for the unit files (packaging_test)
 #   zlib1g-dev, libzstd-dev, libbrotli-dev  --compress: gzip, zstd and br copies made once, at load
-#   chromium          the headless browser test (browser_test skips without it)
+#   chromium, chromium-driver  the headless browser test, driven over WebDriver (skips without them)
 #   curl              the HTTP conformance tests of index pages, listings and variants
 set -euo pipefail
 packages=(cmake g++ ninja-build pkg-config libboost-dev libboost-program-options-dev
           libxxhash-dev libgtest-dev libbenchmark-dev clang libclang-rt-14-dev
           media-types haproxy nginx-light python3 python3-h11 prometheus help2man
-          systemd dpkg-dev zlib1g-dev libzstd-dev libbrotli-dev chromium curl)
+          systemd dpkg-dev zlib1g-dev libzstd-dev libbrotli-dev chromium chromium-driver curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

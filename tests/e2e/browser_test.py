@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""What a browser user sees, in a real browser: Debian's chromium, headless,
+driven through chromedriver's WebDriver protocol (HTTP + JSON, so only the
+standard library is needed here), against the real fc-master on port 0.
+
+It loads / (index.html renders), a directory listing (a click on a link whose
+name needs escaping brings the file's bytes; a click on the Size header sorts),
+and /.fc/cache as HTML (the table shows what was served). Screenshots go to
+--out. Exits 77 (ctest: skipped), saying why, where chromium or chromedriver
+is missing or the browser cannot start; 0 when every check passed.
+"""
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+SKIP = 77
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C WebDriver element key
+
+
+class WebDriver:
+    """The few WebDriver commands this test needs."""
+
+    def __init__(self, port):
+        self.base = "http://127.0.0.1:%d" % port
+        self.session = None
+
+    def call(self, method, path, body=None, timeout=30):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return json.loads(r.read() or b"{}").get("value")
+        except urllib.error.HTTPError as e:
+            raise RuntimeError("%s %s: %s" % (method, path, e.read()[:400].decode(errors="replace")))
+
+    def start(self, user_data_dir):
+        args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=900,600", "--user-data-dir=" + user_data_dir]
+        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": CHROMIUM, "args": args}}}}
+        self.session = self.call("POST", "/session", caps, timeout=60)["sessionId"]
+
+    def cmd(self, method, path, body=None):
+        return self.call(method, "/session/%s%s" % (self.session, path), body)
+
+    def go(self, url):
+        self.cmd("POST", "/url", {"url": url})
+
+    def js(self, script):
+        return self.cmd("POST", "/execute/sync", {"script": script, "args": []})
+
+    def click_link(self, text):
+        element = self.cmd("POST", "/element", {"using": "link text", "value": text})
+        self.cmd("POST", "/element/%s/click" % element[ELEMENT], {})
+
+    def screenshot(self, path):
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(self.cmd("GET", "/screenshot")))
+
+    def quit(self):
+        if self.session:
+            try:
+                self.call("DELETE", "/session/" + self.session, timeout=10)
+            except Exception:  # the browser may be gone already
+                pass
+
+
+class Checks:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def eq(self, what, got, want):
+        if got == want:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print("FAILED: %s: got %r, want %r" % (what, got, want))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_fc(master, root, log_path):
+    log = open(log_path, "w")
+    proc = subprocess.Popen([master, "--root", root, "--port", "0", "--workers", "1",
+                             "--autoindex", "html"], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", open(log_path).read())
+        if m:
+            return proc, int(m.group(1))
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise RuntimeError("fc-master did not start: " + open(log_path).read())
+
+
+def make_root(root):
+    os.makedirs(os.path.join(root, "docs"))
+    with open(os.path.join(root, "index.html"), "w") as f:
+        f.write('<!doctype html><meta charset="utf-8"><title>fc sample</title>'
+                '<h1 id="greeting">Hello from fc</h1><p><a href="docs/">the docs</a></p>\n')
+    files = {"a.txt": "alpha\n" * 3, "b c&d<e>.txt": "bytes of an awkward name\n",
+             "zz big.txt": "z" * 5000 + "\n"}
+    for name, text in files.items():
+        with open(os.path.join(root, "docs", name), "w") as f:
+            f.write(text)
+    return files
+
+
+def run(args, checks):
+    work = tempfile.mkdtemp(prefix="fc-browser-")
+    os.chmod(work, 0o755)  # as root, fc serves as nobody
+    fc = driver_proc = driver = None
+    try:
+        root = os.path.join(work, "root")
+        files = make_root(root)
+        fc, port = start_fc(args.master, root, os.path.join(work, "fc.log"))
+        url = "http://127.0.0.1:%d" % port
+        driver_port = free_port()
+        driver_proc = subprocess.Popen([CHROMEDRIVER, "--port=%d" % driver_port],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       start_new_session=True)
+        driver = WebDriver(driver_port)
+        deadline = time.time() + 20
+        while True:
+            try:
+                if driver.call("GET", "/status", timeout=2).get("ready"):
+                    break
+            except (OSError, RuntimeError):
+                pass
+            if time.time() > deadline:
+                print("SKIP: chromedriver did not become ready in 20 s")
+                return SKIP
+            time.sleep(0.1)
+        try:
+            driver.start(os.path.join(work, "profile"))
+        except (OSError, RuntimeError) as e:
+            print("SKIP: headless chromium could not start: %s" % e)
+            return SKIP
+
+        # /: index.html renders.
+        driver.go(url + "/")
+        checks.eq("title of /", driver.js("return document.title"), "fc sample")
+        checks.eq("heading of /", driver.js("return document.getElementById('greeting').textContent"),
+                  "Hello from fc")
+        driver.screenshot(os.path.join(args.out, "index.png"))
+
+        # A listing: follow the index's link, then a file's link.
+        driver.click_link("the docs")
+        checks.eq("URL after the docs link", driver.js("return location.href"), url + "/docs/")
+        names = driver.js("return Array.from(document.querySelectorAll('td a')).map(a => a.textContent)")
+        checks.eq("names listed", names, ["../", "a.txt", "b c&d<e>.txt", "zz big.txt"])
+        driver.screenshot(os.path.join(args.out, "listing.png"))
+        for name, text in files.items():
+            driver.go(url + "/docs/")
+            driver.click_link(name)
+            body = driver.js("return document.body.innerText")
+            checks.eq("bytes of %r in the browser" % name, body.rstrip("\n"), text.rstrip("\n"))
+        # Sorting by size, largest first, through the header's links.
+        driver.go(url + "/docs/")
+        driver.click_link("Size")
+        driver.click_link("Size \u25b2")
+        order = driver.js("return Array.from(document.querySelectorAll('td a')).map(a => a.textContent)")
+        checks.eq("names by size, descending", order, ["../", "zz big.txt", "b c&d<e>.txt", "a.txt"])
+
+        # /.fc/cache as HTML: what was just served is there.
+        for _ in range(3):
+            urllib.request.urlopen(url + "/docs/a.txt", timeout=10).read()
+        driver.go(url + "/.fc/cache")
+        checks.eq("title of the cache page", driver.js("return document.title"), "fc cache")
+        cached = driver.js("return Array.from(document.querySelectorAll('tr td:first-child'))"
+                           ".map(td => td.textContent)")
+        checks.eq("docs/a.txt in the cache table", "docs/a.txt" in cached, True)
+        checks.eq("the fill meter", driver.js("return document.getElementById('fill') !== null"), True)
+        driver.screenshot(os.path.join(args.out, "cache.png"))
+        return 0
+    finally:
+        if driver:
+            driver.quit()
+        for proc in (driver_proc, fc):
+            if proc and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--master", required=True, help="the fc-master to test")
+    parser.add_argument("--out", required=True, help="directory for the screenshots")
+    args = parser.parse_args()
+    for tool in (CHROMIUM, CHROMEDRIVER):
+        if not os.access(tool, os.X_OK):
+            print("SKIP: %s is not installed (apt-get install chromium chromium-driver)" % tool)
+            return SKIP
+    os.makedirs(args.out, exist_ok=True)
+    checks = Checks()
+    rc = run(args, checks)
+    if rc == SKIP:
+        return SKIP
+    print("screenshots in %s" % args.out)
+    print("%d passed, %d failed" % (checks.passed, checks.failed))
+    return 1 if checks.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
