@@ -67,6 +67,32 @@ ROWS = [
     ("GET /.fc/health", req(b"GET /.fc/health HTTP/1.1"), None),
     ("GET /../etc/passwd", req(b"GET /../etc/passwd HTTP/1.1"), None),
     ("GET /./a.txt (alias)", req(b"GET /./a.txt HTTP/1.1"), None),
+    ("GET / (no index.html)", req(b"GET / HTTP/1.1"), None),
+    ("GET /docs/ (a directory)", req(b"GET /docs/ HTTP/1.1"), None),
+    ("GET /docs (a directory, no slash)", req(b"GET /docs HTTP/1.1"), "Location"),
+    ("GET /s.css, Accept-Encoding: gzip, .gz beside", req(b"GET /s.css HTTP/1.1", b"Accept-Encoding: gzip\r\n"), "Content-Encoding"),
+]
+
+# What a browser user sees, with the web features on: nginx with index.html,
+# autoindex on, gzip_static on and gzip on (per request, for text/css and
+# JavaScript); fc with --autoindex html --precompressed gzip --compress gzip,br.
+WEB_NGINX = "autoindex on; gzip_static on; gzip on; gzip_types text/css application/javascript;"
+WEB_FC = ["--autoindex", "html", "--precompressed", "gzip", "--compress", "gzip,br"]
+GZ = b"Accept-Encoding: gzip\r\n"
+WEB_ROWS = [
+    ("GET / (index.html present)", req(b"GET /site/ HTTP/1.1"), "Content-Type"),
+    ("GET /docs/ (listing)", req(b"GET /docs/ HTTP/1.1"), "Content-Type"),
+    ("GET /docs?q=1 (no slash, a query)", req(b"GET /docs?q=1 HTTP/1.1"), "Location"),
+    ("GET /s.css, gzip, .gz beside", req(b"GET /s.css HTTP/1.1", GZ), "Content-Encoding"),
+    ("the same: Vary", req(b"GET /s.css HTTP/1.1", GZ), "Vary"),
+    ("GET /s.css, gzip;q=0", req(b"GET /s.css HTTP/1.1", b"Accept-Encoding: gzip;q=0\r\n"), "Content-Encoding"),
+    ("GET /s.css, no Accept-Encoding", req(b"GET /s.css HTTP/1.1"), "Content-Encoding"),
+    ("HEAD /s.css, gzip", req(b"HEAD /s.css HTTP/1.1", GZ), "Content-Encoding"),
+    ("GET /s.css, gzip, Range 0-3", req(b"GET /s.css HTTP/1.1", GZ + b"Range: bytes=0-3\r\n"), "Content-Range"),
+    ("GET /app.js, gzip, no .gz", req(b"GET /app.js HTTP/1.1", GZ), "Content-Encoding"),
+    ("GET /app.js, gzip, Range 0-3", req(b"GET /app.js HTTP/1.1", GZ + b"Range: bytes=0-3\r\n"), "Content-Range"),
+    ("GET /app.js, br", req(b"GET /app.js HTTP/1.1", b"Accept-Encoding: br\r\n"), "Content-Encoding"),
+    ("GET /.fc/cache (the cache list)", req(b"GET /.fc/cache HTTP/1.1"), "Content-Type"),
 ]
 
 
@@ -129,6 +155,35 @@ def exchange(port, data, field):
     return text
 
 
+def start_pair(tmp, root, name, nginx_extra, fc_args, fc_bin, procs):
+    """nginx and fc over `root` on free ports; returns (nginx_port, fc_port)."""
+    nginx_port, fc_port = free_port(), free_port()
+    conf = os.path.join(tmp, name + ".conf")
+    with open(conf, "w") as f:
+        f.write("""daemon off; worker_processes 1; pid %(t)s/%(n)s.pid; error_log %(t)s/error.log;
+events { worker_connections 64; }
+http { include /etc/nginx/mime.types; default_type application/octet-stream; access_log off;
+  client_body_temp_path %(t)s/body; proxy_temp_path %(t)s/proxy; fastcgi_temp_path %(t)s/fcgi;
+  uwsgi_temp_path %(t)s/uwsgi; scgi_temp_path %(t)s/scgi; %(x)s
+  server { listen 127.0.0.1:%(p)d; root %(r)s; } }
+""" % {"t": tmp, "n": name, "p": nginx_port, "r": root, "x": nginx_extra})
+    procs.append(subprocess.Popen(["/usr/sbin/nginx", "-c", conf, "-p", tmp + "/", "-e", tmp + "/error.log"],
+                                  stderr=subprocess.DEVNULL))
+    procs.append(subprocess.Popen([fc_bin, "--root", root, "--port", str(fc_port), "--quiet", "--workers", "1"]
+                                  + fc_args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    wait_listening(nginx_port)
+    wait_listening(fc_port)
+    return nginx_port, fc_port
+
+
+def table(rows, nginx_port, fc_port, version):
+    print("| request | %s | fc |" % version)
+    print("|---|---|---|")
+    for name, data, field in rows:
+        answers = [exchange(port, data, field).replace(str(port), "PORT") for port in (nginx_port, fc_port)]
+        print("| %s | %s | %s |" % (name, answers[0], answers[1]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fc", default=os.path.join(os.path.dirname(__file__), "..", "build", "fc-master"))
@@ -144,27 +199,22 @@ def main():
             with open(os.path.join(root, name), "wb") as f:
                 f.write(data)
         os.chmod(tmp, 0o755)
-        nginx_port, fc_port = free_port(), free_port()
-        conf = os.path.join(tmp, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write("""daemon off; worker_processes 1; pid %(t)s/nginx.pid; error_log %(t)s/error.log;
-events { worker_connections 64; }
-http { include /etc/nginx/mime.types; default_type application/octet-stream; access_log off;
-  client_body_temp_path %(t)s/body; proxy_temp_path %(t)s/proxy; fastcgi_temp_path %(t)s/fcgi;
-  uwsgi_temp_path %(t)s/uwsgi; scgi_temp_path %(t)s/scgi;
-  server { listen 127.0.0.1:%(p)d; root %(r)s; } }
-""" % {"t": tmp, "p": nginx_port, "r": root})
-        procs.append(subprocess.Popen(["/usr/sbin/nginx", "-c", conf, "-p", tmp + "/", "-e", tmp + "/error.log"],
-                                      stderr=subprocess.DEVNULL))
-        procs.append(subprocess.Popen([args.fc, "--root", root, "--port", str(fc_port), "--quiet", "--workers", "1"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_listening(nginx_port)
-        wait_listening(fc_port)
+        os.makedirs(os.path.join(root, "docs"))
+        os.makedirs(os.path.join(root, "site"))
+        for name, data in [("docs/x.txt", b"x"), ("site/index.html", b"<h1>hi</h1>"),
+                           ("s.css", b"body { color: red; }\n" * 40),
+                           ("app.js", b"function f(a) { return a + 1; }\n" * 100)]:
+            with open(os.path.join(root, name), "wb") as f:
+                f.write(data)
+        subprocess.run(["gzip", "-9", "-k", "-n", os.path.join(root, "s.css")], check=True)
+        os.chmod(tmp, 0o755)
         version = subprocess.run(["/usr/sbin/nginx", "-v"], capture_output=True, text=True).stderr.strip()
-        print("| request | %s | fc |" % version.replace("nginx version: ", ""))
-        print("|---|---|---|")
-        for name, data, field in ROWS:
-            print("| %s | %s | %s |" % (name, exchange(nginx_port, data, field), exchange(fc_port, data, field)))
+        version = version.replace("nginx version: ", "")
+        table(ROWS, *start_pair(tmp, root, "plain", "", [], args.fc, procs), version)
+        print()
+        print("With the web features on: nginx `%s`; fc `%s`." % (WEB_NGINX, " ".join(WEB_FC)))
+        print()
+        table(WEB_ROWS, *start_pair(tmp, root, "web", WEB_NGINX, WEB_FC, args.fc, procs), version)
     finally:
         for p in procs:
             p.terminate()

@@ -92,6 +92,11 @@ TEST_F(CompressTest, EachCodingIsCompressedOnceAndServedFromTheCacheToEveryWorke
     EXPECT_TRUE(WaitUntil([&] { return CacheEntry(list = CacheList(), name).find(want) != std::string::npos; }, 5000))
         << name << " " << list;
   }
+  // The HTML cache page shows the copies, with no link (no URL reaches them).
+  const std::string html = Get("/.fc/cache", "Accept: text/html\r\n").body;
+  EXPECT_NE(html.find("<td>.fc/gzip/app.js</td>"), std::string::npos) << html;
+  EXPECT_EQ(html.find("href=\"/.fc/"), std::string::npos) << html;
+  EXPECT_EQ(Get("/.fc/gzip/app.js").status, 403) << "the reserved names stay out of reach";
   // A copy's own validators: its ETag revalidates it, ranges count its bytes,
   // HEAD tells its length.
   const HttpResponse gz = Get("/app.js", "Accept-Encoding: gzip\r\n");

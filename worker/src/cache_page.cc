@@ -62,8 +62,11 @@ std::string RenderCacheHtml(std::vector<shm_cache::CachedFile> files, const shm_
   const size_t rows = std::min(files.size(), kCachePageRows);
   for (size_t i = 0; i < rows; ++i) {
     const shm_cache::CachedFile& f = files[i];
-    h += "<tr><td><a href=\"/" + HtmlEscape(UrlEncode(f.name, true)) + "\">" + HtmlEscape(f.name) +
-         "</a></td><td class=\"n\">" + std::to_string(f.size) + "</td><td class=\"n\">" +
+    // A compressed copy (".fc/CODING/NAME", --compress) is no URL of its own.
+    const bool copy = f.name.compare(0, 4, ".fc/") == 0;
+    h += copy ? "<tr><td>" + HtmlEscape(f.name)
+              : "<tr><td><a href=\"/" + HtmlEscape(UrlEncode(f.name, true)) + "\">" + HtmlEscape(f.name) + "</a>";
+    h += "</td><td class=\"n\">" + std::to_string(f.size) + "</td><td class=\"n\">" +
          std::to_string(f.readers) + "</td><td class=\"n\">" + std::to_string(f.hits) + "</td></tr>\n";
   }
   h += "</table>\n";
