@@ -20,6 +20,7 @@
 
 #include "fc/base/clock.h"
 #include "fc/base/log.h"
+#include "fc/base/sched.h"
 #include "fc/base/private_dir.h"
 #include "listeners.h"
 #include "metrics_server.h"
@@ -597,6 +598,10 @@ void Supervisor::OnUpgradeReadable() {
 }
 
 int Supervisor::Run() {
+  // A dead worker's SIGCHLD must wake this loop at once, even with every CPU
+  // busy serving; what it forks (workers, the standby, an upgrade) starts
+  // with the scheduler's defaults.
+  sched::PromptWakeups(true, /*reset_on_fork=*/true);
   for (uint32_t i = 0; i < positions_.size(); ++i) Spawn(i, /*initial=*/true);
   StartStandby();
   uint16_t port = 0;

@@ -2,6 +2,9 @@
 // CPU scheduling policy (--scheduling) and the stat memo (--revalidate-after).
 #include <dirent.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -28,6 +31,32 @@ std::vector<int> ThreadPolicies(pid_t pid) {
   }
   ::closedir(d);
   return policies;
+}
+
+// The slice a thread asked for (sched_attr.sched_runtime; Linux 6.12+ reports
+// the slice in force for SCHED_OTHER/BATCH), or -1.
+int64_t SliceNs(pid_t tid) {
+  struct {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+  } attr{};
+  if (::syscall(SYS_sched_getattr, tid, &attr, sizeof(attr), 0) != 0) return -1;
+  return static_cast<int64_t>(attr.runtime);
+}
+
+std::vector<pid_t> Threads(pid_t pid) {
+  std::vector<pid_t> tids;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return tids;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') tids.push_back(std::stoi(e->d_name));
+  }
+  ::closedir(d);
+  return tids;
 }
 
 HttpResponse Get(uint16_t port, const std::string& path) {
@@ -61,10 +90,46 @@ TEST(TuningTest, WorkersRunSchedBatchByDefaultAndSchedOtherOnRequest) {
       }, 5000)) << policies.size() << " threads in worker " << worker;
       for (int policy : policies) EXPECT_EQ(policy, expected) << "worker " << worker << " " << setting;
     }
-    // The master keeps the default policy: it only supervises.
-    EXPECT_EQ(::sched_getscheduler(server.pid()), SCHED_OTHER);
+    // The master keeps the default policy: it only supervises (what it forks
+    // starts at the defaults: SCHED_RESET_ON_FORK).
+    EXPECT_EQ(::sched_getscheduler(server.pid()), SCHED_OTHER | SCHED_RESET_ON_FORK);
   }
   EXPECT_EQ(RunTool({MasterBin(), "--root", root.path(), "--scheduling", "fifo"}).exit_code, 2);
+}
+
+// A death is replaced at once only if the master and the standby wake at
+// once on a busy machine: both wait with a short slice (sched.h), and
+// nothing else of fc does.
+TEST(TuningTest, TheMasterAndTheStandbyWaitWithShortSlicesAndWorkersServeWithTheDefault) {
+  const int64_t base = SliceNs(::getpid());
+  if (base <= 0 || base == 100'000) GTEST_SKIP() << "this kernel reports no fair slice (Linux < 6.12)";
+  TempDir root;
+  WriteText(root / "a.txt", "a");
+  Server server(root.path());
+  ASSERT_TRUE(server.started());
+  ASSERT_TRUE(WaitUntil([&] { return server.StandbyPid() != 0; }, 5000));
+  EXPECT_EQ(SliceNs(server.pid()), 100'000) << "the master's loop";
+  // The standby's main thread waits short; the threads it made (loaders) do not.
+  const pid_t standby = server.StandbyPid();
+  EXPECT_TRUE(WaitUntil([&] { return SliceNs(standby) == 100'000; }, 5000));
+  const std::vector<pid_t> standby_threads = Threads(standby);
+  EXPECT_GE(std::count_if(standby_threads.begin(), standby_threads.end(),
+                          [&](pid_t t) { return t != standby && SliceNs(t) == base; }),
+            2)
+      << "its two loader threads";
+  // Activated by a death, it serves with the default slice on every thread.
+  const std::vector<pid_t> before = server.WorkerPids();
+  ASSERT_FALSE(before.empty());
+  ::kill(before[0], SIGKILL);
+  ASSERT_GE(server.WaitForWorkers(before.size(), {before[0]}, 5000), 0);
+  ASSERT_EQ(Get(server.port(), "/a.txt").status, 200);
+  for (pid_t worker : server.WorkerPids()) {
+    std::vector<pid_t> tids;
+    EXPECT_TRUE(WaitUntil([&] {
+      tids = Threads(worker);
+      return tids.size() >= 5 && std::all_of(tids.begin(), tids.end(), [&](pid_t t) { return SliceNs(t) == base; });
+    }, 5000)) << "worker " << worker;
+  }
 }
 
 TEST(TuningTest, RevalidateAfterServesTheCheckedVersionUntilTheIntervalEnds) {

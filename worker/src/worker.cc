@@ -21,6 +21,7 @@
 #include "event_loop.h"
 #include "fc/base/crash_point.h"
 #include "fc/base/log.h"
+#include "fc/base/sched.h"
 #include "fc/worker/worker.h"
 #include "file_source.h"
 #include "loader.h"
@@ -29,14 +30,19 @@ namespace fc::worker {
 
 namespace {
 
-void UseBatchScheduling() {
+// Once serving, every thread gets the worker's scheduling: the default slice
+// (a standby's main thread waited with a short one, and the loops it made
+// since inherited it), then SCHED_BATCH if `batch`.
+void SettleScheduling(bool batch) {
   const sched_param param{};
   DIR* tasks = ::opendir("/proc/self/task");
   bool all = tasks != nullptr;
   int err = tasks != nullptr ? 0 : errno;
   while (dirent* task = tasks != nullptr ? ::readdir(tasks) : nullptr) {
     if (task->d_name[0] == '.') continue;
-    if (::sched_setscheduler(std::atoi(task->d_name), SCHED_BATCH, &param) != 0) {
+    const int tid = std::atoi(task->d_name);
+    sched::PromptWakeups(false, false, tid);
+    if (batch && ::sched_setscheduler(tid, SCHED_BATCH, &param) != 0) {
       all = false;
       err = errno;
     }
@@ -56,6 +62,11 @@ void UseBatchScheduling() {
 bool AwaitActivation(WorkerConfig* config, const sigset_t& signals, AccessLog* access_log) {
   UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC));
   char name[16];  // fc-standby, from the fork (standby.cc); a worker once activated
+  // A death is to be replaced at once: the wake-up must not wait for the
+  // task running on a busy CPU to use up its slice. Only this thread, and
+  // only until it serves (the loader threads are made already; the loops
+  // made meanwhile inherit the short slice until SettleScheduling).
+  sched::PromptWakeups(true);
   for (;;) {
     pollfd fds[2] = {{config->standby_fd, POLLIN, 0}, {signal_fd.get(), POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
@@ -158,7 +169,7 @@ int RunWorker(const WorkerConfig& given) {
   // started): a replacement started on a saturated machine must not wait for
   // the CPU behind the load it is to take over, as a SCHED_BATCH task does
   // (it never preempts on wake-up).
-  if (config.batch_scheduling) UseBatchScheduling();
+  SettleScheduling(config.batch_scheduling);
 
   int signal_number = 0;
   for (;;) {
