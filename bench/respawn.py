@@ -9,12 +9,15 @@ installed; `root`: --user root): serve a cached 20 MB file
 to `clients` curl loops on loopback, SIGKILL a random worker `kills` times, and
 time (a) kill -> the replacement's pid appears among the master's children and
 (b) kill -> the replacement logs "serving". Prints p50, p99 and max of both.
-The floor, measured under the same load after each kill: how long a
+The old floor, measured under the same load after each kill: how long a
 SIGKILLed dummy child of this script (one thread, and five threads idle as a
 worker's are) takes until its parent can reap it, and how long a fork + exec
-of a trivial program takes until it runs. No replacement can serve sooner
-than the first (the kernel must run each dying thread's exit before the
-parent learns of the death) plus the second.
+of a trivial program takes until it runs. A replacement that waits for the
+reap cannot serve sooner than the first; fc's master replaces a worker at its
+first thread's exit instead (master/src/death_watch.h), from a standby forked
+ahead of need, so it can.
+The observer runs SCHED_FIFO (as root) and wakes on the servers' log pipe, so
+that its own wake-up behind the load does not count.
 Several binaries and users are measured alternately, kill by kill, so they share the
 machine's noise. Bounded: every loop has a count; all traffic is on 127.0.0.1.
 """

@@ -26,6 +26,7 @@
 #include "metrics_server.h"
 #include "notify.h"
 #include "process.h"
+#include "death_watch.h"
 #include "standby.h"
 #include "upgrade.h"
 
@@ -51,10 +52,13 @@ struct Position {
   uint32_t next_slot = kNoSlot;
 };
 
-// A worker that was asked to drain (reload, fewer workers) and has not exited.
+// A worker that was asked to drain (reload, fewer workers), or one replaced
+// already because a thread of it exited (`dying`), that has not been reaped.
 struct Retiring {
   pid_t pid;
   uint32_t slot;
+  bool dying = false;
+  int64_t started_ns = 0;
 };
 
 // A dead worker's slot, to be cleared of its pins (by pid and epoch: pids get reused).
@@ -83,6 +87,8 @@ class Supervisor {
   void Spawn(uint32_t position, bool initial = false);
   void Reap();
   void OnPositionDeath(Position& p, int status);
+  void WatchServingWorkers();
+  void OnThreadExit(pid_t pid);
   void QueueReclaim(uint32_t slot, pid_t pid);
   void RetryReclaims();
   void ReclaimStrangers();
@@ -120,6 +126,7 @@ class Supervisor {
   std::vector<Reclaim> reclaims_;
   UpgradeChild upgrade_;
   Standby standby_;
+  DeathWatch death_watch_;
   int64_t standby_due_ns_ = 0;  // when to fork the next standby (0: none due)
   int64_t last_stranger_scan_ns_ = 0;
 };
@@ -266,10 +273,54 @@ void Supervisor::Reap() {
     }
     for (size_t i = 0; i < retiring_.size(); ++i) {
       if (retiring_[i].pid != pid) continue;
+      if (retiring_[i].dying) {
+        log::Line("worker slot ", retiring_[i].slot, " (pid ", pid, ") ", DescribeExit(status), " after ",
+                  (MonotonicNowNs() - retiring_[i].started_ns) / kMs, " ms; replaced already");
+      }
       QueueReclaim(retiring_[i].slot, pid);
       retiring_.erase(retiring_.begin() + static_cast<long>(i));
       break;
     }
+  }
+}
+
+// Watches the threads of every worker that serves (DeathWatch), and none other.
+void Supervisor::WatchServingWorkers() {
+  std::vector<pid_t> live;
+  bool unwatched = false;
+  for (const Position& p : positions_) {
+    if (p.pid == 0) continue;
+    live.push_back(p.pid);
+    unwatched = unwatched || !death_watch_.watching(p.pid);
+  }
+  death_watch_.KeepOnly(live);
+  if (!unwatched || !death_watch_.supported()) return;
+  for (const Position& p : positions_) {
+    if (p.pid != 0 && !death_watch_.watching(p.pid) && Serving(p.pid, p.slot)) death_watch_.Watch(p.pid);
+  }
+}
+
+// A thread of a serving worker exited: the worker is dying (death_watch.h).
+// It is replaced now and reaped later. One that dies within a second of its
+// start is left to the reap, whose exit status decides about a crash loop.
+void Supervisor::OnThreadExit(pid_t pid) {
+  for (uint32_t i = 0; i < positions_.size(); ++i) {
+    Position& p = positions_[i];
+    if (p.pid != pid) continue;
+    const int64_t lived = MonotonicNowNs() - p.started_ns;
+    if (lived < kQuickDeathNs) return;
+    // Whatever ended the thread, the worker must not serve on beside its
+    // replacement: finish it (a SIGKILLed one is dying already).
+    ::kill(pid, SIGKILL);
+    log::Line("worker slot ", p.slot, " (pid ", pid, ") is dying (a thread of it exited after ", lived / kMs,
+              " ms); replacing it now");
+    if (metrics_) metrics_->CountRestart();
+    retiring_.push_back({pid, p.slot, /*dying=*/true, p.started_ns});
+    p.pid = 0;
+    p.slot = kNoSlot;
+    p.quick_deaths = 0;
+    Spawn(i);
+    return;
   }
 }
 
@@ -378,6 +429,13 @@ int64_t Supervisor::NextWakeNs() const {
     if (p.pid == 0 && p.respawn_at_ns != 0) next = std::min(next, p.respawn_at_ns);
   }
   if (!reclaims_.empty() || reloading_ || !ready_) next = std::min(next, now + 20 * kMs);
+  // A worker not watched yet (DeathWatch) is looked at again soon: it serves
+  // within milliseconds of its start.
+  for (const Position& p : positions_) {
+    if (p.pid != 0 && death_watch_.supported() && !death_watch_.watching(p.pid)) {
+      next = std::min(next, now + 20 * kMs);
+    }
+  }
   if (upgrade_.pid != 0) next = std::min(next, upgrade_.deadline_ns);
   if (metrics_) next = std::min(next, now + 500 * kMs);
   if (standby_due_ns_ != 0) next = std::min(next, standby_due_ns_);
@@ -617,10 +675,13 @@ int Supervisor::Run() {
     if (polled_upgrade) fds.push_back({upgrade_.ready.get(), POLLIN, 0});
     const size_t metrics_from = fds.size();
     if (metrics_) metrics_->AppendPollFds(&fds);
+    WatchServingWorkers();
+    death_watch_.AppendPollFds(&fds);
     const int64_t wait_ms =
         std::max<int64_t>(0, (NextWakeNs() - MonotonicNowNs() + kMs - 1) / kMs);
     const int rc = ::poll(fds.data(), fds.size(), static_cast<int>(wait_ms));
     if (rc > 0) {
+      for (pid_t pid : death_watch_.Exited(fds)) OnThreadExit(pid);
       if (fds[0].revents != 0) {
         signalfd_siginfo info;
         while (::read(signals_.get(), &info, sizeof(info)) == sizeof(info)) {

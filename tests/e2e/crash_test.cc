@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "harness.h"
@@ -90,6 +91,38 @@ TEST(CrashTest, WorkerKilledMidStreamLeavesNoPinAndOthersFinishCorrectly) {
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.out.find("from cache"), std::string::npos);
   EXPECT_EQ(FileChecksum(out / "big.bin"), big_sum);
+}
+
+// The master replaces a worker when the first of its threads exits, without
+// waiting for the whole process to be torn down and reaped (death_watch.h):
+// the notice comes first in the log, the reap after it, and the cache stays
+// consistent. Where the kernel has no thread pidfds (Linux < 6.9) it says so
+// and replaces at the reap.
+TEST(CrashTest, AWorkerIsReplacedAtItsFirstThreadsExitAndReapedAfter) {
+  TempDir root, out;
+  WriteText(root / "a.txt", "alpha\n");
+  Server server(root.path(), {"--workers", "2"});
+  ASSERT_TRUE(server.started());
+  // Workers are replaced early only once they have lived a second (a younger
+  // death may be a crash loop: the reap's exit status decides).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const std::vector<pid_t> before = server.WorkerPids();
+  ASSERT_EQ(before.size(), 2u);
+  ::kill(before[0], SIGKILL);
+  ASSERT_GE(server.WaitForWorkers(2, {before[0]}, 5000), 0);
+  const std::string dying = "(pid " + std::to_string(before[0]) + ") is dying (a thread of it exited";
+  const std::string reaped = "(pid " + std::to_string(before[0]) + ") killed by signal 9";
+  ASSERT_TRUE(server.WaitForLog(reaped)) << server.Log();
+  const std::string log = server.Log();
+  if (log.find("no thread pidfds") != std::string::npos) GTEST_SKIP() << "Linux < 6.9: replaced at the reap";
+  ASSERT_NE(log.find(dying), std::string::npos) << log;
+  EXPECT_LT(log.find(dying), log.find(reaped)) << log;
+  EXPECT_NE(log.find("replaced already"), std::string::npos) << log;
+  EXPECT_EQ(server.Client({"get", "a.txt", out.path()}).exit_code, 0);
+  EXPECT_EQ(server.Shmdump({"--check"}).exit_code, 0);
+  // Exactly two workers: the dying one was not replaced twice.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(server.WorkerPids().size(), 2u);
 }
 
 }  // namespace
