@@ -1,7 +1,7 @@
 // Internal header: the supervisor, fc-master's main loop once everything is
-// set up. It keeps one worker per position (each position has a listening
-// socket), respawns a dead one at once (backing off a crash loop), and acts
-// on signals:
+// set up. It owns the sockets, the segment and the workforce (workforce.h:
+// one worker per position, replaced at once when it dies), reaps children,
+// and acts on signals:
 //   TERM/INT  graceful stop: drain the workers, remove segment and lock files;
 //   HUP       reload: read the config again, replace workers one at a time;
 //   USR1      reopen the error log, and the access logs in every worker;

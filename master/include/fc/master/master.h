@@ -1,8 +1,10 @@
 // fc-master: binds the listening socket, creates the shared cache segment,
 // forks and supervises the worker processes, and shuts everything down.
 //
-// Mechanism (fork/reap/signal, process.cc) is kept apart from policy (respawn
-// with crash-loop backoff, graceful shutdown, master.cc). The master touches the
+// Mechanism (fork, process.cc; thread pidfds, death_watch.cc; the standby,
+// standby.cc) is kept apart from policy: respawn and crash-loop backoff in
+// workforce.cc, what a reload may change in reload_plan.cc, signals and the
+// graceful stop in supervisor.cc, start-up in master.cc. The master touches the
 // shared segment only to create it, to reclaim a reaped worker's slot (under a
 // timed lock, so a stopped worker cannot wedge it) and to remove it.
 // Single-threaded by design: it forks workers without exec.

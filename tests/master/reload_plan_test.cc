@@ -1,0 +1,97 @@
+// PlanReload (master/src/reload_plan.h): what a SIGHUP runs, without running it.
+#include "reload_plan.h"
+
+#include <gtest/gtest.h>
+
+namespace fc::master {
+namespace {
+
+// A running master as RunMaster leaves it: its parsed options, and what they
+// resolved to.
+struct Running {
+  MasterConfig parsed, running;
+  Running() {
+    parsed.worker.root = "/srv/www";
+    running = parsed;
+    running.cache.shm_name = "fc-9000";
+    running.worker.shm_name = "fc-9000";
+    running.worker.lock_dir = "/run/fc/fc-9000.locks";
+    running.worker.lock_salt = 42;
+  }
+};
+
+TEST(ReloadPlanTest, AnUnchangedConfigurationPlansTheRunningOneAndKeepsNothing) {
+  Running r;
+  const ReloadPlan plan = PlanReload(r.parsed, r.running, r.parsed, "/srv/www", 16);
+  EXPECT_TRUE(plan.kept.empty());
+  EXPECT_EQ(plan.config.workers, 4u);
+  EXPECT_EQ(plan.config.worker.root, "/srv/www");
+  EXPECT_EQ(plan.config.worker.lock_dir, "/run/fc/fc-9000.locks");
+}
+
+TEST(ReloadPlanTest, WhatLivesInTheSegmentOrTheSocketsKeepsItsRunningValueAndSaysSo) {
+  Running r;
+  MasterConfig next = r.parsed;
+  next.port = 9001;
+  next.host = "0.0.0.0";
+  next.cache.segment_size = 1ull << 30;
+  next.cache.policy = shm_cache::Policy::kLru;
+  next.user = "www-data";
+  next.worker.lock_dir = "/tmp/elsewhere";
+  const ReloadPlan plan = PlanReload(r.parsed, r.running, next, "/srv/www", 16);
+  const std::vector<std::string> expected = {
+      "--host needs a restart; keeping 127.0.0.1",
+      "--port needs a restart; keeping 9000",
+      "--cache-size needs a restart; keeping " + std::to_string(r.parsed.cache.segment_size) + " bytes",
+      "--policy needs a restart; keeping fc",
+      "--lock-dir needs a restart; keeping /run/fc/fc-9000.locks",
+      "--user needs a restart; keeping the default",
+  };
+  EXPECT_EQ(plan.kept, expected);
+  EXPECT_EQ(plan.config.port, 9000);
+  EXPECT_EQ(plan.config.host, "127.0.0.1");
+  EXPECT_EQ(plan.config.cache.segment_size, r.running.cache.segment_size);
+  EXPECT_EQ(plan.config.cache.policy, shm_cache::Policy::kFc);
+  EXPECT_EQ(plan.config.user, "");
+  EXPECT_EQ(plan.config.worker.lock_dir, "/run/fc/fc-9000.locks");
+}
+
+TEST(ReloadPlanTest, WorkerOptionsComeFromTheNewConfigurationButTheSegmentsHandOffsStay) {
+  Running r;
+  MasterConfig next = r.parsed;
+  next.worker.root = "site";  // relative: the caller resolved it
+  next.worker.threads = 3;
+  next.worker.index_files = {"home.html"};
+  next.worker.compress = {http::Coding::kGzip};
+  next.worker.error_log = "/var/log/fc/error.log";
+  next.upgrade_binary = "/usr/sbin/fc-master.new";
+  next.upgrade_timeout_ms = 5000;
+  next.config_file = "/etc/fc/fc.conf";
+  const ReloadPlan plan = PlanReload(r.parsed, r.running, next, "/srv/site", 16);
+  EXPECT_TRUE(plan.kept.empty());
+  EXPECT_EQ(plan.config.worker.root, "/srv/site");
+  EXPECT_EQ(plan.config.worker.threads, 3);
+  EXPECT_EQ(plan.config.worker.index_files, std::vector<std::string>{"home.html"});
+  EXPECT_EQ(plan.config.worker.compress.size(), 1u);
+  EXPECT_EQ(plan.config.worker.error_log, "/var/log/fc/error.log");
+  EXPECT_EQ(plan.config.worker.shm_name, "fc-9000");
+  EXPECT_EQ(plan.config.worker.lock_salt, 42u);
+  EXPECT_EQ(plan.config.upgrade_binary, "/usr/sbin/fc-master.new");
+  EXPECT_EQ(plan.config.upgrade_timeout_ms, 5000);
+  EXPECT_EQ(plan.config.config_file, "/etc/fc/fc.conf");
+}
+
+TEST(ReloadPlanTest, MoreWorkersThanHalfTheSlotsRunsHalfAndSaysWhy) {
+  Running r;
+  MasterConfig next = r.parsed;
+  next.workers = 100;
+  const ReloadPlan plan = PlanReload(r.parsed, r.running, next, "/srv/www", 16);
+  EXPECT_EQ(plan.config.workers, 8u);
+  ASSERT_EQ(plan.kept.size(), 1u);
+  EXPECT_EQ(plan.kept[0], "--workers 100 needs a restart (the cache has slots for 8 during a reload); running 8");
+  next.workers = 8;
+  EXPECT_TRUE(PlanReload(r.parsed, r.running, next, "/srv/www", 16).kept.empty());
+}
+
+}  // namespace
+}  // namespace fc::master
