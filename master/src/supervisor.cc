@@ -27,6 +27,7 @@
 #include "notify.h"
 #include "process.h"
 #include "reload_plan.h"
+#include "startup.h"
 #include "upgrade.h"
 #include "workforce.h"
 
@@ -153,16 +154,13 @@ void Supervisor::Reload() {
     Notify("READY=1");
     return;
   }
-  char resolved[PATH_MAX];
-  struct stat st;
-  if (::realpath(next.worker.root.c_str(), resolved) == nullptr || ::stat(resolved, &st) != 0 ||
-      !S_ISDIR(st.st_mode)) {
-    log::Line("SIGHUP: cannot serve \"", next.worker.root, "\": ",
-              errno != 0 ? std::strerror(errno) : "not a directory", "; keeping the running configuration");
+  auto resolved = ResolveRoot(next.worker.root);
+  if (!resolved.ok()) {
+    log::Line("SIGHUP: ", resolved.status().message(), "; keeping the running configuration");
     Notify("READY=1");
     return;
   }
-  ReloadPlan plan = PlanReload(parsed_, config_, next, resolved, cache_->worker_slots());
+  ReloadPlan plan = PlanReload(parsed_, config_, next, resolved.value(), cache_->worker_slots());
   for (const std::string& line : plan.kept) log::Line("SIGHUP: ", line);
   const uint32_t workers = plan.config.workers;
   config_ = std::move(plan.config);

@@ -145,6 +145,26 @@ TEST_F(ServiceTest, BadConfigOnReloadKeepsTheRunningOneAndRestartOnlySettingsAre
   EXPECT_EQ(JsonNumber(dump.out, "segment_size"), 64u << 20) << dump.out;
 }
 
+// A root that is a file, at the start and on a reload: each says so, naming
+// it (the reload once reported a stale errno here).
+TEST_F(ServiceTest, ARootThatIsNotADirectoryIsRefusedAtTheStartAndOnAReload) {
+  WriteText(dir_ / "plain.txt", "not a directory\n");
+  const ToolResult start = RunTool({MasterBin(), "--root", dir_ / "plain.txt", "--port", "0"});
+  EXPECT_EQ(start.exit_code, 1);
+  EXPECT_NE(start.err.find("cannot serve \"" + dir_ / "plain.txt" + "\": not a directory"), std::string::npos)
+      << start.err;
+  const std::string conf = Config("");
+  Server server("", {"--config", conf});
+  ASSERT_TRUE(server.started()) << server.Log();
+  WriteText(conf, "root = " + dir_ / "plain.txt" + "\nworkers = 2\n");
+  const size_t mark = server.Log().size();
+  ::kill(server.pid(), SIGHUP);
+  const std::string said = "SIGHUP: cannot serve \"" + dir_ / "plain.txt" +
+                           "\": not a directory; keeping the running configuration";
+  EXPECT_TRUE(WaitUntil([&] { return server.Log().find(said, mark) != std::string::npos; }, 5000)) << server.Log();
+  EXPECT_EQ(GetStatus(server.port(), "/f2.bin"), 200);
+}
+
 // The new master of an upgrade: its pid, from the old one's log.
 pid_t NewMasterPid(const Server& server) {
   return static_cast<pid_t>(NumberAfter(server.Log(), " as pid "));
