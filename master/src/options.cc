@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include <boost/program_options.hpp>
 
@@ -68,19 +69,29 @@ struct Raw {
   WebRaw web;
 };
 
-Status Check(const po::variables_map& vm, Raw& r, MasterConfig* config, std::string* warning) {
-  auto bad = [](const std::string& message) { return Status::Error(message); };
+Status Error(const std::string& message) { return Status::Error(message); }
+
+// The short form (HOST PORT DIR) into `r`, the root, the port.
+Status CheckWhere(const po::variables_map& vm, Raw& r, MasterConfig* config) {
   if (vm.count("positional")) {
     const auto& args = vm["positional"].as<std::vector<std::string>>();
-    if (args.size() != 3) return bad("the short form is: fc-master HOST PORT DIR");
-    if (!r.root.empty()) return bad("give the directory either as --root or positionally");
+    if (args.size() != 3) return Error("the short form is: fc-master HOST PORT DIR");
+    if (!r.root.empty()) return Error("give the directory either as --root or positionally");
     r.host = args[0];
     r.port = args[1];
     r.root = args[2];
   }
-  if (r.root.empty()) return bad("missing --root DIR (the directory to serve)");
+  if (r.root.empty()) return Error("missing --root DIR (the directory to serve)");
   auto parsed_port = net::ParsePort(r.port);
   if (!parsed_port.ok()) return parsed_port.status();
+  config->host = r.host;
+  config->port = parsed_port.value();
+  config->worker.root = r.root;
+  return Status::Ok();
+}
+
+// --cache-size (or auto), --packet-size, --policy.
+Status CheckCache(const Raw& r, MasterConfig* config) {
   Result<uint64_t> size = uint64_t{0};
   config->cache_size_auto.clear();
   if (r.cache_size == "auto") {
@@ -94,99 +105,119 @@ Status Check(const po::variables_map& vm, Raw& r, MasterConfig* config, std::str
   if (!size.ok()) return size.status();
   auto packet = net::ParseByteSize(r.packet_size, "--packet-size");
   if (!packet.ok()) return packet.status();
-  if (packet.value() < 64 || packet.value() > (1u << 20)) {
-    return bad("--packet-size must be between 64 and 1M");
-  }
-  if (size.value() < (1u << 20)) return bad("--cache-size must be at least 1M");
+  if (packet.value() < 64 || packet.value() > (1u << 20)) return Error("--packet-size must be between 64 and 1M");
+  if (size.value() < (1u << 20)) return Error("--cache-size must be at least 1M");
   auto parsed_policy = shm_cache::ParsePolicy(r.policy);
   if (!parsed_policy.ok()) return parsed_policy.status();
+  config->cache.segment_size = size.value();
+  config->cache.packet_size = static_cast<uint32_t>(packet.value());
+  config->cache.policy = parsed_policy.value();
+  return Status::Ok();
+}
+
+// The counts and policies, each in its range.
+Status CheckLimits(const Raw& r) {
   if (r.workers < 1 || r.workers > kMaxWorkers) {
-    return bad("--workers must be between 1 and " + std::to_string(kMaxWorkers));
+    return Error("--workers must be between 1 and " + std::to_string(kMaxWorkers));
   }
-  if (r.threads < 1 || r.threads > 64) return bad("--threads must be between 1 and 64");
-  if (r.loaders < 1 || r.loaders > 64) return bad("--loaders must be between 1 and 64");
+  if (r.threads < 1 || r.threads > 64) return Error("--threads must be between 1 and 64");
+  if (r.loaders < 1 || r.loaders > 64) return Error("--loaders must be between 1 and 64");
   if (r.scheduling != "batch" && r.scheduling != "normal") {
-    return bad("--scheduling takes batch or normal, not \"" + r.scheduling + "\"");
+    return Error("--scheduling takes batch or normal, not \"" + r.scheduling + "\"");
   }
   if (r.page_cache != "drop" && r.page_cache != "keep" && r.page_cache != "auto") {
-    return bad("--page-cache takes auto, drop or keep, not \"" + r.page_cache + "\"");
+    return Error("--page-cache takes auto, drop or keep, not \"" + r.page_cache + "\"");
   }
+  return Status::Ok();
+}
+
+// The times, the health path and the connection limits, each in its range.
+Status CheckTimes(const Raw& r, const MasterConfig& config) {
   if (r.revalidate_ms < 0 || r.revalidate_ms > 3'600'000) {
-    return bad("--revalidate-after must be between 0 and 3600000 ms");
+    return Error("--revalidate-after must be between 0 and 3600000 ms");
   }
-  if (r.drain_notice_s < 0 || r.drain_notice_s > 3600) {
-    return bad("--drain-notice must be between 0 and 3600 seconds");
-  }
-  const std::string& health = config->worker.health_path;
-  if (!health.empty() && (health.size() < 2 || health[0] != '/' ||
-                          health.find_first_of(" \t\r\n?#") != std::string::npos)) {
-    return bad("--health-path must be an absolute path such as /.fc/health (or empty for none)");
+  if (r.drain_notice_s < 0 || r.drain_notice_s > 3600) return Error("--drain-notice must be between 0 and 3600 seconds");
+  const std::string& health = config.worker.health_path;
+  if (!health.empty() &&
+      (health.size() < 2 || health[0] != '/' || health.find_first_of(" \t\r\n?#") != std::string::npos)) {
+    return Error("--health-path must be an absolute path such as /.fc/health (or empty for none)");
   }
   if (r.idle_s < 1 || r.shutdown_s < 0 || r.write_s < 1 || r.request_s < 1 || r.upgrade_timeout_s < 1) {
-    return bad("timeouts must be positive");
+    return Error("timeouts must be positive");
   }
-  if (r.max_connections < 1 || r.max_queued < 1) {
-    return bad("--max-connections and --max-queued must be at least 1");
-  }
+  if (r.max_connections < 1 || r.max_queued < 1) return Error("--max-connections and --max-queued must be at least 1");
+  if (r.list != "on" && r.list != "off") return Error("--list takes on or off");
+  if (r.lock_timeout_ms < 1 || r.lock_timeout_ms > 10'000) return Error("--lock-timeout must be between 1 and 10000 ms");
+  return Status::Ok();
+}
+
+// Uploads (limits, token), the logs, the metrics address.
+Status CheckUploadsAndLogs(const po::variables_map& vm, const Raw& r, MasterConfig* config, std::string* warning) {
   auto upload_limit = net::ParseByteSize(r.max_upload, "--max-upload");
   if (!upload_limit.ok()) return upload_limit.status();
   auto rate = net::ParseByteSize(r.min_rate, "--upload-min-rate");
   if (!rate.ok()) return rate.status();
-  if (r.list != "on" && r.list != "off") return bad("--list takes on or off");
-  if (r.lock_timeout_ms < 1 || r.lock_timeout_ms > 10'000) {
-    return bad("--lock-timeout must be between 1 and 10000 ms");
-  }
   auto format = worker::ParseLogFormat(r.log_format);
   if (!format.ok()) return format.status();
-  if (r.access_log.empty()) return bad("--access-log takes a path, - (stderr) or off");
+  if (r.access_log.empty()) return Error("--access-log takes a path, - (stderr) or off");
   if (r.quiet && vm.count("access-log") && !vm["access-log"].defaulted() && r.access_log != "off") {
-    return bad("--quiet turns the access log off, but --access-log asks for \"" + r.access_log +
-               "\": give one of them");
+    return Error("--quiet turns the access log off, but --access-log asks for \"" + r.access_log +
+                 "\": give one of them");
   }
   if (!r.metrics_listen.empty()) {
     auto where = net::ParseHostPort(r.metrics_listen, "--metrics-listen");
     if (!where.ok()) return where.status();
   }
-  if (Status token = ResolveUploadToken(vm.count("upload-token") > 0, r.token_file,
-                                        &config->worker.upload_token, warning);
+  if (Status token = ResolveUploadToken(vm.count("upload-token") > 0, r.token_file, &config->worker.upload_token,
+                                        warning);
       !token.ok()) {
     return token;
   }
-  if (Status web = CheckWebOptions(r.web, &config->worker); !web.ok()) return web;
-  config->config_file = r.config_file;
-  config->worker.upload_min_rate = rate.value();
-  config->worker.allow_list = r.list == "on";
-  config->host = r.host;
-  config->port = parsed_port.value();
-  config->workers = r.workers;
-  config->cache.segment_size = size.value();
-  config->cache.packet_size = static_cast<uint32_t>(packet.value());
-  config->cache.policy = parsed_policy.value();
-  config->cache.worker_slots = SlotsFor(r.workers);
-  config->worker.root = r.root;
-  config->worker.threads = r.threads;
-  config->worker.loaders = r.loaders;
-  config->worker.batch_scheduling = r.scheduling == "batch";
-  config->worker.revalidate_ms = r.revalidate_ms;
-  // auto: drop where the page cache is charged to the same budget as the
-  // segment (a cgroup memory limit); keep where memory is the machine's, since
-  // an evicted file then comes back from memory (docs/performance.md).
-  config->worker.drop_loaded_pages = r.page_cache == "drop" || (r.page_cache == "auto" && CgroupMemoryLimit() != 0);
-  config->worker.idle_timeout_ms = r.idle_s * 1000;
-  config->worker.write_timeout_ms = r.write_s * 1000;
-  config->worker.request_timeout_ms = r.request_s * 1000;
-  config->worker.max_connections = r.max_connections;
-  config->worker.max_queued = r.max_queued;
-  config->worker.lock_timeout_ms = r.lock_timeout_ms;
   config->worker.allow_upload = r.allow_upload;
   config->worker.max_upload = upload_limit.value();
-  config->worker.shutdown_timeout_ms = r.shutdown_s * 1000;
-  config->worker.drain_notice_ms = r.drain_notice_s * 1000;
+  config->worker.upload_min_rate = rate.value();
   config->worker.access_log = r.quiet ? "off" : r.access_log;
   config->worker.log_format = format.value();
   config->worker.error_log = r.error_log;
   config->metrics_listen = r.metrics_listen;
+  return Status::Ok();
+}
+
+// The checked counts and times into the configuration.
+void ApplyLimits(const Raw& r, MasterConfig* config) {
+  config->workers = r.workers;
+  config->cache.worker_slots = SlotsFor(r.workers);
+  worker::WorkerConfig& w = config->worker;
+  w.threads = r.threads;
+  w.loaders = r.loaders;
+  w.batch_scheduling = r.scheduling == "batch";
+  w.revalidate_ms = r.revalidate_ms;
+  // auto: drop where the page cache is charged to the same budget as the
+  // segment (a cgroup memory limit); keep where memory is the machine's, since
+  // an evicted file then comes back from memory (docs/performance.md).
+  w.drop_loaded_pages = r.page_cache == "drop" || (r.page_cache == "auto" && CgroupMemoryLimit() != 0);
+  w.idle_timeout_ms = r.idle_s * 1000;
+  w.write_timeout_ms = r.write_s * 1000;
+  w.request_timeout_ms = r.request_s * 1000;
+  w.max_connections = r.max_connections;
+  w.max_queued = r.max_queued;
+  w.lock_timeout_ms = r.lock_timeout_ms;
+  w.allow_list = r.list == "on";
+  w.shutdown_timeout_ms = r.shutdown_s * 1000;
+  w.drain_notice_ms = r.drain_notice_s * 1000;
   config->upgrade_timeout_ms = r.upgrade_timeout_s * 1000;
+}
+
+// Every option checked, in the order a user reads them, and stored.
+Status Check(const po::variables_map& vm, Raw& r, MasterConfig* config, std::string* warning) {
+  if (Status where = CheckWhere(vm, r, config); !where.ok()) return where;
+  if (Status cache = CheckCache(r, config); !cache.ok()) return cache;
+  if (Status limits = CheckLimits(r); !limits.ok()) return limits;
+  if (Status times = CheckTimes(r, *config); !times.ok()) return times;
+  if (Status io = CheckUploadsAndLogs(vm, r, config, warning); !io.ok()) return io;
+  if (Status web = CheckWebOptions(r.web, &config->worker); !web.ok()) return web;
+  ApplyLimits(r, config);
+  config->config_file = r.config_file;
   return Status::Ok();
 }
 
@@ -196,9 +227,8 @@ uint32_t SlotsFor(uint32_t workers) {
   return std::min<uint32_t>(shm_cache::kMaxWorkerSlots, 2 * std::max<uint32_t>(workers, 8));
 }
 
-int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std::string* error) {
-  *run = false;
-  MasterConfig defaults;
+// The options as typed, starting from MasterConfig's defaults.
+Raw RawDefaults(const MasterConfig& defaults) {
   Raw r;
   r.host = defaults.host;
   r.port = std::to_string(defaults.port);
@@ -217,35 +247,44 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
   r.lock_timeout_ms = w.lock_timeout_ms;
   r.shutdown_s = w.shutdown_timeout_ms / 1000;
   r.drain_notice_s = w.drain_notice_ms / 1000;
-  *config = defaults;
-  po::options_description visible(
-      "Usage: fc-master --root DIR [options]\n"
-      "  or:  fc-master --config FILE [options]\n"
-      "  or:  fc-master HOST PORT DIR\n\n"
-      "Serves the files under DIR over TCP (the fc protocol, see PROTOCOL.md, and\n"
-      "HTTP/1.1) from a cache in shared memory, with a supervised pool of worker\n"
-      "processes.\n\n"
-      "Options");
-  visible.add_options()
+  r.upgrade_timeout_s = defaults.upgrade_timeout_ms / 1000;
+  return r;
+}
+
+// " (default X)" for a help text, X as the defaults say.
+template <typename T>
+std::string Default(const T& value) {
+  std::ostringstream out;
+  out << " (default " << value << ")";
+  return out.str();
+}
+
+// The option table: each option reads into *rp (checked by Check) or straight
+// into *config; every default in the help comes from *rp as RawDefaults made
+// it or from *config's defaults.
+void AddOptions(Raw* rp, MasterConfig* config, po::options_description* visible) {  // code_metrics: table
+  Raw& r = *rp;
+  const worker::WorkerConfig& w = config->worker;
+  visible->add_options()
       ("help,h", "print this help and exit")
       ("config", po::value(&r.config_file)->value_name("FILE"),
        "read settings from FILE: one \"key = value\" per line, the keys being the long option "
        "names below; options on the command line win; SIGHUP reads it again")
       ("root", po::value(&r.root)->value_name("DIR"), "directory to serve (required)")
-      ("host", po::value(&r.host)->value_name("ADDR"), "address to listen on (default 127.0.0.1)")
-      ("port", po::value(&r.port)->value_name("N"), "TCP port; 0 picks a free one (default 9000)")
-      ("workers", po::value(&r.workers)->value_name("N"), "worker processes (default 4, at most 128)")
-      ("threads", po::value(&r.threads)->value_name("N"), "event-loop threads per worker (default 2)")
-      ("loaders", po::value(&r.loaders)->value_name("N"), "disk loader threads per worker (default 2)")
+      ("host", po::value(&r.host)->value_name("ADDR"), ("address to listen on" + Default(r.host)).c_str())
+      ("port", po::value(&r.port)->value_name("N"), ("TCP port; 0 picks a free one" + Default(r.port)).c_str())
+      ("workers", po::value(&r.workers)->value_name("N"), ("worker processes, at most " + std::to_string(kMaxWorkers) + Default(r.workers)).c_str())
+      ("threads", po::value(&r.threads)->value_name("N"), ("event-loop threads per worker" + Default(r.threads)).c_str())
+      ("loaders", po::value(&r.loaders)->value_name("N"), ("disk loader threads per worker" + Default(r.loaders)).c_str())
       ("scheduling", po::value(&r.scheduling)->value_name("batch|normal"),
-       "CPU scheduling of the workers: batch (SCHED_BATCH: a worker woken by a request does "
+       ("CPU scheduling of the workers: batch (SCHED_BATCH: a worker woken by a request does "
        "not preempt the running task, so it wakes less often and does more per wake-up; the "
        "most throughput per CPU) or normal (SCHED_OTHER: lower tail latency when the CPUs are "
-       "saturated by other work; default batch)")
+       "saturated by other work)" + Default(r.scheduling)).c_str())
       ("revalidate-after", po::value(&r.revalidate_ms)->value_name("MS"),
-       "trust a file's stat this long: no statx per request for a file checked less than MS "
+       ("trust a file's stat this long: no statx per request for a file checked less than MS "
        "ago, and a file changed on disk may be served in its old version that long (nginx's "
-       "open_file_cache_valid; default 0, every request checks)")
+       "open_file_cache_valid; 0: every request checks)" + Default(r.revalidate_ms)).c_str())
       ("page-cache", po::value(&r.page_cache)->value_name("auto|drop|keep"),
        "once a file is loaded into the cache, drop its pages from the kernel's page cache "
        "(drop: memory holds it once, which pays under a memory limit) or keep them (a "
@@ -256,7 +295,7 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
        "max(64M, a quarter) of headroom (without a limit, a quarter of the machine's memory); "
        "default 64M")
       ("packet-size", po::value(&r.packet_size)->value_name("SIZE"),
-       "cache packet size, 64 bytes to 1M (default 1K)")
+       ("cache packet size, 64 bytes to 1M" + Default(r.packet_size)).c_str())
       ("policy", po::value(&r.policy)->value_name("NAME"),
        "eviction policy: fc (default), lru, fifo, sieve, s3fifo")
       ("shm-name", po::value(&config->cache.shm_name)->value_name("NAME"),
@@ -267,9 +306,9 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
        "$XDG_RUNTIME_DIR, or a new one in /dev/shm; + /<shm-name>.locks; started as root and "
        "running as another --user, one level down: /<user>/<shm-name>.locks)")
       ("idle-timeout", po::value(&r.idle_s)->value_name("SEC"),
-       "close connections idle this long (default 60)")
+       ("close connections idle this long" + Default(r.idle_s)).c_str())
       ("shutdown-timeout", po::value(&r.shutdown_s)->value_name("SEC"),
-       "on SIGTERM, let transfers finish this long (default 10)")
+       ("on SIGTERM, let transfers finish this long" + Default(r.shutdown_s)).c_str())
       ("access-log", po::value(&r.access_log)->value_name("PATH"),
        "one line per request, buffered (written every second, at 64 KiB and on exit): a file "
        "(appended to; SIGUSR1 reopens it), - for stderr, or off (default -)")
@@ -284,8 +323,8 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
       ("upgrade-binary", po::value(&config->upgrade_binary)->value_name("PATH"),
        "on SIGUSR2, start this binary as the new master (default: the one running)")
       ("upgrade-timeout", po::value(&r.upgrade_timeout_s)->value_name("SEC"),
-       "on SIGUSR2, the new master must serve within this, or it is killed and the old one "
-       "serves on (default 30)")
+       ("on SIGUSR2, the new master must serve within this, or it is killed and the old one "
+       "serves on" + Default(r.upgrade_timeout_s)).c_str())
       ("allow-upload", po::bool_switch(&r.allow_upload), "accept PUT uploads (off by default)")
       ("upload-token", po::value(&config->worker.upload_token)->value_name("TOKEN"),
        "uploads must carry this token (fc-client put --token, HTTP Authorization: Bearer); "
@@ -293,37 +332,51 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
       ("upload-token-file", po::value(&r.token_file)->value_name("FILE"),
        "read the upload token from the first line of FILE")
       ("upload-min-rate", po::value(&r.min_rate)->value_name("SIZE"),
-       "close an upload slower than SIZE bytes/s on average after its first 10 s; 0: never "
-       "(default 4K)")
+       ("close an upload slower than SIZE bytes/s on average after its first 10 s; 0: never"
+       + Default(r.min_rate)).c_str())
       ("list", po::value(&r.list)->value_name("on|off"),
        "answer LIST (it discloses every cached name; default on)")
-      ("max-upload", po::value(&r.max_upload)->value_name("SIZE"), "largest upload (default 1G)")
+      ("max-upload", po::value(&r.max_upload)->value_name("SIZE"), ("largest upload" + Default(r.max_upload)).c_str())
       ("max-connections", po::value(&r.max_connections)->value_name("N"),
-       "open connections per worker; more are closed at once (default 10000)")
+       ("open connections per worker; more are closed at once" + Default(r.max_connections)).c_str())
       ("request-timeout", po::value(&r.request_s)->value_name("SEC"),
-       "a request must arrive whole within this (default 10)")
+       ("a request must arrive whole within this" + Default(r.request_s)).c_str())
       ("write-timeout", po::value(&r.write_s)->value_name("SEC"),
-       "close a client that reads nothing for this long (default 60)")
+       ("close a client that reads nothing for this long" + Default(r.write_s)).c_str())
       ("max-queued", po::value(&r.max_queued)->value_name("N"),
-       "pipelined requests waiting per connection (default 32)")
+       ("pipelined requests waiting per connection" + Default(r.max_queued)).c_str())
       ("user", po::value(&config->user)->value_name("NAME"),
        "started as root: run as this user once the port is bound, so the kernel's permission "
        "checks apply to what is served (default nobody; root keeps root)")
       ("lock-timeout", po::value(&r.lock_timeout_ms)->value_name("MS"),
-       "wait at most this long for the shared cache lock while serving; then stream from disk "
-       "(a stopped lock holder never stops the service; default 10)")
+       ("wait at most this long for the shared cache lock while serving; then stream from disk "
+       "(a stopped lock holder never stops the service)" + Default(r.lock_timeout_ms)).c_str())
       ("drain-notice", po::value(&r.drain_notice_s)->value_name("SEC"),
-       "on SIGTERM, keep serving this long with the health endpoint answering 503, so that "
-       "load balancers stop sending first (default 0)")
+       ("on SIGTERM, keep serving this long with the health endpoint answering 503, so that "
+       "load balancers stop sending first" + Default(r.drain_notice_s)).c_str())
       ("health-path", po::value(&config->worker.health_path)->value_name("PATH"),
-       "HTTP health endpoint: 200 while serving, 503 while draining (default /.fc/health; "
-       "names under /.fc/ are reserved)")
+       ("HTTP health endpoint: 200 while serving, 503 while draining; names under /.fc/ are "
+        "reserved" + Default(w.health_path)).c_str())
       ("default-type", po::value(&config->worker.default_type)->value_name("TYPE"),
-       "HTTP Content-Type for extensions /etc/mime.types does not know "
-       "(default application/octet-stream)")
+       ("HTTP Content-Type for extensions /etc/mime.types does not know" + Default(w.default_type)).c_str())
       ("cache-control", po::value(&config->worker.cache_control)->value_name("VALUE"),
        "HTTP Cache-Control field sent with every file (default none)");
-  AddWebOptions(w, &r.web, &visible);
+  AddWebOptions(w, &r.web, visible);
+}
+
+int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std::string* error) {
+  *run = false;
+  *config = MasterConfig();
+  Raw r = RawDefaults(*config);
+  po::options_description visible(
+      "Usage: fc-master --root DIR [options]\n"
+      "  or:  fc-master --config FILE [options]\n"
+      "  or:  fc-master HOST PORT DIR\n\n"
+      "Serves the files under DIR over TCP (the fc protocol, see PROTOCOL.md, and\n"
+      "HTTP/1.1) from a cache in shared memory, with a supervised pool of worker\n"
+      "processes.\n\n"
+      "Options");
+  AddOptions(&r, config, &visible);
   po::options_description hidden;
   hidden.add_options()("positional", po::value<std::vector<std::string>>(), "");
   po::options_description all;
