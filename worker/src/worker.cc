@@ -97,6 +97,58 @@ bool AwaitActivation(WorkerConfig* config, const sigset_t& signals, AccessLog* a
   }
 }
 
+int Fail(const std::string& message) {
+  log::Line(message);
+  return 1;
+}
+
+// SIGUSR1: the error log and the access log reopened (logrotate moved them).
+void ReopenLogs(const WorkerConfig& config, AccessLog* access_log) {
+  if (!config.error_log.empty()) {
+    if (Status st = log::RedirectStderr(config.error_log); !st.ok()) {
+      log::Line(st.message(), "; still writing to the old error log");
+    } else {
+      log::Line("SIGUSR1: reopened the error log");
+    }
+  }
+  if (access_log != nullptr) {
+    if (Status st = access_log->Reopen(); !st.ok()) {
+      log::Line(st.message(), "; still writing to the old file");
+    } else {
+      log::Line("SIGUSR1: reopened the access log");
+    }
+  }
+}
+
+// The main thread's life while the loops serve: SIGUSR1s reopen the logs,
+// until a stop signal, which it returns.
+int AwaitStop(const WorkerConfig& config, const sigset_t& stop_signals, AccessLog* access_log) {
+  int signal_number = 0;
+  for (;;) {
+    if (sigwait(&stop_signals, &signal_number) != 0) continue;
+    if (signal_number != SIGUSR1) return signal_number;
+    ReopenLogs(config, access_log);
+  }
+}
+
+// Graceful stop: the loops finish their transfers (after the drain notice)
+// and the listening socket is let go as soon as no loop watches it, so that a
+// new master can bind the port while this one finishes.
+void Drain(const WorkerConfig& config, std::vector<std::unique_ptr<EventLoop>>& loops,
+           std::vector<std::thread>& threads) {
+  const int64_t notice_until = MonotonicNowNs() + int64_t{config.drain_notice_ms} * 1'000'000;
+  const int64_t deadline = notice_until + int64_t{config.shutdown_timeout_ms} * 1'000'000;
+  for (auto& loop : loops) loop->BeginDrain(notice_until, deadline);
+  for (int i = 0; i < 1000 + config.drain_notice_ms; ++i) {
+    bool all = true;
+    for (auto& loop : loops) all = all && loop->drain_started();
+    if (all) break;
+    ::usleep(1000);
+  }
+  ::close(config.listen_fd);
+  for (auto& t : threads) t.join();
+}
+
 int RunWorker(const WorkerConfig& given) {
   WorkerConfig config = given;  // a standby learns its slot and socket later
   log::SetProgram("fc-worker");
@@ -111,31 +163,19 @@ int RunWorker(const WorkerConfig& given) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   std::string crash_error;
-  if (config.arm_crash_points && !crash::ArmFromEnvironment(&crash_error)) {
-    log::Line(crash_error);
-    return 1;
-  }
+  if (config.arm_crash_points && !crash::ArmFromEnvironment(&crash_error)) return Fail(crash_error);
   auto cache = shm_cache::ShmCache::Open(config.shm_name);
-  if (!cache.ok()) {
-    log::Line(cache.status().message());
-    return 1;
-  }
+  if (!cache.ok()) return Fail(cache.status().message());
   // A lock holder that is stopped (not dead) must not stop this worker.
   cache.value()->SetLockWait(config.lock_timeout_ms);
   auto files = FileSource::Open(config.root);
-  if (!files.ok()) {
-    log::Line("cannot open served root: ", files.status().message());
-    return 1;
-  }
+  if (!files.ok()) return Fail("cannot open served root: " + files.status().message());
   const std::shared_ptr<const MediaTypes> media_types =
       config.media_types ? config.media_types : LoadMediaTypes(config.mime_types, config.default_type);
   std::unique_ptr<AccessLog> access_log;
   if (config.access_log != "off") {
     auto opened = AccessLog::Open(config.access_log, config.log_format);
-    if (!opened.ok()) {
-      log::Line(opened.status().message());
-      return 1;
-    }
+    if (!opened.ok()) return Fail(opened.status().message());
     access_log = std::move(opened.value());
   }
   ServeContext context{config, *cache.value(), files.value(), *media_types, nullptr};
@@ -147,19 +187,12 @@ int RunWorker(const WorkerConfig& given) {
   // Everything above needs no slot: a standby has it ready before a worker
   // dies, so that its replacement only attaches and starts its loops.
   if (config.standby_fd >= 0 && !AwaitActivation(&config, stop_signals, access_log.get())) return 0;
-  Status attached = cache.value()->AttachWorker(config.slot);
-  if (!attached.ok()) {
-    log::Line(attached.message());
-    return 1;
-  }
+  if (Status attached = cache.value()->AttachWorker(config.slot); !attached.ok()) return Fail(attached.message());
   std::vector<std::unique_ptr<EventLoop>> loops;
   std::vector<std::thread> threads;
   for (int i = 0; i < config.threads; ++i) {
     auto loop = EventLoop::Create(context, static_cast<uint32_t>(i));
-    if (!loop.ok()) {
-      log::Line("cannot start an event loop: ", loop.status().message());
-      return 1;
-    }
+    if (!loop.ok()) return Fail("cannot start an event loop: " + loop.status().message());
     loops.push_back(std::move(loop.value()));
   }
   for (auto& loop : loops) threads.emplace_back([&loop] { loop->Run(); });
@@ -171,40 +204,10 @@ int RunWorker(const WorkerConfig& given) {
   // (it never preempts on wake-up).
   SettleScheduling(config.batch_scheduling);
 
-  int signal_number = 0;
-  for (;;) {
-    if (sigwait(&stop_signals, &signal_number) != 0) continue;
-    if (signal_number != SIGUSR1) break;
-    if (!config.error_log.empty()) {
-      if (Status st = log::RedirectStderr(config.error_log); !st.ok()) {
-        log::Line(st.message(), "; still writing to the old error log");
-      } else {
-        log::Line("SIGUSR1: reopened the error log");
-      }
-    }
-    if (access_log) {
-      if (Status st = access_log->Reopen(); !st.ok()) {
-        log::Line(st.message(), "; still writing to the old file");
-      } else {
-        log::Line("SIGUSR1: reopened the access log");
-      }
-    }
-  }
+  const int signal_number = AwaitStop(config, stop_signals, access_log.get());
   log::Line(signal_number == SIGTERM ? "SIGTERM" : "SIGINT", ": draining (at most ",
             config.drain_notice_ms + config.shutdown_timeout_ms, " ms)");
-  const int64_t notice_until = MonotonicNowNs() + int64_t{config.drain_notice_ms} * 1'000'000;
-  const int64_t deadline = notice_until + int64_t{config.shutdown_timeout_ms} * 1'000'000;
-  for (auto& loop : loops) loop->BeginDrain(notice_until, deadline);
-  // Let go of the listening socket as soon as no loop watches it, so that a new
-  // master can bind the port while this one still finishes its transfers.
-  for (int i = 0; i < 1000 + config.drain_notice_ms; ++i) {
-    bool all = true;
-    for (auto& loop : loops) all = all && loop->drain_started();
-    if (all) break;
-    ::usleep(1000);
-  }
-  ::close(config.listen_fd);
-  for (auto& t : threads) t.join();
+  Drain(config, loops, threads);
   loaders.reset();  // joins the loaders; results still queued die with the loops
   loops.clear();
   access_log.reset();  // writes out the last lines
