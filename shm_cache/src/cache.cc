@@ -1,5 +1,6 @@
 // The request-path operations of the shared cache: lookup and pin, admission
-// with eviction, publish, unpin, and worker-slot reclaim. Every function takes
+// with eviction, publish, unpin (worker slots: worker_slots.cc; the streamed
+// files' checksums: stream_sums.cc). Every function takes
 // the segment mutex for a bounded number of steps and never blocks while
 // holding it: the only system calls under it are an armed crash point's raise()
 // and the log line written before an abort on an impossible state
@@ -94,40 +95,6 @@ void ShmCache::Impl::DropLocked(uint32_t e) {
   }
 }
 
-bool ShmCache::Impl::SlotAlive(uint32_t s) const {
-  const int32_t pid = slots[s].pid.load();
-  if (slots[s].state.load() == kSlotEmpty || pid <= 0) return false;
-  return ::kill(pid, 0) == 0 || errno == EPERM;
-}
-
-void ShmCache::Impl::ReclaimSlotLocked(uint32_t s, int32_t dead_pid) {
-  ReleaseLeftoversLocked(s, /*keep_epoch=*/0);
-  // Unregister the dead worker only if it is still the one registered: a
-  // replacement may have registered without the lock meanwhile (AttachWorker,
-  // when the lock stayed busy), and its registration must survive. pid 0 is
-  // what marks a slot dead (the state word is only ever written by the slot's
-  // own worker).
-  int32_t expected = dead_pid;
-  slots[s].pid.compare_exchange_strong(expected, 0);
-}
-
-void ShmCache::Impl::ReleaseLeftoversLocked(uint32_t s, uint64_t keep_epoch) {
-  for (uint32_t e = 0; e < header->entry_capacity; ++e) {
-    Entry& entry = entries[e];
-    uint32_t& pins_here = PinCount(s, e);
-    if (pins_here != 0) {
-      header->stats.reclaimed_pins += pins_here;
-      entry.readers = entry.readers >= pins_here ? entry.readers - pins_here : 0;
-      pins_here = 0;
-      if (entry.state.load() == kOrphan && entry.readers == 0) FreeEntryLocked(e);
-    }
-    if (entry.state.load() == kLoading && entry.owner_slot == s &&
-        (keep_epoch == 0 || entry.owner_epoch != keep_epoch)) {
-      FreeEntryLocked(e);
-    }
-  }
-}
-
 bool ShmCache::Impl::TakeLock(std::optional<RobustLock>* lock) {
   lock->emplace(&header->mutex, Repairer(), lock_wait_ms);
   if (!(*lock)->owns()) {
@@ -173,68 +140,6 @@ void ShmCache::Impl::DrainDeferredLocked() {
 // ---- public operations ----------------------------------------------------------
 
 void ShmCache::SetLockWait(int ms) { impl_->lock_wait_ms = ms; }
-
-Status ShmCache::AttachWorker(uint32_t slot) {
-  Impl& m = *impl_;
-  if (slot >= m.header->slot_count) {
-    return Status::Error("worker slot " + std::to_string(slot) + " out of range");
-  }
-  const int32_t me = static_cast<int32_t>(::getpid());
-  std::optional<RobustLock> lock;
-  lock.emplace(&m.header->mutex, m.Repairer(), m.lock_wait_ms);
-  if (lock->owns()) {
-    m.AssertLocked();
-    const int32_t previous = m.slots[slot].pid.load();
-    if (previous != 0) m.ReclaimSlotLocked(slot, previous);  // whoever was there (even this pid, reused) is gone
-  }
-  m.epoch = m.slots[slot].epoch.fetch_add(1) + 1;
-  m.slots[slot].pid.store(me);
-  m.slots[slot].state.store(kSlotAttached);
-  m.slot = slot;
-  if (!lock->owns()) {
-    // A holder is stopped: attach anyway (the slot's fields are atomics) and
-    // release the previous occupant's leftovers the first time this process
-    // holds the lock, which is before any pin or reservation of its own.
-    m.CountLockTimeout();
-    MutexLock guard(&m.deferred_mu);
-    m.leftovers_pending = true;
-    m.has_deferred.store(true, std::memory_order_release);
-  }
-  return Status::Ok();
-}
-
-void ShmCache::MarkServing() {
-  Impl& m = *impl_;
-  if (m.slot != kNil) m.slots[m.slot].state.store(kSlotServing);
-}
-
-std::vector<WorkerInfo> ShmCache::PeekWorkers() const {
-  const Impl& m = *impl_;
-  std::vector<WorkerInfo> out;
-  for (uint32_t s = 0; s < m.header->slot_count; ++s) {
-    WorkerInfo w;
-    w.slot = s;
-    w.pid = m.slots[s].pid.load();
-    w.serving = m.slots[s].state.load() == kSlotServing;
-    w.alive = w.pid > 0 && m.slots[s].state.load() != kSlotEmpty;
-    w.epoch = m.slots[s].epoch.load();
-    out.push_back(w);
-  }
-  return out;
-}
-
-Status ShmCache::ReclaimWorker(uint32_t slot, int32_t pid, uint64_t epoch, int timeout_ms) {
-  Impl& m = *impl_;
-  if (slot >= m.header->slot_count) return Status::Error("worker slot out of range");
-  RobustLock lock(&m.header->mutex, m.Repairer(), timeout_ms);
-  if (!lock.owns()) {
-    return Status::Error("shared cache lock busy for " + std::to_string(timeout_ms) +
-                         " ms; will retry reclaiming worker slot " + std::to_string(slot));
-  }
-  m.AssertLocked();
-  if (m.slots[slot].pid.load() == pid && m.slots[slot].epoch.load() == epoch) m.ReclaimSlotLocked(slot, pid);
-  return Status::Ok();
-}
 
 // REQUIRES: the mutex. Pins a fresh cached copy of `name` into *pin, dropping a
 // stale one. Returns false on a miss.
@@ -460,37 +365,6 @@ void ShmCache::Unpin(uint32_t e) {
   m.AssertLocked();
   crash::At(crash::Point::kBeforeUnpin);
   m.UnpinLocked(e);
-}
-
-namespace {
-StreamSum& StreamSlot(Header& h, const FileIdentity& id) {
-  const uint64_t mix = (id.ino * 0x9E3779B97F4A7C15ull) ^ (id.dev * 0xC2B2AE3D27D4EB4Full) ^
-                       static_cast<uint64_t>(id.mtime_ns) ^ static_cast<uint64_t>(id.ctime_ns) ^ id.size;
-  return h.stream_sums[(mix ^ (mix >> 29)) % kStreamSums];
-}
-bool SameFile(const StreamSum& s, const FileIdentity& id) {
-  return FileIdentity{s.size, s.mtime_ns, s.ino, s.dev, s.ctime_ns} == id;  // one definition of "same"
-}
-}  // namespace
-
-bool ShmCache::FindStreamChecksum(const FileIdentity& identity, uint64_t* checksum) {
-  Impl& m = *impl_;
-  std::optional<RobustLock> lock;
-  if (!m.TakeLock(&lock)) return false;
-  m.AssertLocked();
-  const StreamSum& slot = StreamSlot(*m.header, identity);
-  if (!SameFile(slot, identity)) return false;
-  *checksum = slot.checksum;
-  return true;
-}
-
-void ShmCache::RememberStreamChecksum(const FileIdentity& identity, uint64_t checksum) {
-  Impl& m = *impl_;
-  std::optional<RobustLock> lock;
-  if (!m.TakeLock(&lock)) return;  // a hint: another request hashes it again
-  m.AssertLocked();
-  StreamSum& slot = StreamSlot(*m.header, identity);
-  slot = StreamSum{identity.size, identity.mtime_ns, identity.ino, identity.dev, identity.ctime_ns, checksum};
 }
 
 void ShmCache::Invalidate(std::string_view name) {

@@ -160,6 +160,12 @@ bool ReadHttpResponse(RawConnection& conn, HttpResponse* response, bool head_onl
 std::vector<HttpResponse> ReadHttpResponses(RawConnection& conn, size_t max_count, int idle_ms,
                                             bool* closed);
 
+// Sends `raw` on a new connection and reads one HTTP response (status 0 if
+// the connection or the response failed).
+HttpResponse SendHttp(uint16_t port, const std::string& raw);
+// The first number after `prefix` in `text` at or after `from`, or 0.
+long NumberAfter(const std::string& text, const std::string& prefix, size_t from = 0);
+
 // Extracts every value of `"key": <number>` / `"key": "<string>"` in a JSON text.
 std::vector<std::string> JsonValues(const std::string& json, const std::string& key);
 uint64_t JsonNumber(const std::string& json, const std::string& key);

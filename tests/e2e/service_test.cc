@@ -31,12 +31,6 @@ using Clock = std::chrono::steady_clock;
 bool Alive(pid_t pid) { return ::kill(pid, 0) == 0; }
 
 
-// The first number after `prefix` in `text` at or after `from`, or 0.
-long NumberAfter(const std::string& text, const std::string& prefix, size_t from = 0) {
-  const size_t at = text.find(prefix, from);
-  return at == std::string::npos ? 0 : std::atol(text.c_str() + at + prefix.size());
-}
-
 // One plain HTTP GET on a new connection (status 0 if it failed).
 HttpResponse Get(uint16_t port, const std::string& target) {
   RawConnection conn(port);
