@@ -1,4 +1,5 @@
 // Dropping root; see privileges.h.
+#include "fc/base/status.h"
 #include "privileges.h"
 
 #include <fcntl.h>
@@ -31,7 +32,7 @@ Status DropPrivileges(const std::string& user, const std::string& root_dir) {
   errno = 0;
   const passwd* pw = ::getpwnam(user.c_str());
   if (pw == nullptr) {
-    return Status::Error("--user " + user + ": no such user" + (errno ? std::string(": ") + std::strerror(errno) : ""));
+    return Status::Error("--user " + user + ": no such user" + (errno ? std::string(": ") + ErrnoText(errno) : ""));
   }
   const uid_t uid = pw->pw_uid;
   const gid_t gid = pw->pw_gid;
@@ -41,7 +42,7 @@ Status DropPrivileges(const std::string& user, const std::string& root_dir) {
   if (::setuid(0) == 0) return Status::Error("dropped to " + user + " but could regain root; refusing");
   if (::access(root_dir.c_str(), R_OK | X_OK) != 0) {
     return Status::Error("user " + user + " cannot read the served directory \"" + root_dir + "\": " +
-                         std::strerror(errno) + " (give it read and search permission, or "
+                         ErrnoText(errno) + " (give it read and search permission, or "
                          "choose another --user)");
   }
   return Status::Ok();

@@ -1,4 +1,5 @@
 // fc-master's start-up steps; see startup.h.
+#include "fc/base/status.h"
 #include "startup.h"
 
 #include <sys/resource.h>
@@ -91,10 +92,10 @@ void RaiseDescriptorLimit() {
 Result<std::string> ResolveRoot(const std::string& root) {
   char resolved[PATH_MAX];
   if (::realpath(root.c_str(), resolved) == nullptr) {
-    return Status::Error("cannot serve \"" + root + "\": " + std::strerror(errno));
+    return Status::Error("cannot serve \"" + root + "\": " + ErrnoText(errno));
   }
   struct stat st;
-  if (::stat(resolved, &st) != 0) return Status::Error("cannot serve \"" + root + "\": " + std::strerror(errno));
+  if (::stat(resolved, &st) != 0) return Status::Error("cannot serve \"" + root + "\": " + ErrnoText(errno));
   if (!S_ISDIR(st.st_mode)) return Status::Error("cannot serve \"" + std::string(resolved) + "\": not a directory");
   return std::string(resolved);
 }

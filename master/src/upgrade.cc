@@ -1,4 +1,5 @@
 // The binary upgrade; see upgrade.h.
+#include "fc/base/status.h"
 #include "upgrade.h"
 
 #include <fcntl.h>
@@ -40,7 +41,7 @@ long EnvNumber(const char* name, long fallback) {
   for (int& fd : sources) fd = ::fcntl(fd, F_DUPFD_CLOEXEC, high);
   for (size_t i = 0; i < sources.size(); ++i) {
     if (sources[i] < 0 || ::dup2(sources[i], kFirstFd + static_cast<int>(i)) < 0) {
-      std::fprintf(stderr, "fc-master: upgrade: cannot pass descriptors: %s\n", std::strerror(errno));
+      std::fprintf(stderr, "fc-master: upgrade: cannot pass descriptors: %s\n", ErrnoText(errno).c_str());
       ::_exit(127);
     }
   }
@@ -64,7 +65,7 @@ long EnvNumber(const char* name, long fallback) {
   for (std::string& a : rest) argv.push_back(a.data());
   argv.push_back(nullptr);
   ::execv(h.binary.c_str(), argv.data());
-  std::fprintf(stderr, "fc-master: upgrade: cannot run \"%s\": %s\n", h.binary.c_str(), std::strerror(errno));
+  std::fprintf(stderr, "fc-master: upgrade: cannot run \"%s\": %s\n", h.binary.c_str(), ErrnoText(errno).c_str());
   ::_exit(127);
 }
 

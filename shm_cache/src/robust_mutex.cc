@@ -1,4 +1,5 @@
 // Robust mutex: lock, repair on EOWNERDEAD, unlock.
+#include "fc/base/status.h"
 #include "robust_mutex.h"
 
 #include "fc/base/crash_point.h"
@@ -89,7 +90,7 @@ RobustLock::RobustLock(pthread_mutex_t* mutex, const std::function<void()>& repa
   } else if (rc != ETIMEDOUT) {
     // ENOTRECOVERABLE cannot happen (we always mark it consistent); anything else
     // is a broken segment. Serving on would risk wrong bytes, so stop loudly.
-    log::Line("shared cache mutex failed: error ", rc, " (", std::strerror(rc), "); aborting");
+    log::Line("shared cache mutex failed: error ", rc, " (", ErrnoText(rc), "); aborting");
     std::abort();
   }
 }

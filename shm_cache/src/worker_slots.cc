@@ -103,7 +103,7 @@ Status ShmCache::ReclaimWorker(uint32_t slot, int32_t pid, uint64_t epoch, int t
   if (slot >= m.header->slot_count) return Status::Error("worker slot out of range");
   RobustLock lock(&m.header->mutex, m.Repairer(), timeout_ms);
   if (!lock.owns()) {
-    return Status::Error("shared cache lock busy for " + std::to_string(timeout_ms) +
+    return Status::Busy("shared cache lock busy for " + std::to_string(timeout_ms) +
                          " ms; will retry reclaiming worker slot " + std::to_string(slot));
   }
   m.AssertLocked();

@@ -1,4 +1,5 @@
 // fc-chaos support: corpus, master process, settling, percentiles.
+#include "fc/base/status.h"
 #include "fc/base/clock.h"
 #include "chaos_support.h"
 
@@ -172,7 +173,7 @@ bool Master::Start() {
   ::close(out[1]);
   ::close(log);
   if (rc != 0) {
-    std::fprintf(stderr, "fc-chaos: cannot start %s: %s\n", binary_.c_str(), std::strerror(rc));
+    std::fprintf(stderr, "fc-chaos: cannot start %s: %s\n", binary_.c_str(), ErrnoText(rc).c_str());
     pid_ = -1;
     ::close(out[0]);
     return false;

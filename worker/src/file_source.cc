@@ -1,4 +1,5 @@
 // Confined opens of requested names; see file_source.h.
+#include "fc/base/status.h"
 #include "fc/base/clock.h"
 #include "file_source.h"
 
@@ -73,7 +74,7 @@ Refusal RefusalFromErrno(int err, const char* call, const std::string& name, boo
     case EACCES:
     case EPERM:
     case EROFS:
-      return {Code::kForbidden, writing ? "the server may not write \"" + name + "\": " + std::strerror(err)
+      return {Code::kForbidden, writing ? "the server may not write \"" + name + "\": " + ErrnoText(err)
                                         : std::string("permission denied")};
     case EISDIR:
       return {Code::kForbidden, "\"" + name + "\" is a directory"};

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "fc/base/status.h"
 #include "access_log.h"
 #include "event_loop.h"
 #include "fc/base/crash_point.h"
@@ -49,7 +50,7 @@ void SettleScheduling(bool batch) {
   }
   if (tasks != nullptr) ::closedir(tasks);
   if (!all) {
-    log::Line("cannot use SCHED_BATCH for every thread (", std::strerror(err),
+    log::Line("cannot use SCHED_BATCH for every thread (", ErrnoText(err),
               "); serving with the default scheduling where it failed");
   }
 }
