@@ -177,6 +177,20 @@ class EventLoop {
   void ProcessInput(Connection& c);
   bool ProcessFcRequest(Connection& c);  // false: wait for more input
   void HandleGet(Connection& c);  // c.name, c.offset, c.length, c.head_only, conditionals set
+  // What the hit path learnt before a miss: the statx identity, whether the
+  // cache was asked (or was busy), and the compressed copy to load, if any.
+  struct HitProbe {
+    shm_cache::FileIdentity quick;
+    bool looked_up = false;
+    bool busy = false;
+    std::optional<http::Coding> copy;
+  };
+  // The hit path: one statx (or none, within --revalidate-after) and the
+  // cache; no open. True when the request was answered.
+  bool ServeHit(Connection& c, HitProbe* probe);
+  // A miss of the opened file: streamed at once, loaded inline, or handed to
+  // a loader thread.
+  void ServeMiss(Connection& c, OpenedFile file);
   void HandleList(Connection& c);
   // Complete requests waiting in the input buffer (pipelined).
   size_t CountQueued(const Connection& c) const;

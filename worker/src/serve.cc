@@ -61,35 +61,8 @@ void EventLoop::HandleGet(Connection& c) {
   Refusal refusal = FileSource::CanonicalName(c.name, &canonical);
   if (refusal.code != Code::kOk) return Refuse(c, refusal, false);
   c.name = std::move(canonical);
-  // Hit path: one statx (or none, within --revalidate-after) and the cache; no open.
-  bool looked_up = false, busy = false;
-  shm_cache::FileIdentity quick;
-  std::optional<http::Coding> copy;  // --compress: the copy to bring back from the load
-  if (CurrentIdentity(c.name, &quick)) {
-    if (!ctx_.config.precompressed.empty() && c.proto == Connection::Proto::kHttp &&
-        c.http->has_accept_encoding) {
-      ChooseVariant(c, &quick);
-    }
-    c.identity = quick;
-    copy = CopyCoding(c, quick);
-    if (copy) {
-      shm_cache::PinnedEntry pin = ctx_.cache.LookupCopy(CopyName(*copy, c.name), quick, &busy);
-      if (pin.valid() && pin.size() > 0) {
-        UseCopy(c, *copy, pin);
-        if (!PlanBody(c)) return;
-        return StartCached(c, std::move(pin), "hit");
-      }
-      if (pin.valid()) copy.reset();  // empty: compression does not pay for this file
-    }
-    if (!copy) {
-      shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, c.identity, &busy);
-      if (pin.valid()) {
-        if (!PlanBody(c)) return;
-        return StartCached(c, std::move(pin), "hit");
-      }
-      looked_up = true;
-    }
-  }
+  HitProbe probe;
+  if (ServeHit(c, &probe)) return;
   OpenedFile file;
   if (refusal = ctx_.files.OpenFile(c.name, &file); !refusal.ok()) {
     stat_memo_.erase(c.name);
@@ -100,17 +73,47 @@ void EventLoop::HandleGet(Connection& c) {
   }
   c.identity = file.identity;
   RememberIdentity(c.name, file.identity);
-  if (copy) return LoadCopy(c, std::move(file), *copy);
+  if (probe.copy) return LoadCopy(c, std::move(file), *probe.copy);
   if (!PlanBody(c)) return;
   // Ask the cache again only if the open found another file than statx did
   // (a symlink followed, or a change in between).
-  if (!busy && (!looked_up || !(quick == file.identity))) {
-    shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, file.identity, &busy);
+  if (!probe.busy && (!probe.looked_up || !(probe.quick == file.identity))) {
+    shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, file.identity, &probe.busy);
     if (pin.valid()) return StartCached(c, std::move(pin), "hit");
   }
-  // A miss. A file that will be streamed whatever happens (larger than the
-  // cache, or kept out by the admission gate on its first request) and whose
-  // reply needs no checksum is streamed now: no load lock, no loader thread.
+  ServeMiss(c, std::move(file));
+}
+
+bool EventLoop::ServeHit(Connection& c, HitProbe* probe) {
+  if (!CurrentIdentity(c.name, &probe->quick)) return false;
+  if (!ctx_.config.precompressed.empty() && c.proto == Connection::Proto::kHttp && c.http->has_accept_encoding) {
+    ChooseVariant(c, &probe->quick);
+  }
+  c.identity = probe->quick;
+  probe->copy = CopyCoding(c, probe->quick);
+  if (probe->copy) {
+    shm_cache::PinnedEntry pin = ctx_.cache.LookupCopy(CopyName(*probe->copy, c.name), probe->quick, &probe->busy);
+    if (pin.valid() && pin.size() > 0) {
+      UseCopy(c, *probe->copy, pin);
+      if (PlanBody(c)) StartCached(c, std::move(pin), "hit");
+      return true;
+    }
+    if (!pin.valid()) return false;  // the copy is to be made: open the file
+    probe->copy.reset();  // an empty copy: compression does not pay for this file
+  }
+  shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, c.identity, &probe->busy);
+  if (pin.valid()) {
+    if (PlanBody(c)) StartCached(c, std::move(pin), "hit");
+    return true;
+  }
+  probe->looked_up = true;
+  return false;
+}
+
+void EventLoop::ServeMiss(Connection& c, OpenedFile file) {
+  // A file that will be streamed whatever happens (larger than the cache, or
+  // kept out by the admission gate on its first request) and whose reply
+  // needs no checksum is streamed now: no load lock, no loader thread.
   if (!ReplyCarriesChecksum(c)) {
     switch (ctx_.cache.RouteMiss(c.name, file.identity)) {
       case shm_cache::Admission::Kind::kTooLarge:
