@@ -60,6 +60,9 @@ bench_workdir() {
   chmod 0711 "$locks"  # fc, started as root, runs as nobody: it must reach its own directory
   pids=()
   trap bench_cleanup EXIT
+  # A signal (Ctrl-C, a closed pipe, a timeout) exits through the EXIT trap too,
+  # so no server is left running.
+  trap "exit 1" INT TERM HUP PIPE
 }
 bench_cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
