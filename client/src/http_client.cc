@@ -164,102 +164,131 @@ Result<HttpTarget> ParseHttpUrl(const std::string& url) {
   return t;
 }
 
-Result<FetchSummary> FetchHttp(const Endpoint& server, const std::string& name, Sink& sink, int retries,
-                               const std::function<void(uint64_t, uint64_t)>& progress) {
-  const std::string what = "GET http://" + server.Describe() + Target(name);
+namespace {
+
+// One download over HTTP, across its attempts.
+struct Transfer {
   FetchSummary summary;
   Checksum64 hash;
   uint64_t received = 0;
-  bool known = false, has_checksum = false;
+  bool known = false;  // a 200 told the size, checksum and ETag
+  bool has_checksum = false;
   std::string etag;
+};
+
+std::string FetchRequest(const Endpoint& server, const std::string& name, const Transfer& t) {
+  std::string request = "GET " + Target(name) + " HTTP/1.1\r\nHost: " + server.Describe() +
+                        "\r\nUser-Agent: fc-client\r\nConnection: close\r\n"
+                        "X-Fc-Want-Checksum: xxh64\r\n";  // verify what is saved, cached or not
+  // Resume where the cut left off, if the file is still the same one.
+  if (t.known && t.received > 0) {
+    request += "Range: bytes=" + std::to_string(t.received) + "-\r\n";
+    if (!t.etag.empty()) request += "If-Range: " + t.etag + "\r\n";
+  }
+  return request + "\r\n";
+}
+
+// A 200 (the whole file: start over if a resume was asked) or a 206 that
+// continues exactly where the transfer stands; anything else is final.
+Status AcceptHead(const Response& r, const std::string& what, Transfer* t, Sink& sink) {
+  if (!r.has_length) return Status::Error(what + ": the response has no Content-Length");
+  if (r.status == 200) {
+    if (t->received > 0) {  // a full answer to a resume: the file changed, start over
+      t->received = 0;
+      t->hash.Reset();
+      if (Status st = sink.Restart(); !st.ok()) return st;
+    }
+    t->summary.size = r.content_length;
+    t->has_checksum = ParseChecksum(r.Field("X-Fc-Checksum"), &t->summary.checksum);
+    t->etag = r.Field("ETag");
+    t->known = true;
+  } else {
+    const std::string range = r.Field("Content-Range");
+    const std::string expected = "bytes " + std::to_string(t->received) + "-";
+    if (!t->known || range.compare(0, expected.size(), expected) != 0 ||
+        range.substr(range.find('/') + 1) != std::to_string(t->summary.size)) {
+      return Status::Error(what + ": unexpected Content-Range \"" + range + "\" when resuming at byte " +
+                           std::to_string(t->received));
+    }
+  }
+  t->summary.from_cache = r.Field("X-Fc-Served") == "cache";
+  return Status::Ok();
+}
+
+// The body into the sink and the hash. *sink_failed: the sink refused (final);
+// otherwise a failure is the connection's (worth another attempt).
+Status ReadBody(int fd, const Endpoint& server, Response& r, Transfer* t, Sink& sink, char* buffer,
+                const std::function<void(uint64_t, uint64_t)>& progress, bool* sink_failed) {
+  uint64_t body_left = r.content_length;
+  std::string pending = std::move(r.rest);
+  while (body_left > 0) {
+    size_t n = 0;
+    const char* data = buffer;
+    if (!pending.empty()) {
+      n = std::min<size_t>(pending.size(), body_left);
+      data = pending.data();
+    } else {
+      auto got = net::ReadSome(fd, buffer, std::min<uint64_t>(kChunk, body_left), server.Describe());
+      if (!got.ok()) return got.status();
+      if (got.value() == 0) {
+        return Status::Error("connection closed by " + server.Describe() + " after " +
+                             std::to_string(t->received) + " of " + std::to_string(t->summary.size) + " bytes");
+      }
+      n = got.value();
+    }
+    if (Status st = sink.Write(t->received, data, n); !st.ok()) {
+      *sink_failed = true;
+      return st;
+    }
+    t->hash.Update(data, n);
+    t->received += n;
+    body_left -= n;
+    if (!pending.empty()) pending.erase(0, n);
+    if (progress) progress(t->received, t->summary.size);
+  }
+  return t->received == t->summary.size ? Status::Ok() : Status::Error("short body");
+}
+
+}  // namespace
+
+Result<FetchSummary> FetchHttp(const Endpoint& server, const std::string& name, Sink& sink, int retries,
+                               const std::function<void(uint64_t, uint64_t)>& progress) {
+  const std::string what = "GET http://" + server.Describe() + Target(name);
+  Transfer t;
   std::unique_ptr<char[]> buffer(new char[kChunk]);
   Status last;
   for (int attempt = 0; attempt <= retries; ++attempt) {
     UniqueFd conn;
-    if (!(last = StartAttempt(server, attempt, &summary, &conn)).ok()) continue;
+    if (!(last = StartAttempt(server, attempt, &t.summary, &conn)).ok()) continue;
     const int fd = conn.get();
-    std::string request = "GET " + Target(name) + " HTTP/1.1\r\nHost: " + server.Describe() +
-                          "\r\nUser-Agent: fc-client\r\nConnection: close\r\n"
-                          "X-Fc-Want-Checksum: xxh64\r\n";  // verify what is saved, cached or not
-    // Resume where the cut left off, if the file is still the same one.
-    if (known && received > 0) {
-      request += "Range: bytes=" + std::to_string(received) + "-\r\n";
-      if (!etag.empty()) request += "If-Range: " + etag + "\r\n";
-    }
-    request += "\r\n";
     Response r;
-    if (!(last = SendAll(fd, request, server)).ok() || !(last = ReadHead(fd, server, &r)).ok()) continue;
+    if (!(last = SendAll(fd, FetchRequest(server, name, t), server)).ok() ||
+        !(last = ReadHead(fd, server, &r)).ok()) {
+      continue;
+    }
     if (r.status == 502 || r.status == 503 || r.status == 504) {  // a balancer between servers, a busy fc
       last = Status::Error(ErrorText(fd, server, r));
       continue;
     }
-    if (r.status != 200 && r.status != 206) {
-      return Status::Error(what + ": " + ErrorText(fd, server, r));
-    }
-    if (!r.has_length) return Status::Error(what + ": the response has no Content-Length");
-    if (r.status == 200) {
-      if (received > 0) {  // a full answer to a resume: the file changed, start over
-        received = 0;
-        hash.Reset();
-        if (Status st = sink.Restart(); !st.ok()) return st;
-      }
-      summary.size = r.content_length;
-      has_checksum = ParseChecksum(r.Field("X-Fc-Checksum"), &summary.checksum);
-      etag = r.Field("ETag");
-      known = true;
-    } else {
-      const std::string range = r.Field("Content-Range");
-      const std::string expected = "bytes " + std::to_string(received) + "-";
-      if (!known || range.compare(0, expected.size(), expected) != 0 ||
-          range.substr(range.find('/') + 1) != std::to_string(summary.size)) {
-        return Status::Error(what + ": unexpected Content-Range \"" + range + "\" when resuming at byte " +
-                             std::to_string(received));
-      }
-    }
-    summary.from_cache = r.Field("X-Fc-Served") == "cache";
-    uint64_t body_left = r.content_length;
-    std::string pending = std::move(r.rest);
-    while (body_left > 0) {
-      size_t n = 0;
-      const char* data = buffer.get();
-      if (!pending.empty()) {
-        n = std::min<size_t>(pending.size(), body_left);
-        data = pending.data();
-      } else {
-        auto got = net::ReadSome(fd, buffer.get(), std::min<uint64_t>(kChunk, body_left), server.Describe());
-        if (!got.ok() || got.value() == 0) {
-          last = got.ok() ? Status::Error("connection closed by " + server.Describe() + " after " +
-                                          std::to_string(received) + " of " + std::to_string(summary.size) +
-                                          " bytes")
-                          : got.status();
-          break;
-        }
-        n = got.value();
-      }
-      if (Status st = sink.Write(received, data, n); !st.ok()) return st;
-      hash.Update(data, n);
-      received += n;
-      body_left -= n;
-      if (!pending.empty()) pending.erase(0, n);
-      if (progress) progress(received, summary.size);
-    }
-    if (received == summary.size && body_left == 0) {
-      last = Status::Ok();
-      break;
-    }
+    if (r.status != 200 && r.status != 206) return Status::Error(what + ": " + ErrorText(fd, server, r));
+    if (Status head = AcceptHead(r, what, &t, sink); !head.ok()) return head;
+    bool sink_failed = false;
+    last = ReadBody(fd, server, r, &t, sink, buffer.get(), progress, &sink_failed);
+    if (sink_failed) return last;
+    if (last.ok()) break;
   }
   if (!last.ok()) {
-    return Status::Error(what + " failed after " + std::to_string(summary.attempts) + " attempts: " +
+    return Status::Error(what + " failed after " + std::to_string(t.summary.attempts) + " attempts: " +
                          last.message());
   }
-  if (!has_checksum) {
+  if (!t.has_checksum) {
     return Status::Error(what + ": the server sent no X-Fc-Checksum, so the bytes cannot be verified; "
                          "nothing was saved");
   }
-  if (hash.Digest() != summary.checksum) {
+  if (t.hash.Digest() != t.summary.checksum) {
     return Status::Error(what + ": checksum mismatch (the file changed during the transfer?); nothing was saved");
   }
-  return summary;
+  return t.summary;
 }
 
 Result<PutSummary> PutHttp(const Endpoint& server, const std::string& local_path, const std::string& name,

@@ -88,6 +88,83 @@ int RunPut(const Endpoint& server, const std::string& local, const std::string& 
   return 0;
 }
 
+// What the command line asks for, once parsed.
+struct Invocation {
+  std::vector<std::string> args;  // the command and its words
+  std::string token;
+  int timeout_s = 30;
+  int retries = 5;
+  bool quiet = false;
+  bool json = false;
+};
+
+// The HTTP forms: get URL [DIR], put LOCALFILE URL.
+int RunUrlForm(const std::string& command, const Invocation& call) {
+  const std::vector<std::string>& args = call.args;
+  const bool put = command == "put";
+  auto target = fc::client::ParseHttpUrl(put ? args[1] : args[0]);
+  if (!target.ok()) return UsageError(target.status().message());
+  target->server.timeout_ms = call.timeout_s * 1000;
+  if (put) return RunPut(target->server, args[0], target->name, call.token, true, call.quiet);
+  if (args.size() > 2) return UsageError("get takes http://HOST:PORT/NAME [DIR]");
+  fc::client::GetOptions options;
+  options.name = target->name;
+  options.directory = args.size() == 2 ? args[1] : ".";
+  options.retries = call.retries;
+  options.http = true;
+  return RunGet(target->server, options, call.quiet);
+}
+
+// The fc protocol's forms: get, list and put with HOST PORT first.
+int RunHostPortForm(const std::string& command, const Invocation& call) {
+  const std::vector<std::string>& args = call.args;
+  if (args.size() < 2) return UsageError(command + " needs HOST and PORT");
+  Endpoint server;
+  server.host = args[0];
+  auto port = fc::net::ParsePort(args[1]);
+  if (!port.ok()) return UsageError(port.status().message());
+  server.port = port.value();
+  server.timeout_ms = call.timeout_s * 1000;
+  if (command == "list") {
+    if (args.size() != 2) return UsageError("list takes HOST PORT");
+    return RunList(server, call.json);
+  }
+  if (command == "put") {
+    if (args.size() < 3 || args.size() > 4) return UsageError("put takes HOST PORT LOCALFILE [NAME]");
+    const std::string local = args[2];
+    const std::string name = args.size() == 4 ? args[3] : local.substr(local.find_last_of('/') + 1);
+    return RunPut(server, local, name, call.token, false, call.quiet);
+  }
+  if (args.size() < 3 || args.size() > 4) return UsageError("get takes HOST PORT NAME [DIR]");
+  fc::client::GetOptions options;
+  options.name = args[2];
+  options.directory = args.size() == 4 ? args[3] : ".";
+  options.retries = call.retries;
+  return RunGet(server, options, call.quiet);
+}
+
+// The command (the short forms named), then its form.
+int Dispatch(Invocation call) {
+  std::vector<std::string>& args = call.args;
+  if (args.empty()) return UsageError("missing command");
+  std::string command = args[0];
+  if (command == "get" || command == "list" || command == "put") {
+    args.erase(args.begin());
+  } else if (args.size() == 3 && args[2] == "list") {
+    command = "list";
+    args.pop_back();
+  } else if (args.size() == 4) {
+    command = "get";
+  } else {
+    return UsageError("unknown command \"" + command + "\"");
+  }
+  if (call.timeout_s < 1 || call.retries < 0) return UsageError("--timeout must be >= 1 and --retries >= 0");
+  const bool get_url = command == "get" && !args.empty() && args[0].rfind("http://", 0) == 0;
+  const bool put_url = command == "put" && args.size() == 2 && args[1].find("://") != std::string::npos;
+  if (get_url || put_url) return RunUrlForm(command, call);
+  return RunHostPortForm(command, call);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -128,58 +205,12 @@ int main(int argc, char** argv) {
   if (int rc = fc::cli::Parse("fc-client", argc, argv, visible, all, &positional, &vm); rc >= 0) {
     return rc;
   }
-  std::vector<std::string> args;
-  if (vm.count("args")) args = vm["args"].as<std::vector<std::string>>();
-  if (args.empty()) return UsageError("missing command");
-  std::string command = args[0];
-  if (command == "get" || command == "list" || command == "put") {
-    args.erase(args.begin());
-  } else if (args.size() == 3 && args[2] == "list") {
-    command = "list";
-    args.pop_back();
-  } else if (args.size() == 4) {
-    command = "get";
-  } else {
-    return UsageError("unknown command \"" + command + "\"");
-  }
-  if (timeout_s < 1 || retries < 0) return UsageError("--timeout must be >= 1 and --retries >= 0");
-  // HTTP forms: get URL [DIR], put LOCALFILE URL.
-  const bool get_url = command == "get" && !args.empty() && args[0].rfind("http://", 0) == 0;
-  const bool put_url = command == "put" && args.size() == 2 && args[1].find("://") != std::string::npos;
-  if (get_url || put_url) {
-    auto target = fc::client::ParseHttpUrl(get_url ? args[0] : args[1]);
-    if (!target.ok()) return UsageError(target.status().message());
-    target->server.timeout_ms = timeout_s * 1000;
-    if (put_url) return RunPut(target->server, args[0], target->name, token, true, vm.count("quiet") > 0);
-    if (args.size() > 2) return UsageError("get takes http://HOST:PORT/NAME [DIR]");
-    fc::client::GetOptions options;
-    options.name = target->name;
-    options.directory = args.size() == 2 ? args[1] : ".";
-    options.retries = retries;
-    options.http = true;
-    return RunGet(target->server, options, vm.count("quiet") > 0);
-  }
-  if (args.size() < 2) return UsageError(command + " needs HOST and PORT");
-  Endpoint server;
-  server.host = args[0];
-  auto port = fc::net::ParsePort(args[1]);
-  if (!port.ok()) return UsageError(port.status().message());
-  server.port = port.value();
-  server.timeout_ms = timeout_s * 1000;
-  if (command == "list") {
-    if (args.size() != 2) return UsageError("list takes HOST PORT");
-    return RunList(server, vm.count("json") > 0);
-  }
-  if (command == "put") {
-    if (args.size() < 3 || args.size() > 4) return UsageError("put takes HOST PORT LOCALFILE [NAME]");
-    const std::string local = args[2];
-    const std::string name = args.size() == 4 ? args[3] : local.substr(local.find_last_of('/') + 1);
-    return RunPut(server, local, name, token, false, vm.count("quiet") > 0);
-  }
-  if (args.size() < 3 || args.size() > 4) return UsageError("get takes HOST PORT NAME [DIR]");
-  fc::client::GetOptions options;
-  options.name = args[2];
-  options.directory = args.size() == 4 ? args[3] : ".";
-  options.retries = retries;
-  return RunGet(server, options, vm.count("quiet") > 0);
+  Invocation call;
+  if (vm.count("args")) call.args = vm["args"].as<std::vector<std::string>>();
+  call.token = token;
+  call.timeout_s = timeout_s;
+  call.retries = retries;
+  call.quiet = vm.count("quiet") > 0;
+  call.json = vm.count("json") > 0;
+  return Dispatch(call);
 }

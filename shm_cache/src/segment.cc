@@ -184,6 +184,32 @@ void ShmCache::Impl::Bind(Header* h) {
 ShmCache::ShmCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ShmCache::~ShmCache() = default;
 
+namespace {
+
+// As many packets as fit after the header, the entries and the counters,
+// carved from the segment (fewer if the allocator's overhead needs room).
+Status CarvePackets(Segment& segment, Header* h, const CacheOptions& options) {
+  const double per_packet = options.packet_size + sizeof(uint32_t) + 0.125 +
+                            (sizeof(Entry) + 8.0 + 4.0 * options.worker_slots) / kPacketsPerEntry;
+  const uint64_t fixed =
+      kFixedReserve + sizeof(WorkerCounters) * uint64_t{options.worker_slots} * kCounterLanes;
+  const uint64_t usable = options.segment_size > fixed ? options.segment_size - fixed : 0;
+  uint64_t count = static_cast<uint64_t>(usable / per_packet);
+  count = std::min<uint64_t>(count, UINT32_MAX - 1);
+  bool carved = false;
+  while (count >= 16 && !(carved = Carve(segment, h, static_cast<uint32_t>(count)))) {
+    count -= std::max<uint64_t>(1, count / 200);
+  }
+  if (!carved) {
+    return Status::Error("cache size " + std::to_string(options.segment_size) +
+                         " bytes is too small for packets of " +
+                         std::to_string(options.packet_size) + " bytes");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<ShmCache>> ShmCache::Create(const CacheOptions& options) {
   const std::string& name = options.shm_name;
   if (options.packet_size < 64 || options.packet_size > (1u << 20)) {
@@ -219,22 +245,9 @@ Result<std::unique_ptr<ShmCache>> ShmCache::Create(const CacheOptions& options) 
   h->segment_size = options.segment_size;
   h->policy = static_cast<uint32_t>(options.policy);
 
-  const double per_packet = options.packet_size + sizeof(uint32_t) + 0.125 +
-                            (sizeof(Entry) + 8.0 + 4.0 * options.worker_slots) / kPacketsPerEntry;
-  const uint64_t fixed =
-      kFixedReserve + sizeof(WorkerCounters) * uint64_t{options.worker_slots} * kCounterLanes;
-  const uint64_t usable = options.segment_size > fixed ? options.segment_size - fixed : 0;
-  uint64_t count = static_cast<uint64_t>(usable / per_packet);
-  count = std::min<uint64_t>(count, UINT32_MAX - 1);
-  bool carved = false;
-  while (count >= 16 && !(carved = Carve(*impl->segment, h, static_cast<uint32_t>(count)))) {
-    count -= std::max<uint64_t>(1, count / 200);
-  }
-  if (!carved) {
+  if (Status st = CarvePackets(*impl->segment, h, options); !st.ok()) {
     Remove(name);
-    return Status::Error("cache size " + std::to_string(options.segment_size) +
-                         " bytes is too small for packets of " +
-                         std::to_string(options.packet_size) + " bytes");
+    return st;
   }
   impl->Bind(h);
   Status st = InitRobustMutex(&h->mutex);

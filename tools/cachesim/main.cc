@@ -124,48 +124,103 @@ int PrintRingStats(int shards, uint64_t names) {
   return 0;
 }
 
-}  // namespace
+// One replay per policy of the comma-separated `policies`, a row each, with
+// the change against LRU's (when LRU came first).
+int ComparePolicies(const std::vector<Request>& trace, uint64_t segment_size, uint64_t packet_size,
+                    const std::string& policies) {
+  std::printf("%-8s %11s %11s %9s %9s %16s %9s %9s %9s %7s\n", "policy", "miss ratio",
+              "byte miss", "vs LRU", "bytes", "evicted/admitted", "rounding", "gated", "pinned",
+              "secs");
+  double lru_miss = 0, lru_bytes = 0;
+  size_t start = 0;
+  while (start <= policies.size()) {
+    const size_t comma = policies.find(',', start);
+    const std::string name = policies.substr(start, comma - start);
+    start = comma == std::string::npos ? policies.size() + 1 : comma + 1;
+    auto policy = fc::shm_cache::ParsePolicy(name);
+    if (!policy.ok()) return fc::cli::UsageError("fc-cachesim", policy.status().message());
+    fc::shm_cache::CacheOptions o;
+    o.segment_size = segment_size;
+    o.packet_size = static_cast<uint32_t>(packet_size);
+    o.policy = policy.value();
+    auto r = Replay(trace, o);
+    if (!r.ok()) {
+      std::fprintf(stderr, "fc-cachesim: %s\n", r.status().message().c_str());
+      return 1;
+    }
+    if (name == "lru") {
+      lru_miss = r->miss_ratio();
+      lru_bytes = r->byte_miss_ratio();
+    }
+    auto delta = [](double v, double base) { return base > 0 ? 100.0 * (v - base) / base : 0.0; };
+    std::printf("%-8s %11.4f %11.4f %+8.1f%% %+8.1f%% %16.3f %8.2f%% %9llu %9llu %7.1f\n",
+                name.c_str(), r->miss_ratio(), r->byte_miss_ratio(),
+                delta(r->miss_ratio(), lru_miss), delta(r->byte_miss_ratio(), lru_bytes),
+                r->admitted_bytes ? double(r->evicted_bytes) / double(r->admitted_bytes) : 0.0,
+                100.0 * r->rounding_waste, static_cast<unsigned long long>(r->not_admitted),
+                static_cast<unsigned long long>(r->streamed_pinned), r->seconds);
+  }
+  return 0;
+}
 
-int main(int argc, char** argv) {
+
+// The command line as typed.
+struct SimArgs {
   SyntheticSpec spec;
-  std::string trace_path, cache_size = "64M", packet_size = "1K",
-              policies = "lru,fifo,sieve,s3fifo,fc";
+  std::string trace_path, cache_size = "64M", packet_size = "1K", policies = "lru,fifo,sieve,s3fifo,fc";
   std::string size_median = "16K", fixed_size = "0", hash = "both", which;
   int shards = 0;
   uint64_t ring_names = 0;
-  po::options_description opts(
-      "Usage: fc-cachesim [--trace FILE | synthetic options] [--policies lru,fifo]\n\n"
-      "Replays a trace through the real shared cache for each policy and prints the\n"
-      "miss ratio, the byte miss ratio, the change against LRU, bytes evicted per byte\n"
-      "admitted, packet-rounding waste and requests streamed uncached.\n\nOptions");
-  opts.add_options()("help,h", "print this help and exit")
-      ("trace", po::value(&trace_path)->value_name("FILE"), "CSV trace: time,object id,size")
-      ("policies", po::value(&policies)->value_name("LIST"),
+};
+
+void AddOptions(SimArgs* a, po::options_description* opts) {  // code_metrics: table
+  SyntheticSpec& spec = a->spec;
+  opts->add_options()("help,h", "print this help and exit")
+      ("trace", po::value(&a->trace_path)->value_name("FILE"), "CSV trace: time,object id,size")
+      ("policies", po::value(&a->policies)->value_name("LIST"),
        "comma-separated (default lru,fifo,sieve,s3fifo,fc)")
-      ("cache-size", po::value(&cache_size)->value_name("SIZE"), "segment size (default 64M)")
-      ("packet-size", po::value(&packet_size)->value_name("SIZE"), "packet size (default 1K)")
+      ("cache-size", po::value(&a->cache_size)->value_name("SIZE"), "segment size (default 64M)")
+      ("packet-size", po::value(&a->packet_size)->value_name("SIZE"), "packet size (default 1K)")
       ("objects", po::value(&spec.objects)->value_name("N"), "synthetic: objects (20000)")
       ("requests", po::value(&spec.requests)->value_name("N"), "synthetic: requests (2000000)")
       ("alpha", po::value(&spec.alpha)->value_name("A"), "synthetic: Zipf alpha (0.9)")
-      ("size-median", po::value(&size_median)->value_name("SIZE"), "synthetic: lognormal median (16K)")
+      ("size-median", po::value(&a->size_median)->value_name("SIZE"), "synthetic: lognormal median (16K)")
       ("size-sigma", po::value(&spec.size_sigma)->value_name("S"), "synthetic: lognormal sigma (2)")
-      ("fixed-size", po::value(&fixed_size)->value_name("SIZE"), "synthetic: every object this size")
+      ("fixed-size", po::value(&a->fixed_size)->value_name("SIZE"), "synthetic: every object this size")
       ("drift", po::value(&spec.drift)->value_name("F"),
        "synthetic: share of ranks rotated every 1% of the trace (0)")
       ("one-hit", po::value(&spec.one_hit_wonders)->value_name("F"),
        "synthetic: share of requests for never-seen objects (0)")
       ("seed", po::value(&spec.seed)->value_name("N"), "synthetic: random seed (1)")
-      ("shards", po::value(&shards)->value_name("N"),
+      ("shards", po::value(&a->shards)->value_name("N"),
        "replay through N caches of --cache-size each, routed by --hash, and one cache N times "
        "as large (policy: the first of --policies, default fc)")
-      ("hash", po::value(&hash)->value_name("HOW"),
+      ("hash", po::value(&a->hash)->value_name("HOW"),
        "with --shards: consistent (HAProxy's ring, as deploy/haproxy.cfg), random (round "
        "robin), or both (default)")
-      ("ring-stats", po::value(&ring_names)->value_name("NAMES"),
+      ("ring-stats", po::value(&a->ring_names)->value_name("NAMES"),
        "with --shards: spread NAMES names /o0, /o1, ... over the ring; print the names per "
        "shard (min, max, spread) and the share that moves when shard 1 fails, and exit")
-      ("which-shard", po::value(&which)->value_name("PATH"),
+      ("which-shard", po::value(&a->which)->value_name("PATH"),
        "with --shards: print the shard (1-based, HAProxy's server id) of a request path and exit");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  SimArgs a;
+  po::options_description opts(
+      "Usage: fc-cachesim [--trace FILE | synthetic options] [--policies lru,fifo]\n\n"
+      "Replays a trace through the real shared cache for each policy and prints the\n"
+      "miss ratio, the byte miss ratio, the change against LRU, bytes evicted per byte\n"
+      "admitted, packet-rounding waste and requests streamed uncached.\n\nOptions");
+  AddOptions(&a, &opts);
+  SyntheticSpec& spec = a.spec;
+  const std::string &trace_path = a.trace_path, &cache_size = a.cache_size, &packet_size = a.packet_size,
+                    &policies = a.policies, &hash = a.hash, &which = a.which,
+                    &size_median = a.size_median, &fixed_size = a.fixed_size;
+  const int& shards = a.shards;
+  const uint64_t& ring_names = a.ring_names;
   po::variables_map vm;
   if (int rc = fc::cli::Parse("fc-cachesim", argc, argv, opts, opts, nullptr, &vm); rc >= 0) return rc;
   auto segment = fc::net::ParseByteSize(cache_size, "--cache-size");
@@ -208,37 +263,5 @@ int main(int argc, char** argv) {
     o.policy = policy.value();
     return RunShards(trace, o, shards, hash);
   }
-  std::printf("%-8s %11s %11s %9s %9s %16s %9s %9s %9s %7s\n", "policy", "miss ratio",
-              "byte miss", "vs LRU", "bytes", "evicted/admitted", "rounding", "gated", "pinned",
-              "secs");
-  double lru_miss = 0, lru_bytes = 0;
-  size_t start = 0;
-  while (start <= policies.size()) {
-    const size_t comma = policies.find(',', start);
-    const std::string name = policies.substr(start, comma - start);
-    start = comma == std::string::npos ? policies.size() + 1 : comma + 1;
-    auto policy = fc::shm_cache::ParsePolicy(name);
-    if (!policy.ok()) return fc::cli::UsageError("fc-cachesim", policy.status().message());
-    fc::shm_cache::CacheOptions o;
-    o.segment_size = segment.value();
-    o.packet_size = static_cast<uint32_t>(packet.value());
-    o.policy = policy.value();
-    auto r = Replay(trace, o);
-    if (!r.ok()) {
-      std::fprintf(stderr, "fc-cachesim: %s\n", r.status().message().c_str());
-      return 1;
-    }
-    if (name == "lru") {
-      lru_miss = r->miss_ratio();
-      lru_bytes = r->byte_miss_ratio();
-    }
-    auto delta = [](double v, double base) { return base > 0 ? 100.0 * (v - base) / base : 0.0; };
-    std::printf("%-8s %11.4f %11.4f %+8.1f%% %+8.1f%% %16.3f %8.2f%% %9llu %9llu %7.1f\n",
-                name.c_str(), r->miss_ratio(), r->byte_miss_ratio(),
-                delta(r->miss_ratio(), lru_miss), delta(r->byte_miss_ratio(), lru_bytes),
-                r->admitted_bytes ? double(r->evicted_bytes) / double(r->admitted_bytes) : 0.0,
-                100.0 * r->rounding_waste, static_cast<unsigned long long>(r->not_admitted),
-                static_cast<unsigned long long>(r->streamed_pinned), r->seconds);
-  }
-  return 0;
+  return ComparePolicies(trace, segment.value(), packet.value(), policies);
 }

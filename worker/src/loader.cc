@@ -162,22 +162,31 @@ LoadResult LoaderPool::Load(LoadTask& task, bool* would_block) {
     case shm_cache::Admission::Kind::kReserved:
       break;
   }
+  return Fill(task, admission.reservation, &lock, would_block);
+}
+
+// The load itself, holding the file's load lock and a reservation: the bytes
+// read into the reservation and published, or the reason why not.
+LoadResult LoaderPool::Fill(LoadTask& task, shm_cache::Reservation& reservation, LoadLocks::Held* lock,
+                            bool* would_block) {
+  const bool nowait = would_block != nullptr;
+  LoadResult error;
   uint64_t checksum = 0;
   bool injected = false;
   const int64_t load_started_ns = MonotonicNowNs();
-  Status st = ReadInto(task, admission.reservation, &checksum, &injected, would_block);
+  Status st = ReadInto(task, reservation, &checksum, &injected, would_block);
   if (!st.ok() || (nowait && *would_block)) {
-    admission.reservation.Abort();
+    reservation.Abort();
     if (nowait && *would_block) return error;
     error.refusal = {injected ? protocol::Code::kInternal : protocol::Code::kBusy, st.message()};
     return error;
   }
   LoadResult r;
-  r.pin = cache_.Publish(std::move(admission.reservation), checksum);
+  r.pin = cache_.Publish(std::move(reservation), checksum);
   if (!r.pin.valid()) {
     // Reclaimed meanwhile, or the lock stayed busy: the bytes on disk are
     // still right, so serve them from there.
-    lock.Release();
+    lock->Release();
     return Stream(task, "stream-lock-busy", would_block);
   }
   r.kind = LoadResult::Kind::kCached;

@@ -84,6 +84,9 @@ class LoaderPool {
   // With `would_block`, give up (setting it) rather than wait for the load
   // lock or the disk; without, wait as the task's deadline allows.
   LoadResult Load(LoadTask& task, bool* would_block = nullptr);
+  // Reads the file into a reservation made under its load lock and
+  // publishes it (Load's second half).
+  LoadResult Fill(LoadTask& task, shm_cache::Reservation& reservation, LoadLocks::Held* lock, bool* would_block);
   // task.compress: the copy's pin into *result (true), or false to serve the
   // file itself.
   bool LoadCopy(LoadTask& task, LoadResult* result);
