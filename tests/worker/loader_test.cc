@@ -100,7 +100,7 @@ TEST_F(LoaderTest, AFileInThePageCacheLoadsOnTheCallingThread) {
   LoadResult result;
   ASSERT_TRUE(pool_->TryLoadNow(task, &result));
   EXPECT_EQ(result.kind, LoadResult::Kind::kCached);
-  EXPECT_STREQ(result.how, "miss");
+  EXPECT_EQ(result.how, Outcome::kMiss) << OutcomeName(result.how);
   EXPECT_EQ(result.pin.checksum(), sum);
   result.pin.Release();
   shm_cache::PinnedEntry again = cache_->Lookup("warm.bin", task.identity);
@@ -139,7 +139,7 @@ TEST_F(LoaderTest, NamesThatShareALockFileAreEachLoadedOnceAndServedWhole) {
         task.done = [&, name, promise](LoadResult result) {
           {
             std::lock_guard<std::mutex> lock(mu);
-            EXPECT_EQ(result.kind, LoadResult::Kind::kCached) << name << " " << result.how;
+            EXPECT_EQ(result.kind, LoadResult::Kind::kCached) << name << " " << OutcomeName(result.how);
             if (result.kind == LoadResult::Kind::kCached) {
               EXPECT_EQ(result.pin.checksum(), sums[name]) << name;
               EXPECT_EQ(result.pin.size(), 300'000u) << name;
@@ -158,7 +158,7 @@ TEST_F(LoaderTest, NamesThatShareALockFileAreEachLoadedOnceAndServedWhole) {
               }
               EXPECT_EQ(hash.Digest(), sums[name]) << name;
             }
-            if (std::string(result.how) == "miss") ++misses[name];
+            if (result.how == Outcome::kMiss) ++misses[name];
             result.pin.Release();
           }
           promise->set_value();

@@ -29,6 +29,7 @@
 #include "file_source.h"
 #include "loader.h"
 #include "media_types.h"
+#include "outcome.h"
 #include "upload.h"
 
 namespace fc::worker {
@@ -112,7 +113,7 @@ struct Connection {
   off_t file_offset = 0;
   uint64_t body_left = 0;
   uint64_t bytes_sent = 0;
-  const char* how = "";
+  Outcome how = Outcome::kNone;  // named only in the access log
   protocol::Code code = protocol::Code::kOk;
   int status = 0;  // HTTP status, for the log
   uint32_t served = 0;  // responses finished on this connection
@@ -203,8 +204,8 @@ class EventLoop {
   // Decides the body range (or answers at once: bad range, 304, HEAD). False
   // when the reply is already started and no body is needed.
   bool PlanBody(Connection& c);
-  void StartCached(Connection& c, shm_cache::PinnedEntry pin, const char* how);
-  void StartStream(Connection& c, UniqueFd file, uint64_t checksum, const char* how);
+  void StartCached(Connection& c, shm_cache::PinnedEntry pin, Outcome how);
+  void StartStream(Connection& c, UniqueFd file, uint64_t checksum, Outcome how);
   void StartHead(Connection& c, uint64_t checksum, bool from_cache);
   void ReplyError(Connection& c, protocol::Code code, const std::string& message,
                   bool close_after);

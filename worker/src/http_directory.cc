@@ -61,7 +61,7 @@ void EventLoop::HandleHttpDirectory(Connection& c) {
       !refusal.ok()) {
     return Refuse(c, refusal, false);
   }
-  c.how = "listing";
+  c.how = Outcome::kListing;
   if (ctx_.config.autoindex == Autoindex::kJson) {
     return HttpBody(c, 200, RenderListingJson(page), "application/json", "Cache-Control: no-cache\r\n",
                     false);
@@ -76,7 +76,7 @@ bool EventLoop::RedirectDirectory(Connection& c) {
   ::close(fd);
   std::string location = "/" + UrlEncode(c.name, /*keep_slash=*/true) + "/";
   if (!c.http->query.empty()) location += "?" + c.http->query;
-  c.how = "redirect";
+  c.how = Outcome::kRedirect;
   HttpBody(c, 301, "moved to " + location + "\n", "text/plain; charset=utf-8",
            "Location: " + location + "\r\n", false);
   return true;
@@ -91,7 +91,7 @@ void EventLoop::HandleCachePage(Connection& c) {
   std::vector<shm_cache::CachedFile> files = ctx_.cache.List(&busy);
   if (busy) return HttpText(c, 503, "the cache is busy; retry", false);
   const shm_cache::CacheTotals totals = ctx_.cache.PeekTotals();
-  c.how = "list";
+  c.how = Outcome::kList;
   const std::string fields = "Cache-Control: no-store\r\nVary: Accept\r\n";
   if (WantsHtml(*c.http)) {
     return HttpBody(c, 200, RenderCacheHtml(std::move(files), totals), "text/html; charset=utf-8", fields,

@@ -158,7 +158,7 @@ void EventLoop::HttpText(Connection& c, int status, const std::string& message,
 void EventLoop::HttpBody(Connection& c, int status, std::string body, std::string_view content_type,
                          std::string_view fields, bool close_after) {
   c.status = status;
-  if (status >= 400) c.how = "refused";
+  if (status >= 400) c.how = Outcome::kRefused;
   c.close_after = c.close_after || close_after;
   if (close_after) {
     c.in_pos = c.in.size();
@@ -186,7 +186,7 @@ void EventLoop::HttpBody(Connection& c, int status, std::string body, std::strin
     h += ctx_.config.allow_upload ? "Allow: GET, HEAD, OPTIONS, PUT\r\n"
                                   : "Allow: GET, HEAD, OPTIONS\r\n";
   }
-  if (status == 503 || c.how == std::string_view("health")) h += "Cache-Control: no-store\r\n";
+  if (status == 503 || c.how == Outcome::kHealth) h += "Cache-Control: no-store\r\n";
   // The validators stay on replies about a file (RFC 9110 §15.4.5, §15.5.13).
   if (c.identity.ino != 0 && (status == 412 || status == 416)) h += Validators(c.identity, EtagTag(c));
   if (status == 416) h += "Content-Range: bytes */" + std::to_string(c.identity.size) + "\r\n";

@@ -94,7 +94,7 @@ void EventLoop::DispatchHttp(Connection& c, bool body_skippable) {
     return HttpText(c, 413, "request body over 64 KiB on a request that takes none", true);
   }
   if (req.method == http::Method::kOptions) {
-    c.how = "options";
+    c.how = Outcome::kOptions;
     return HttpText(c, 200, uploads ? "GET, HEAD, OPTIONS, PUT" : "GET, HEAD, OPTIONS", false);
   }
   c.head_only = req.method == http::Method::kHead;
@@ -102,7 +102,7 @@ void EventLoop::DispatchHttp(Connection& c, bool body_skippable) {
   if (!health.empty() && c.name == std::string_view(health).substr(1)) {
     const bool serving = notice_until_ns_ == 0 && !draining_;
     HttpText(c, serving ? 200 : 503, serving ? "ok" : "draining", false);
-    c.how = "health";
+    c.how = Outcome::kHealth;
     return;
   }
   // Merge leading slashes ("//a" is "/a", as nginx's merge_slashes does).
@@ -153,7 +153,7 @@ bool EventLoop::PlanHttpBody(Connection& c) {
                                 : req.has_if_modified_since && modified <= req.if_modified_since;
   if (not_modified) {
     c.head_only = true;
-    c.how = "not-modified";
+    c.how = Outcome::kNotModified;
     HttpHead(c, 304, 0, false);
     return false;
   }

@@ -131,10 +131,10 @@ LoadResult LoaderPool::Load(LoadTask& task, bool* would_block) {
       }
       // Another process is still loading it: serve correct bytes from disk now
       // rather than keep this client waiting.
-      return Stream(task, "stream-load-busy");
+      return Stream(task, Outcome::kStreamLoadBusy);
     case LoadLocks::Outcome::kError:
       log::Line(lock_error, "; streaming \"", task.name, "\" uncached");
-      return Stream(task, "stream-no-lock");
+      return Stream(task, Outcome::kStreamNoLock);
   }
   // Holding the lock: nobody else is loading this file. Ask again, since the
   // previous holder may just have published it.
@@ -144,21 +144,21 @@ LoadResult LoaderPool::Load(LoadTask& task, bool* would_block) {
       LoadResult r;
       r.kind = LoadResult::Kind::kCached;
       r.pin = std::move(admission.pin);
-      r.how = "hit";
+      r.how = Outcome::kHit;
       return r;
     }
     case shm_cache::Admission::Kind::kTooLarge:
       lock.Release();
-      return Stream(task, "stream", would_block);
+      return Stream(task, Outcome::kStream, would_block);
     case shm_cache::Admission::Kind::kNoRoom:
       lock.Release();
-      return Stream(task, "stream-pinned", would_block);
+      return Stream(task, Outcome::kStreamPinned, would_block);
     case shm_cache::Admission::Kind::kBusy:
       lock.Release();
-      return Stream(task, "stream-lock-busy", would_block);  // a lock holder is stopped or slow
+      return Stream(task, Outcome::kStreamLockBusy, would_block);  // a lock holder is stopped or slow
     case shm_cache::Admission::Kind::kNotAdmitted:
       lock.Release();
-      return Stream(task, "stream-first", would_block);  // the policy caches it if it comes back
+      return Stream(task, Outcome::kStreamFirst, would_block);  // the policy caches it if it comes back
     case shm_cache::Admission::Kind::kReserved:
       break;
   }
@@ -187,10 +187,10 @@ LoadResult LoaderPool::Fill(LoadTask& task, shm_cache::Reservation& reservation,
     // Reclaimed meanwhile, or the lock stayed busy: the bytes on disk are
     // still right, so serve them from there.
     lock->Release();
-    return Stream(task, "stream-lock-busy", would_block);
+    return Stream(task, Outcome::kStreamLockBusy, would_block);
   }
   r.kind = LoadResult::Kind::kCached;
-  r.how = "miss";
+  r.how = Outcome::kMiss;
   // The bytes live in the segment now: the kernel's copy would only hold
   // memory twice (under a cgroup limit, charged twice). Only clean pages go;
   // a file being written keeps its dirty ones.
@@ -258,7 +258,7 @@ bool LoaderPool::LoadCopy(LoadTask& task, LoadResult* result) {
   if (locks_.Acquire(name, deadline, &lock, &lock_error) != LoadLocks::Outcome::kHeld) return false;
   // Another process may have made it while this one waited.
   shm_cache::PinnedEntry pin = cache_.LookupCopy(name, task.identity, nullptr, /*count_miss=*/false);
-  const char* how = "hit-after-wait";
+  Outcome how = Outcome::kHitAfterWait;
   if (!pin.valid()) {
     const uint64_t size = task.identity.size;
     std::string source(size, '\0');
@@ -298,7 +298,7 @@ bool LoaderPool::LoadCopy(LoadTask& task, LoadResult* result) {
       Checksum64 hash;
       hash.Update(compressed.data(), compressed.size());
       pin = cache_.Publish(std::move(admission.reservation), hash.Digest());
-      how = "compress";
+      how = Outcome::kCompress;
     }
   }
   if (!pin.valid() || pin.size() == 0) return false;
@@ -309,7 +309,7 @@ bool LoaderPool::LoadCopy(LoadTask& task, LoadResult* result) {
   return true;
 }
 
-LoadResult LoaderPool::Stream(LoadTask& task, const char* how, bool* would_block) {
+LoadResult LoaderPool::Stream(LoadTask& task, Outcome how, bool* would_block) {
   const bool nowait = would_block != nullptr;
   LoadResult r;
   r.how = how;

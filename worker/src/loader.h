@@ -27,6 +27,7 @@
 #include "fc/protocol/wire.h"
 #include "fc/shm_cache/cache.h"
 #include "file_source.h"
+#include "outcome.h"
 #include "load_locks.h"
 
 namespace fc::worker {
@@ -37,7 +38,7 @@ struct LoadResult {
   UniqueFd fd;                 // kStream
   uint64_t checksum = 0;       // kStream, kUploaded
   uint64_t length = 0;         // kUploaded: bytes stored
-  const char* how = "";        // "miss", "hit-after-wait", "stream-too-large", "stream-pinned"
+  Outcome how = Outcome::kNone;  // how the load ended (outcome.h)
   std::optional<http::Coding> coding;  // kCached: the pin is the file's compressed copy in this coding
   Refusal refusal{protocol::Code::kInternal, ""};  // kError: the reply
 };
@@ -91,7 +92,7 @@ class LoaderPool {
   // file itself.
   bool LoadCopy(LoadTask& task, LoadResult* result);
   // A streamed file's checksum, from the segment's table or hashed (and put there).
-  LoadResult Stream(LoadTask& task, const char* how, bool* would_block = nullptr);
+  LoadResult Stream(LoadTask& task, Outcome how, bool* would_block = nullptr);
   // *injected: the failure came from FC_CRASH_ACTION=error (tests).
   Status ReadInto(const LoadTask& task, const shm_cache::Reservation& reservation,
                   uint64_t* checksum, bool* injected, bool* would_block);

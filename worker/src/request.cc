@@ -208,7 +208,7 @@ void EventLoop::HandleList(Connection& c) {
   c.body = protocol::EncodeListBody(items);
   protocol::ReplyHeader h;
   h.body_length = c.body.size();
-  c.how = "list";
+  c.how = Outcome::kList;
   c.code = Code::kOk;
   c.head.resize(protocol::kReplyHeaderSize);
   protocol::EncodeReplyHeader(h, reinterpret_cast<uint8_t*>(c.head.data()));
@@ -222,7 +222,7 @@ void EventLoop::Refuse(Connection& c, const Refusal& refusal, bool close_after) 
 void EventLoop::ReplyError(Connection& c, Code code, const std::string& message,
                            bool close_after) {
   c.code = code;
-  c.how = "refused";
+  c.how = Outcome::kRefused;
   if (code == Code::kInternal) {
     // The details (paths, errno) go to the log, not to the client.
     log::Line(c.peer, ": internal error serving \"", Printable(c.name), "\": ", message);
@@ -272,7 +272,7 @@ void EventLoop::RecordRequest(const Connection& c) {
   counters_.requests[proto][static_cast<int>(CountedOpOf(c.op))][shm_cache::StatusKind(status)]
       .fetch_add(1, std::memory_order_relaxed);
   counters_.bytes_sent.fetch_add(c.bytes_sent, std::memory_order_relaxed);
-  if (std::string_view(c.how).substr(0, 6) == "stream") {
+  if (IsStream(c.how)) {
     counters_.streams.fetch_add(1, std::memory_order_relaxed);
     counters_.streamed_bytes.fetch_add(c.bytes_sent, std::memory_order_relaxed);
   }
@@ -282,7 +282,7 @@ void EventLoop::RecordRequest(const Connection& c) {
   r.peer = c.peer;
   r.method = c.op;
   r.name = c.name;
-  r.outcome = c.how;
+  r.outcome = OutcomeName(c.how);
   r.bytes = c.bytes_sent;
   r.ms = static_cast<double>(ns) / 1e6;
   r.status = status;

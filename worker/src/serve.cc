@@ -79,7 +79,7 @@ void EventLoop::HandleGet(Connection& c) {
   // (a symlink followed, or a change in between).
   if (!probe.busy && (!probe.looked_up || !(probe.quick == file.identity))) {
     shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, file.identity, &probe.busy);
-    if (pin.valid()) return StartCached(c, std::move(pin), "hit");
+    if (pin.valid()) return StartCached(c, std::move(pin), Outcome::kHit);
   }
   ServeMiss(c, std::move(file));
 }
@@ -95,7 +95,7 @@ bool EventLoop::ServeHit(Connection& c, HitProbe* probe) {
     shm_cache::PinnedEntry pin = ctx_.cache.LookupCopy(CopyName(*probe->copy, c.name), probe->quick, &probe->busy);
     if (pin.valid() && pin.size() > 0) {
       UseCopy(c, *probe->copy, pin);
-      if (PlanBody(c)) StartCached(c, std::move(pin), "hit");
+      if (PlanBody(c)) StartCached(c, std::move(pin), Outcome::kHit);
       return true;
     }
     if (!pin.valid()) return false;  // the copy is to be made: open the file
@@ -103,7 +103,7 @@ bool EventLoop::ServeHit(Connection& c, HitProbe* probe) {
   }
   shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.name, c.identity, &probe->busy);
   if (pin.valid()) {
-    if (PlanBody(c)) StartCached(c, std::move(pin), "hit");
+    if (PlanBody(c)) StartCached(c, std::move(pin), Outcome::kHit);
     return true;
   }
   probe->looked_up = true;
@@ -117,9 +117,9 @@ void EventLoop::ServeMiss(Connection& c, OpenedFile file) {
   if (!ReplyCarriesChecksum(c)) {
     switch (ctx_.cache.RouteMiss(c.name, file.identity)) {
       case shm_cache::Admission::Kind::kTooLarge:
-        return StartStream(c, std::move(file.fd), 0, "stream");
+        return StartStream(c, std::move(file.fd), 0, Outcome::kStream);
       case shm_cache::Admission::Kind::kNotAdmitted:
-        return StartStream(c, std::move(file.fd), 0, "stream-first");
+        return StartStream(c, std::move(file.fd), 0, Outcome::kStreamFirst);
       default:
         break;
     }
@@ -227,7 +227,7 @@ void EventLoop::OnLoaded(Connection& c, LoadResult result) {
   }
 }
 
-void EventLoop::StartCached(Connection& c, shm_cache::PinnedEntry pin, const char* how) {
+void EventLoop::StartCached(Connection& c, shm_cache::PinnedEntry pin, Outcome how) {
   const uint64_t checksum = pin.checksum();
   c.how = how;
   if (!c.head_only) {
@@ -238,7 +238,7 @@ void EventLoop::StartCached(Connection& c, shm_cache::PinnedEntry pin, const cha
   StartHead(c, checksum, /*from_cache=*/true);
 }
 
-void EventLoop::StartStream(Connection& c, UniqueFd file, uint64_t checksum, const char* how) {
+void EventLoop::StartStream(Connection& c, UniqueFd file, uint64_t checksum, Outcome how) {
   c.how = how;
   if (!c.head_only) {
     c.file = std::move(file);

@@ -110,7 +110,7 @@ void EventLoop::ConsumeUpload(Connection& c) {
       r.kind = LoadResult::Kind::kUploaded;
       r.checksum = upload->checksum();
       r.length = length;
-      r.how = "stored";
+      r.how = Outcome::kStored;
     }
     PostLoaded(serial, std::move(r));
   });
