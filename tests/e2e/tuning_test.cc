@@ -18,21 +18,6 @@
 namespace fc::testing {
 namespace {
 
-// The policy of every thread of `pid` (SCHED_OTHER, SCHED_BATCH, ...).
-std::vector<int> ThreadPolicies(pid_t pid) {
-  std::vector<int> policies;
-  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return policies;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    const int policy = ::sched_getscheduler(std::stoi(e->d_name));
-    if (policy >= 0) policies.push_back(policy);
-  }
-  ::closedir(d);
-  return policies;
-}
-
 // The slice a thread asked for (sched_attr.sched_runtime; Linux 6.12+ reports
 // the slice in force for SCHED_OTHER/BATCH), or -1.
 int64_t SliceNs(pid_t tid) {
@@ -47,6 +32,7 @@ int64_t SliceNs(pid_t tid) {
   return static_cast<int64_t>(attr.runtime);
 }
 
+// The threads of `pid`, from /proc.
 std::vector<pid_t> Threads(pid_t pid) {
   std::vector<pid_t> tids;
   const std::string dir = "/proc/" + std::to_string(pid) + "/task";
@@ -57,6 +43,16 @@ std::vector<pid_t> Threads(pid_t pid) {
   }
   ::closedir(d);
   return tids;
+}
+
+// The policy of every thread of `pid` (SCHED_OTHER, SCHED_BATCH, ...).
+std::vector<int> ThreadPolicies(pid_t pid) {
+  std::vector<int> policies;
+  for (pid_t tid : Threads(pid)) {
+    const int policy = ::sched_getscheduler(tid);
+    if (policy >= 0) policies.push_back(policy);
+  }
+  return policies;
 }
 
 HttpResponse Get(uint16_t port, const std::string& path) {
