@@ -69,8 +69,8 @@ curl_cpu() {
   curl -s --compressed "${args[@]}" >/dev/null
   t1=$(date +%s.%N)
   after=$(tree_ticks "$pid")
-  awk -v n="$COUNT" -v s="$(echo "$t1 - $t0" | bc -l)" -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" \
-    'BEGIN {printf "%.0f %.2f\n", n / s, t / hz / n * 1e6}'
+  awk -v n="$COUNT" -v t0="$t0" -v t1="$t1" -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" \
+    'BEGIN {printf "%.0f %.2f\n", n / (t1 - t0), t / hz / n * 1e6}'
 }
 
 shapes=("wrk -t1 -c16" "wrk -t2 -c64" "curl --compressed")
