@@ -174,7 +174,7 @@ uint64_t JsonNumber(const std::string& json, const std::string& key);
 // then Send() raw requests or Get() a target with extra header lines.
 class HttpServerTest : public ::testing::Test {
  protected:
-  void Start(std::vector<std::string> args) {
+  void Start(std::vector<std::string> args = {}) {
     server_ = std::make_unique<Server>(root_.path(), std::move(args));
     ASSERT_TRUE(server_->started()) << server_->Log();
   }

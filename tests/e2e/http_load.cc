@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "fc/base/unique_fd.h"
+#include "harness.h"
 
 namespace fc::testing {
 namespace {
@@ -125,6 +126,19 @@ void HttpLoad::Client(int index, bool keep_alive) {
     requests_.fetch_add(1);
     if (outcome != Outcome::kOk) Fail(why);
   }
+}
+
+std::vector<ServedFile> MakeServedFiles(const std::string& dir, int count, uint64_t base, uint64_t step,
+                                        uint32_t seed) {
+  std::vector<ServedFile> files;
+  for (int i = 0; i < count; ++i) {
+    ServedFile f{"f" + std::to_string(i) + ".bin", ""};
+    const std::string path = dir + "/" + f.name;
+    WriteFile(path, base + step * static_cast<uint64_t>(i), seed + static_cast<uint32_t>(i));
+    f.bytes = ReadFileOrEmpty(path);
+    files.push_back(std::move(f));
+  }
+  return files;
 }
 
 }  // namespace fc::testing

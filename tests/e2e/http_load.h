@@ -22,6 +22,11 @@ struct ServedFile {
   std::string bytes;
 };
 
+// `count` files f0.bin, f1.bin, ... written into `dir`, file i of
+// base + step * i pseudo-random bytes (seed + i), with their bytes.
+std::vector<ServedFile> MakeServedFiles(const std::string& dir, int count, uint64_t base, uint64_t step,
+                                        uint32_t seed);
+
 class HttpLoad {
  public:
   HttpLoad(uint16_t port, std::vector<ServedFile> files, int keep_alive_clients, int one_shot_clients);

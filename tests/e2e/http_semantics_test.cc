@@ -16,7 +16,7 @@ namespace {
 
 const char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";  // 36 bytes
 
-class HttpSemanticsTest : public ::testing::Test {
+class HttpSemanticsTest : public HttpServerTest {
  protected:
   void SetUp() override {
     WriteText(root_ / "a.txt", kDigits);
@@ -28,39 +28,26 @@ class HttpSemanticsTest : public ::testing::Test {
       WriteText(root_ / name, "z");
     }
   }
-  void Start(std::vector<std::string> args = {}) {
-    server_ = std::make_unique<Server>(root_.path(), args);
-    ASSERT_TRUE(server_->started());
-  }
-  HttpResponse Get(const std::string& request, bool head_only = false) {
-    RawConnection conn(server_->port());
-    HttpResponse r;
-    EXPECT_TRUE(conn.Send(request));
-    EXPECT_TRUE(ReadHttpResponse(conn, &r, head_only)) << request;
-    return r;
-  }
   static std::string Req(const std::string& target, const std::string& fields = "") {
     return "GET " + target + " HTTP/1.1\r\nHost: x\r\n" + fields + "\r\n";
   }
-  TempDir root_;
-  std::unique_ptr<Server> server_;
 };
 
 TEST_F(HttpSemanticsTest, IfRangeSendsTheWholeFileWhenTheValidatorDiffers) {
   Start();
-  const HttpResponse first = Get(Req("/a.txt"));
+  const HttpResponse first = Send(Req("/a.txt"));
   const std::string etag = first.Header("ETag"), modified = first.Header("Last-Modified");
-  HttpResponse r = Get(Req("/a.txt", "Range: bytes=0-3\r\nIf-Range: \"something-else\"\r\n"));
+  HttpResponse r = Send(Req("/a.txt", "Range: bytes=0-3\r\nIf-Range: \"something-else\"\r\n"));
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, kDigits);
-  r = Get(Req("/a.txt", "Range: bytes=0-3\r\nIf-Range: " + etag + "\r\n"));
+  r = Send(Req("/a.txt", "Range: bytes=0-3\r\nIf-Range: " + etag + "\r\n"));
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(r.body, "0123");
-  r = Get(Req("/a.txt", "Range: bytes=0-3\r\nIf-Range: " + modified + "\r\n"));
+  r = Send(Req("/a.txt", "Range: bytes=0-3\r\nIf-Range: " + modified + "\r\n"));
   EXPECT_EQ(r.status, 206);
-  r = Get(Req("/a.txt", "Range: bytes=0-3\r\nIf-Range: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
+  r = Send(Req("/a.txt", "Range: bytes=0-3\r\nIf-Range: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
   EXPECT_EQ(r.status, 200);
-  r = Get(Req("/a.txt", "Range: bytes=0-3\r\nIf-Range: W/" + etag + "\r\n"));
+  r = Send(Req("/a.txt", "Range: bytes=0-3\r\nIf-Range: W/" + etag + "\r\n"));
   EXPECT_EQ(r.status, 200) << "a weak validator never matches If-Range";
 }
 
@@ -90,7 +77,7 @@ TEST_F(HttpSemanticsTest, MultipleRangesAnswerMultipartFromCacheAndFromDisk) {
   Start({"--cache-size", "1M", "--packet-size", "256"});
   const std::string text = ReadFileOrEmpty(root_ / "r.bin");
   for (int pass = 0; pass < 2; ++pass) {  // miss, then hit
-    HttpResponse r = Get(Req("/r.bin", "Range: bytes=0-1,500-501,-2\r\n"));
+    HttpResponse r = Send(Req("/r.bin", "Range: bytes=0-1,500-501,-2\r\n"));
     ASSERT_EQ(r.status, 206);
     EXPECT_NE(r.Header("Content-Type").find("multipart/byteranges; boundary="), std::string::npos);
     EXPECT_EQ(std::to_string(r.body.size()), r.Header("Content-Length"));
@@ -103,7 +90,7 @@ TEST_F(HttpSemanticsTest, MultipleRangesAnswerMultipartFromCacheAndFromDisk) {
   }
   // A streamed file: ranges far apart, from disk with sendfile.
   const std::string big = ReadFileOrEmpty(root_ / "big.bin");
-  HttpResponse r = Get(Req("/big.bin", "Range: bytes=100-199,2000000-2000099\r\n"));
+  HttpResponse r = Send(Req("/big.bin", "Range: bytes=100-199,2000000-2000099\r\n"));
   ASSERT_EQ(r.status, 206);
   EXPECT_EQ(r.Header("X-Fc-Served"), "disk");
   auto parts = Parts(r);
@@ -111,86 +98,86 @@ TEST_F(HttpSemanticsTest, MultipleRangesAnswerMultipartFromCacheAndFromDisk) {
   EXPECT_EQ(parts[0].second, big.substr(100, 100));
   EXPECT_EQ(parts[1].second, big.substr(2000000, 100));
   // Overlapping ranges merge into one plain 206; HEAD gets the same length.
-  r = Get(Req("/a.txt", "Range: bytes=0-5,3-9\r\n"));
+  r = Send(Req("/a.txt", "Range: bytes=0-5,3-9\r\n"));
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(r.Header("Content-Range"), "bytes 0-9/36");
-  HttpResponse head = Get("HEAD /a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,5-6\r\n\r\n", true);
+  HttpResponse head = Send("HEAD /a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,5-6\r\n\r\n", true);
   EXPECT_EQ(head.status, 206);
   EXPECT_NE(head.Header("Content-Length"), "");
 }
 
 TEST_F(HttpSemanticsTest, PreconditionsAnswer412WithValidators) {
   Start();
-  const HttpResponse first = Get(Req("/a.txt"));
+  const HttpResponse first = Send(Req("/a.txt"));
   const std::string etag = first.Header("ETag");
-  HttpResponse r = Get(Req("/a.txt", "If-Match: \"nope\"\r\n"));
+  HttpResponse r = Send(Req("/a.txt", "If-Match: \"nope\"\r\n"));
   EXPECT_EQ(r.status, 412);
   EXPECT_EQ(r.Header("ETag"), etag);
   EXPECT_FALSE(r.Header("Last-Modified").empty());
   EXPECT_FALSE(r.Header("Date").empty());
-  EXPECT_EQ(Get(Req("/a.txt", "If-Match: " + etag + "\r\n")).status, 200);
-  EXPECT_EQ(Get(Req("/a.txt", "If-Match: *\r\n")).status, 200);
-  EXPECT_EQ(Get(Req("/a.txt", "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n")).status, 412);
-  EXPECT_EQ(Get(Req("/a.txt", "If-Unmodified-Since: " + first.Header("Last-Modified") + "\r\n")).status,
+  EXPECT_EQ(Send(Req("/a.txt", "If-Match: " + etag + "\r\n")).status, 200);
+  EXPECT_EQ(Send(Req("/a.txt", "If-Match: *\r\n")).status, 200);
+  EXPECT_EQ(Send(Req("/a.txt", "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n")).status, 412);
+  EXPECT_EQ(Send(Req("/a.txt", "If-Unmodified-Since: " + first.Header("Last-Modified") + "\r\n")).status,
             200);
   // 304 keeps the validators and the date; the obsolete date forms work too.
-  r = Get(Req("/a.txt", "If-Modified-Since: Sun Nov  6 08:49:37 2099\r\n"));
+  r = Send(Req("/a.txt", "If-Modified-Since: Sun Nov  6 08:49:37 2099\r\n"));
   EXPECT_EQ(r.status, 304);
   EXPECT_EQ(r.Header("ETag"), etag);
   EXPECT_FALSE(r.Header("Date").empty());
-  EXPECT_EQ(Get(Req("/a.txt", "If-Modified-Since: Sunday, 06-Nov-94 08:49:37 GMT\r\n")).status, 200);
+  EXPECT_EQ(Send(Req("/a.txt", "If-Modified-Since: Sunday, 06-Nov-94 08:49:37 GMT\r\n")).status, 200);
 }
 
 TEST_F(HttpSemanticsTest, MethodsGet501405OrOptions) {
   Start();
   for (const char* m : {"BREW", "PROPFIND", "get"}) {
-    HttpResponse r = Get(std::string(m) + " /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    HttpResponse r = Send(std::string(m) + " /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_EQ(r.status, 501) << m;
     EXPECT_EQ(r.head.rfind("HTTP/1.1 ", 0), 0u) << m << " got a non-HTTP reply";
   }
-  HttpResponse r = Get("DELETE /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+  HttpResponse r = Send("DELETE /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(r.status, 405);
   EXPECT_EQ(r.Header("Allow"), "GET, HEAD, OPTIONS");
-  r = Get("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = Send("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.Header("Allow"), "GET, HEAD, OPTIONS");
-  r = Get("OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n");
+  r = Send("OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(r.status, 200);
 }
 
 TEST_F(HttpSemanticsTest, HealthEndpointAnswers200AndThen503WhileDraining) {
   Start({"--drain-notice", "3"});
-  HttpResponse r = Get(Req("/.fc/health"));
+  HttpResponse r = Send(Req("/.fc/health"));
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "ok\n");
-  EXPECT_EQ(Get("HEAD /.fc/health HTTP/1.1\r\nHost: x\r\n\r\n", true).status, 200);
-  EXPECT_EQ(Get(Req("/.fc/other")).status, 403) << "names under /.fc/ are reserved";
+  EXPECT_EQ(Send("HEAD /.fc/health HTTP/1.1\r\nHost: x\r\n\r\n", true).status, 200);
+  EXPECT_EQ(Send(Req("/.fc/other")).status, 403) << "names under /.fc/ are reserved";
   ::kill(server_->pid(), SIGTERM);
   // Within the notice: the health check fails, files are still served.
   int health = 0;
   for (int i = 0; i < 50 && health != 503; ++i) {
-    health = Get(Req("/.fc/health")).status;
+    health = Send(Req("/.fc/health")).status;
     if (health != 503) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_EQ(health, 503);
-  EXPECT_EQ(Get(Req("/a.txt")).body, kDigits);
+  EXPECT_EQ(Send(Req("/a.txt")).body, kDigits);
   EXPECT_EQ(server_->Stop(), 0);
 }
 
 TEST_F(HttpSemanticsTest, CustomHealthPath) {
   Start({"--health-path", "/healthz"});
-  EXPECT_EQ(Get(Req("/healthz")).status, 200);
+  EXPECT_EQ(Send(Req("/healthz")).status, 200);
 }
 
 TEST_F(HttpSemanticsTest, MediaTypesFromTheSystemTableCaseInsensitively) {
   Start({"--default-type", "text/x-unknown", "--cache-control", "max-age=60"});
-  EXPECT_EQ(Get(Req("/m.wasm")).Header("Content-Type"), "application/wasm");
-  EXPECT_EQ(Get(Req("/M.WEBP")).Header("Content-Type"), "image/webp");
-  EXPECT_EQ(Get(Req("/T.HTML")).Header("Content-Type"), "text/html; charset=utf-8");
-  EXPECT_EQ(Get(Req("/f.woff2")).Header("Content-Type"), "font/woff2");
-  EXPECT_EQ(Get(Req("/v.mp4")).Header("Content-Type"), "video/mp4");
-  EXPECT_EQ(Get(Req("/d.xml")).Header("Content-Type"), "application/xml");
-  HttpResponse r = Get(Req("/n.unknownext"));
+  EXPECT_EQ(Send(Req("/m.wasm")).Header("Content-Type"), "application/wasm");
+  EXPECT_EQ(Send(Req("/M.WEBP")).Header("Content-Type"), "image/webp");
+  EXPECT_EQ(Send(Req("/T.HTML")).Header("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_EQ(Send(Req("/f.woff2")).Header("Content-Type"), "font/woff2");
+  EXPECT_EQ(Send(Req("/v.mp4")).Header("Content-Type"), "video/mp4");
+  EXPECT_EQ(Send(Req("/d.xml")).Header("Content-Type"), "application/xml");
+  HttpResponse r = Send(Req("/n.unknownext"));
   EXPECT_EQ(r.Header("Content-Type"), "text/x-unknown");
   EXPECT_EQ(r.Header("Cache-Control"), "max-age=60");
 }
@@ -227,14 +214,14 @@ TEST_F(HttpSemanticsTest, ConnectionHandling) {
     EXPECT_EQ(r.body, "x\n");
   }
   // Absolute-form targets are served (RFC 9112 §3.2.2).
-  EXPECT_EQ(Get("GET http://example.com/a.txt HTTP/1.1\r\nHost: example.com\r\n\r\n").body, kDigits);
+  EXPECT_EQ(Send("GET http://example.com/a.txt HTTP/1.1\r\nHost: example.com\r\n\r\n").body, kDigits);
 }
 
 TEST_F(HttpSemanticsTest, AliasesOfANameShareOneCacheEntry) {
   Start();
-  EXPECT_EQ(Get(Req("/sub/x.txt")).status, 200);
-  EXPECT_EQ(Get(Req("/./sub//x.txt")).status, 200);
-  EXPECT_EQ(Get(Req("//sub/./x.txt")).status, 200);
+  EXPECT_EQ(Send(Req("/sub/x.txt")).status, 200);
+  EXPECT_EQ(Send(Req("/./sub//x.txt")).status, 200);
+  EXPECT_EQ(Send(Req("//sub/./x.txt")).status, 200);
   TempDir out;
   EXPECT_EQ(server_->Client({"get", "./sub//x.txt", out.path()}).exit_code, 0) << "fc protocol alias";
   const ToolResult list = server_->Client({"list"});
@@ -247,13 +234,13 @@ TEST_F(HttpSemanticsTest, AliasesOfANameShareOneCacheEntry) {
 
 TEST_F(HttpSemanticsTest, UploadTokenSchemeIsCaseInsensitiveAndChunkedPutIsRefused) {
   Start({"--allow-upload", "--upload-token", "T0k"});
-  HttpResponse r = Get("PUT /up.txt HTTP/1.1\r\nHost: x\r\nauthorization: bearer T0k\r\n"
+  HttpResponse r = Send("PUT /up.txt HTTP/1.1\r\nHost: x\r\nauthorization: bearer T0k\r\n"
                        "Content-Length: 3\r\n\r\nabc");
   EXPECT_EQ(r.status, 201);
   EXPECT_EQ(ReadFileOrEmpty(root_ / "up.txt"), "abc");
-  r = Get("PUT /up.txt HTTP/1.1\r\nHost: x\r\nAuthorization: BEARER wrong\r\nContent-Length: 3\r\n\r\nxyz");
+  r = Send("PUT /up.txt HTTP/1.1\r\nHost: x\r\nAuthorization: BEARER wrong\r\nContent-Length: 3\r\n\r\nxyz");
   EXPECT_EQ(r.status, 403);
-  r = Get("PUT /up2.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer T0k\r\n"
+  r = Send("PUT /up2.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer T0k\r\n"
           "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
   EXPECT_EQ(r.status, 411);
   EXPECT_EQ(r.Header("Connection"), "close");

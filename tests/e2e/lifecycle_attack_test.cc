@@ -39,14 +39,7 @@ size_t LiveSlots(const Server& server) {
 
 class ReloadAttackTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    for (int i = 0; i < 10; ++i) {
-      ServedFile f{"f" + std::to_string(i) + ".bin", ""};
-      WriteFile(root_ / f.name, 2000 + 3000 * i, 11 + i);
-      f.bytes = ReadFileOrEmpty(root_ / f.name);
-      files_.push_back(f);
-    }
-  }
+  void SetUp() override { files_ = MakeServedFiles(root_.path(), 10, 2000, 3000, 11); }
   std::string Config(const std::string& body) {
     const std::string path = dir_ / "fc.conf";
     WriteText(path, body);

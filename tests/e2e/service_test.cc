@@ -46,14 +46,7 @@ std::string GetBody(uint16_t port, const std::string& target) { return Get(port,
 
 class ServiceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    for (int i = 0; i < 20; ++i) {
-      ServedFile f{"f" + std::to_string(i) + ".bin", ""};
-      WriteFile(root_ / f.name, 1000 + 4096 * i, 7 + i);
-      f.bytes = ReadFileOrEmpty(root_ / f.name);
-      files_.push_back(f);
-    }
-  }
+  void SetUp() override { files_ = MakeServedFiles(root_.path(), 20, 1000, 4096, 7); }
   // A config file for root_, with `extra` lines.
   std::string Config(const std::string& extra) {
     const std::string path = dir_ / "fc.conf";
