@@ -382,7 +382,7 @@ void ShmCache::Invalidate(std::string_view name) {
   }
 }
 
-std::vector<CachedFile> ShmCache::List(bool* busy) {
+std::vector<CachedFile> ShmCache::List(bool* busy, CacheTotals* totals) {
   Impl& m = *impl_;
   std::vector<CachedFile> items;
   std::optional<RobustLock> lock;
@@ -398,6 +398,7 @@ std::vector<CachedFile> ShmCache::List(bool* busy) {
       items.push_back({m.EntryName(e), entry.size, entry.readers, entry.hits});
     }
   }
+  if (totals != nullptr) *totals = PeekTotals();  // under the lock: no racing writer
   return items;
 }
 

@@ -244,6 +244,7 @@ class EventLoop {
   void ChooseVariant(Connection& c, shm_cache::FileIdentity* id);
   // --compress: hands the copy's load (or making) to a loader thread.
   void LoadCopy(Connection& c, OpenedFile file, http::Coding coding);
+  LoadTask MakeLoadTask(const Connection& c, OpenedFile file);
   // The name whose extension gives the Content-Type (a variant's original).
   std::string_view TypeName(const Connection& c) const;
   // --compress: the coding of the copy to serve for this request of a file

@@ -88,9 +88,9 @@ void EventLoop::HandleCachePage(Connection& c) {
     return HttpText(c, 403, "the cache list is turned off on this server (--list off)", false);
   }
   bool busy = false;
-  std::vector<shm_cache::CachedFile> files = ctx_.cache.List(&busy);
+  shm_cache::CacheTotals totals;
+  std::vector<shm_cache::CachedFile> files = ctx_.cache.List(&busy, &totals);
   if (busy) return HttpText(c, 503, "the cache is busy; retry", false);
-  const shm_cache::CacheTotals totals = ctx_.cache.PeekTotals();
   c.how = Outcome::kList;
   const std::string fields = "Cache-Control: no-store\r\nVary: Accept\r\n";
   if (WantsHtml(*c.http)) {

@@ -127,18 +127,9 @@ void EventLoop::ServeMiss(Connection& c, OpenedFile file) {
   // Otherwise the disk work happens here if it needs no waiting (a small file
   // in the page cache, its load lock free), else on a loader thread while
   // this loop moves on.
-  const uint64_t serial = c.serial;
-  LoadTask task;
-  task.name = c.name;
-  task.fd = std::move(file.fd);
-  task.identity = file.identity;
-  // A streamed file is hashed first (memoised per identity) only when its
-  // reply carries the checksum; a browser's or curl's request costs no hash.
-  task.need_checksum = ReplyCarriesChecksum(c);
-  // Waiting for another process's load counts against the request's own time.
-  task.deadline_ns = c.started_ns + int64_t{ctx_.config.request_timeout_ms} * 1'000'000;
-  task.done = [this, serial](LoadResult result) { PostLoaded(serial, std::move(result)); };
-  if (file.identity.size <= kInlineLoadMax) {
+  const uint64_t size = file.identity.size;
+  LoadTask task = MakeLoadTask(c, std::move(file));
+  if (size <= kInlineLoadMax) {
     LoadResult result;
     if (ctx_.loaders->TryLoadNow(task, &result)) return OnLoaded(c, std::move(result));
   }
@@ -151,19 +142,29 @@ void EventLoop::ServeMiss(Connection& c, OpenedFile file) {
 // another process meanwhile), or falls back to the file itself; the body is
 // planned when it is known which (OnLoaded).
 void EventLoop::LoadCopy(Connection& c, OpenedFile file, http::Coding coding) {
+  LoadTask task = MakeLoadTask(c, std::move(file));
+  task.compress = coding;
+  c.plan_after_load = true;
+  c.state = Connection::State::kWaiting;
+  SetInterest(c, 0);
+  ctx_.loaders->Submit(std::move(task));
+}
+
+// A loader's task for this request's file; its result comes back to this
+// loop (PostLoaded).
+LoadTask EventLoop::MakeLoadTask(const Connection& c, OpenedFile file) {
   const uint64_t serial = c.serial;
   LoadTask task;
   task.name = c.name;
   task.fd = std::move(file.fd);
   task.identity = file.identity;
-  task.compress = coding;
+  // A streamed file is hashed first (memoised per identity) only when its
+  // reply carries the checksum; a browser's or curl's request costs no hash.
   task.need_checksum = ReplyCarriesChecksum(c);
+  // Waiting for another process's load counts against the request's own time.
   task.deadline_ns = c.started_ns + int64_t{ctx_.config.request_timeout_ms} * 1'000'000;
   task.done = [this, serial](LoadResult result) { PostLoaded(serial, std::move(result)); };
-  c.plan_after_load = true;
-  c.state = Connection::State::kWaiting;
-  SetInterest(c, 0);
-  ctx_.loaders->Submit(std::move(task));
+  return task;
 }
 
 // Whether a streamed file must be hashed for its reply: every fc reply

@@ -256,6 +256,9 @@ class ShmCache {
   WorkerCounters& Counters(uint32_t lane);
   // Adds every slot's and lane's counters to *out (value-initialise it: zeros).
   void SumCounters(WorkerCounters* out) const;
+  // Totals read without the lock (fields the lock holder writes, read
+  // atomically): for another process (metrics, the tools). A worker that
+  // holds the lock anyway gets them from List(), race-free for its threads.
   CacheTotals PeekTotals() const;
 
   // Binds this process to `slot`, first reclaiming anything a previous occupant
@@ -315,9 +318,10 @@ class ShmCache {
   // Drops `name` from the cache (freed now, or by its last reader's unpin).
   void Invalidate(std::string_view name);
 
-  // The ready entries in eviction order (next to go first). *busy: the lock
-  // wait ran out (the list is then empty).
-  std::vector<CachedFile> List(bool* busy = nullptr);
+  // The ready entries in eviction order (next to go first), and with
+  // `totals` the cache's totals, both read under one hold of the lock.
+  // *busy: the lock wait ran out (the list is then empty).
+  std::vector<CachedFile> List(bool* busy = nullptr, CacheTotals* totals = nullptr);
   Snapshot TakeSnapshot(int timeout_ms);
   // Consistency check (free + used = total, readers = live pins, index agrees,
   // no LOADING entry of a dead worker). Empty when consistent.
