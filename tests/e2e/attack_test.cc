@@ -316,11 +316,25 @@ TEST(AccessLogAttackTest, RotationUnderLoadLosesNoLine) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   load.Stop();
   EXPECT_EQ(load.failures(), 0u) << load.first_failure();
-  const std::string m = "\n" + SendHttp(metrics, "GET /metrics HTTP/1.1\r\n\r\n").body;
-  uint64_t counted = 0;
-  for (size_t at = m.find("\nfc_requests_total{"); at != std::string::npos; at = m.find("\nfc_requests_total{", at + 1)) {
-    counted += std::strtoull(m.c_str() + m.find("} ", at) + 2, nullptr, 10);
-  }
+  auto requests_counted = [metrics] {
+    const std::string m = "\n" + SendHttp(metrics, "GET /metrics HTTP/1.1\r\n\r\n").body;
+    uint64_t total = 0;
+    for (size_t at = m.find("\nfc_requests_total{"); at != std::string::npos;
+         at = m.find("\nfc_requests_total{", at + 1)) {
+      total += std::strtoull(m.c_str() + m.find("} ", at) + 2, nullptr, 10);
+    }
+    return total;
+  };
+  // A worker counts a request just after its last byte leaves, which can be a
+  // moment after the client has it: wait until the count holds still.
+  uint64_t counted = requests_counted();
+  WaitUntil([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const uint64_t now = requests_counted();
+    const bool still = now == counted;
+    counted = now;
+    return still;
+  }, 3000);
   ASSERT_EQ(server.Stop(), 0);
   size_t lines = 0;
   for (const std::string& path : {log, log + ".1", log + ".2", log + ".3"}) {
