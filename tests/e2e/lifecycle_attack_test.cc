@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -102,11 +103,20 @@ TEST_F(ReloadAttackTest, AReloadToARootWithASymlinkOutStillConfines) {
   const std::string conf = Config("root = " + root_.path() + "\nworkers = 2\n");
   Server server("", {"--config", conf});
   ASSERT_TRUE(server.started()) << server.Log();
+  const std::vector<pid_t> old_workers = server.WorkerPids();
   WriteText(conf, "root = " + other.path() + "\nworkers = 2\n");
   const size_t mark = server.Log().size();
   ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
   ASSERT_TRUE(WaitUntil([&] { return server.Log().find("reload: done", mark) != std::string::npos; }, 30'000))
       << server.Log();
+  // The old workers drain after "reload: done" and may still accept for a
+  // moment from the shared socket: ask once they are gone.
+  ASSERT_TRUE(WaitUntil([&] {
+    for (pid_t pid : server.WorkerPids()) {
+      if (std::find(old_workers.begin(), old_workers.end(), pid) != old_workers.end()) return false;
+    }
+    return true;
+  }, 30'000)) << server.Log();
   auto get = [&](const std::string& target) {
     RawConnection conn(server.port());
     HttpResponse r;
