@@ -1,7 +1,6 @@
 // The reactor of a worker thread: accept, read, write, timeouts, drain.
 #include "event_loop.h"
 
-#include "fc/base/crash_point.h"
 #include "fc/base/log.h"
 
 #include <arpa/inet.h>
@@ -9,9 +8,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,8 +22,6 @@ constexpr uint64_t kListenSerial = 0;
 constexpr uint64_t kWakeupSerial = 1;
 constexpr size_t kMaxBufferedInput = 64 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;
-constexpr uint64_t kMaxWriteBurst = 4 << 20;  // per writev/sendfile call
-constexpr int kMaxIov = 64;
 
 std::string PeerName(const sockaddr_storage& addr) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -297,100 +292,29 @@ bool EventLoop::ReadInput(Connection& c) {
 }
 
 bool EventLoop::Pump(Connection& c) {
-  for (;;) {
-    iovec iov[kMaxIov + 2];
-    int n = 0;
-    const size_t head_len = c.head.size();
-    if (c.head_sent < head_len) iov[n++] = {c.head.data() + c.head_sent, head_len - c.head_sent};
-    if (c.body_sent < c.body.size()) {
-      iov[n++] = {c.body.data() + c.body_sent, c.body.size() - c.body_sent};
-    } else if (c.reader && c.body_left > 0) {
-      n += c.reader->Fill(iov + n, kMaxIov, std::min(c.body_left, kMaxWriteBurst));
-    }
-    ssize_t wrote = 0;
-    size_t asked = 0;
-    if (n > 0) {
-      for (int i = 0; i < n; ++i) asked += iov[i].iov_len;
-      wrote = ::writev(c.fd.get(), iov, n);
-    } else if (c.file.valid() && c.body_left > 0) {
-      if (!c.corked && c.body_left > kMaxWriteBurst) {
-        // Like nginx's tcp_nopush: only full segments while a big file streams.
-        int on = 1;
-        ::setsockopt(c.fd.get(), IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
-        c.corked = true;
-      }
-      asked = std::min(c.body_left, kMaxWriteBurst);
-      wrote = ::sendfile(c.fd.get(), c.file.get(), &c.file_offset, asked);
-      if (wrote == 0) return false;  // the file shrank under us; the client sees a short body
-      if (wrote > 0) {
-        c.body_left -= static_cast<uint64_t>(wrote);
-        c.bytes_sent += static_cast<uint64_t>(wrote);
-        if (static_cast<size_t>(wrote) < asked && c.body_left > 0) {
-          // The socket is full: wait until it drains a good part (EPOLLOUT)
-          // rather than trickle in whatever was freed meanwhile.
-          SetInterest(c, EPOLLOUT);
-          return true;
-        }
-        continue;
-      }
-    } else if (NextPart(c)) {
-      continue;
-    } else {
+  switch (c.response.Write(c.fd.get())) {
+    case Response::Progress::kDone:
       FinishResponse(c);
       return true;
-    }
-    if (wrote < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        SetInterest(c, EPOLLOUT);
-        return true;
-      }
-      return false;  // peer gone
-    }
-    size_t left = static_cast<size_t>(wrote);
-    const size_t from_head = std::min(left, head_len - c.head_sent);
-    c.head_sent += from_head;
-    left -= from_head;
-    if (c.body_sent < c.body.size()) {
-      c.body_sent += left;
-    } else if (c.reader) {
-      c.reader->Advance(left);
-      c.body_left -= left;
-      if (left > 0) crash::At(crash::Point::kMidSend);
-    }
-    c.bytes_sent += left;
-    if (static_cast<size_t>(wrote) < asked) {
-      SetInterest(c, EPOLLOUT);  // full socket: see above
+    case Response::Progress::kBlocked:
+      SetInterest(c, EPOLLOUT);
       return true;
-    }
+    case Response::Progress::kFailed:
+      break;
   }
+  return false;
 }
 
 void EventLoop::FinishResponse(Connection& c) {
   RecordRequest(c);
-  if (c.corked) {
-    int off = 0;
-    ::setsockopt(c.fd.get(), IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
-    c.corked = false;
-  }
+  c.response.Clear(c.fd.get());
   // Keep-alive: from the second response on, small replies must not wait for
   // the client's delayed ACK (Nagle). A one-shot connection never pays for it.
   if (++c.served == 1 && !c.close_after) {
     int one = 1;
     ::setsockopt(c.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   }
-  c.pin.Release();
-  c.reader.reset();
-  c.file.Reset();
   c.multipart.reset();
-  if (c.body.capacity() > 4096) {
-    std::string().swap(c.body);
-  } else {
-    c.body.clear();
-  }
-  c.body_sent = 0;
-  c.head.clear();
-  c.head_sent = 0;
   if (c.in_pos == c.in.size() && c.in.capacity() > 4096) std::string().swap(c.in);
   c.state = Connection::State::kReading;
   SetInterest(c, EPOLLIN);

@@ -30,6 +30,7 @@
 #include "loader.h"
 #include "media_types.h"
 #include "outcome.h"
+#include "response.h"
 #include "upload.h"
 
 namespace fc::worker {
@@ -47,11 +48,10 @@ struct ServeContext {
   std::atomic<int> connections{0};  // open connections in this worker
 };
 
-// A multipart/byteranges reply: the spans, the one being sent, the boundary.
+// An HTTP request for more than one range: the spans, and the boundary of
+// its multipart/byteranges reply.
 struct Multipart {
   std::vector<http::ByteSpan> spans;
-  uint32_t part = 0;
-  bool closed = false;
   char boundary[17] = {};
 };
 
@@ -94,30 +94,19 @@ struct Connection {
   std::unique_ptr<http::Request> http;
   bool http_keep_alive = true;
   bool http_range = false;           // HTTP: answer 206
-  // HTTP multipart/byteranges, only while such a reply is sent.
+  // HTTP: more than one range asked (multipart/byteranges).
   std::unique_ptr<Multipart> multipart;
   shm_cache::FileIdentity identity;  // of the file being answered
   std::unique_ptr<PutState> put;      // PUT in progress
   int64_t request_started_ns = 0;     // first byte of a request not yet whole (0: none)
   int64_t started_ns = 0;
 
-  // The current response: head (fc header or HTTP status and headers), then
-  // one of body / reader / file.
-  std::string head;
-  size_t head_sent = 0;
-  std::string body;
-  size_t body_sent = 0;
-  shm_cache::PinnedEntry pin;
-  std::optional<shm_cache::PacketReader> reader;
-  UniqueFd file;
-  off_t file_offset = 0;
-  uint64_t body_left = 0;
-  uint64_t bytes_sent = 0;
+  // The current reply: what is being written (response.h).
+  Response response;
   Outcome how = Outcome::kNone;  // named only in the access log
   protocol::Code code = protocol::Code::kOk;
   int status = 0;  // HTTP status, for the log
   uint32_t served = 0;  // responses finished on this connection
-  bool corked = false;  // TCP_CORK on while a file streams
   // HTTP: the content coding of the variant being sent (c.name is the
   // variant's), or of the compressed copy (`copy`: c.name stays the file's).
   std::optional<http::Coding> coding;
@@ -169,8 +158,6 @@ class EventLoop {
   void Close(Connection& c);
   bool ReadInput(Connection& c);  // false: peer gone
   bool Pump(Connection& c);       // false: connection must close
-  // HTTP multipart/byteranges: moves to the next part; false when none is left.
-  bool NextPart(Connection& c);
   void FinishResponse(Connection& c);
 
   // request.cc: dispatch, fc requests, replies; serve.cc: the file-serving
@@ -313,6 +300,8 @@ class EventLoop {
 // The strong validator of a file: changes whenever fc would consider a cached
 // copy stale.
 std::string ETag(const shm_cache::FileIdentity& id, std::string_view tag = {});
+// An fc reply header as the head of `response`.
+void EncodeReply(const protocol::ReplyHeader& header, Response* response);
 // A name quoted for a message or a log line: escaped and bounded.
 std::string Printable(const std::string& name);
 

@@ -93,7 +93,7 @@ void ConnectionField(Connection& c, bool draining, std::string* h) {
 void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool from_cache,
                          const uint64_t* checksum) {
   c.status = status;
-  std::string& h = c.head;
+  std::string& h = c.response.head();
   h.clear();
   h.reserve(320);
   h += "HTTP/1.1 ";
@@ -101,13 +101,16 @@ void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool f
   h += "\r\nServer: fc\r\n";
   h += DateHeader();
   const bool multipart = status == 206 && c.multipart;
+  std::vector<std::string> part_heads;  // multipart: each part's header, then the closing boundary
   if (multipart) {
     std::snprintf(c.multipart->boundary, sizeof(c.multipart->boundary), "%016" PRIx64,
                   static_cast<uint64_t>((c.serial * 0x9E3779B97F4A7C15ull) ^ static_cast<uint64_t>(MonotonicNowNs())));
     body_length = 0;
     const std::vector<http::ByteSpan>& spans = c.multipart->spans;
+    part_heads.reserve(spans.size() + 1);
     for (size_t i = 0; i <= spans.size(); ++i) {
-      body_length += PartHeader(c, i).size() + (i < spans.size() ? spans[i].length() : 0);
+      part_heads.push_back(PartHeader(c, i));
+      body_length += part_heads.back().size() + (i < spans.size() ? spans[i].length() : 0);
     }
   }
   if (status != 304) {
@@ -146,7 +149,10 @@ void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool f
   }
   ConnectionField(c, draining_, &h);
   h += "\r\n";
-  if (multipart && !c.head_only) h += PartHeader(c, 0);
+  if (multipart && !c.head_only) {
+    h += part_heads[0];
+    c.response.SetParts(c.multipart->spans, std::move(part_heads));
+  }
   BeginReply(c);
 }
 
@@ -164,14 +170,11 @@ void EventLoop::HttpBody(Connection& c, int status, std::string body, std::strin
     c.in_pos = c.in.size();
     c.http_keep_alive = false;
   }
-  c.pin.Release();
-  c.reader.reset();
-  c.file.Reset();
+  c.response.Clear(c.fd.get());  // whatever was planned before this reply
   c.multipart.reset();
-  c.body_left = 0;
   const size_t length = body.size();
-  c.body = c.head_only ? std::string() : std::move(body);
-  std::string& h = c.head;
+  if (!c.head_only) c.response.SetBytes(std::move(body));
+  std::string& h = c.response.head();
   h = "HTTP/1.1 ";
   h += StatusText(status);
   h += "\r\nServer: fc\r\n";

@@ -205,13 +205,13 @@ void EventLoop::HandleList(Connection& c) {
   std::vector<protocol::ListItem> items;
   items.reserve(files.size());
   for (const shm_cache::CachedFile& f : files) items.push_back({f.name, f.size, f.readers, f.hits});
-  c.body = protocol::EncodeListBody(items);
+  std::string body = protocol::EncodeListBody(items);
   protocol::ReplyHeader h;
-  h.body_length = c.body.size();
+  h.body_length = body.size();
   c.how = Outcome::kList;
   c.code = Code::kOk;
-  c.head.resize(protocol::kReplyHeaderSize);
-  protocol::EncodeReplyHeader(h, reinterpret_cast<uint8_t*>(c.head.data()));
+  EncodeReply(h, &c.response);
+  c.response.SetBytes(std::move(body));
   BeginReply(c);
 }
 
@@ -232,21 +232,25 @@ void EventLoop::ReplyError(Connection& c, Code code, const std::string& message,
   if (close_after) c.in_pos = c.in.size();  // the rest of the stream is not trusted
   if (c.proto == Connection::Proto::kHttp) return HttpText(c, HttpStatusFor(c, code), text, close_after);
   c.close_after = c.close_after || close_after;
-  c.body = text;
+  c.response.Clear(c.fd.get());  // whatever was planned before the refusal
+  std::string body = text;
   protocol::ReplyHeader h;
   h.code = code;
-  h.body_length = c.body.size();
+  h.body_length = body.size();
   // BAD_RANGE carries the file's current size, so that a client can resume.
   if (code == Code::kBadRange) h.file_size = c.identity.size;
-  c.head.resize(protocol::kReplyHeaderSize);
-  protocol::EncodeReplyHeader(h, reinterpret_cast<uint8_t*>(c.head.data()));
+  EncodeReply(h, &c.response);
+  c.response.SetBytes(std::move(body));
   BeginReply(c);
 }
 
+void EncodeReply(const protocol::ReplyHeader& header, Response* response) {
+  std::string& head = response->head();
+  head.resize(protocol::kReplyHeaderSize);
+  protocol::EncodeReplyHeader(header, reinterpret_cast<uint8_t*>(head.data()));
+}
+
 void EventLoop::BeginReply(Connection& c) {
-  c.head_sent = 0;
-  c.body_sent = 0;
-  c.bytes_sent = 0;
   c.state = Connection::State::kWriting;
 }
 
@@ -271,10 +275,10 @@ void EventLoop::RecordRequest(const Connection& c) {
   const auto proto = static_cast<int>(http ? shm_cache::CountedProto::kHttp : shm_cache::CountedProto::kFc);
   counters_.requests[proto][static_cast<int>(CountedOpOf(c.op))][shm_cache::StatusKind(status)]
       .fetch_add(1, std::memory_order_relaxed);
-  counters_.bytes_sent.fetch_add(c.bytes_sent, std::memory_order_relaxed);
+  counters_.bytes_sent.fetch_add(c.response.body_bytes_sent(), std::memory_order_relaxed);
   if (IsStream(c.how)) {
     counters_.streams.fetch_add(1, std::memory_order_relaxed);
-    counters_.streamed_bytes.fetch_add(c.bytes_sent, std::memory_order_relaxed);
+    counters_.streamed_bytes.fetch_add(c.response.body_bytes_sent(), std::memory_order_relaxed);
   }
   shm_cache::Observe(counters_.request_latency, ns);
   if (ctx_.access_log == nullptr) return;
@@ -283,7 +287,7 @@ void EventLoop::RecordRequest(const Connection& c) {
   r.method = c.op;
   r.name = c.name;
   r.outcome = OutcomeName(c.how);
-  r.bytes = c.bytes_sent;
+  r.bytes = c.response.body_bytes_sent();
   r.ms = static_cast<double>(ns) / 1e6;
   r.status = status;
   if (http) {

@@ -221,8 +221,7 @@ void EventLoop::OnLoaded(Connection& c, LoadResult result) {
       protocol::ReplyHeader h;
       h.file_size = result.length;
       h.checksum = result.checksum;
-      c.head.resize(protocol::kReplyHeaderSize);
-      protocol::EncodeReplyHeader(h, reinterpret_cast<uint8_t*>(c.head.data()));
+      EncodeReply(h, &c.response);
       return BeginReply(c);
     }
   }
@@ -232,9 +231,7 @@ void EventLoop::StartCached(Connection& c, shm_cache::PinnedEntry pin, Outcome h
   const uint64_t checksum = pin.checksum();
   c.how = how;
   if (!c.head_only) {
-    c.pin = std::move(pin);
-    c.reader.emplace(ctx_.cache, c.pin, c.offset);
-    c.body_left = c.length;
+    c.response.SetPackets(ctx_.cache, std::move(pin), c.offset, c.length);
   }
   StartHead(c, checksum, /*from_cache=*/true);
 }
@@ -242,9 +239,7 @@ void EventLoop::StartCached(Connection& c, shm_cache::PinnedEntry pin, Outcome h
 void EventLoop::StartStream(Connection& c, UniqueFd file, uint64_t checksum, Outcome how) {
   c.how = how;
   if (!c.head_only) {
-    c.file = std::move(file);
-    c.file_offset = static_cast<off_t>(c.offset);
-    c.body_left = c.length;
+    c.response.SetFile(std::move(file), c.offset, c.length);
   }
   StartHead(c, checksum, /*from_cache=*/false);
 }
@@ -261,28 +256,8 @@ void EventLoop::StartHead(Connection& c, uint64_t checksum, bool from_cache) {
   h.offset = c.offset;
   h.body_length = c.length;
   h.checksum = checksum;
-  c.head.resize(protocol::kReplyHeaderSize);
-  protocol::EncodeReplyHeader(h, reinterpret_cast<uint8_t*>(c.head.data()));
+  EncodeReply(h, &c.response);
   BeginReply(c);
-}
-
-bool EventLoop::NextPart(Connection& c) {
-  if (!c.multipart || c.head_only || c.multipart->closed) return false;
-  Multipart& m = *c.multipart;
-  if (m.part + 1 < m.spans.size()) {
-    const http::ByteSpan& span = m.spans[++m.part];
-    if (c.reader) {
-      c.reader.emplace(ctx_.cache, c.pin, span.first);
-    } else {
-      c.file_offset = static_cast<off_t>(span.first);
-    }
-    c.body_left = span.length();
-  } else {
-    m.closed = true;
-  }
-  c.head = PartHeader(c, m.closed ? m.spans.size() : m.part);
-  c.head_sent = 0;
-  return true;
 }
 
 }  // namespace fc::worker

@@ -1,0 +1,155 @@
+// Response: writev of the head with bytes or packets, sendfile of a file span,
+// the parts of a multipart body one after another.
+#include "response.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "fc/base/crash_point.h"
+
+namespace fc::worker {
+namespace {
+constexpr uint64_t kMaxWriteBurst = 4 << 20;  // per writev/sendfile call
+constexpr int kMaxIov = 64;
+
+void SetCork(int fd, bool on) {
+  int value = on ? 1 : 0;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof(value));
+}
+}  // namespace
+
+void Response::SetBytes(std::string bytes) {
+  bytes_ = std::move(bytes);
+  bytes_sent_in_body_ = 0;
+}
+
+void Response::SetPackets(const shm_cache::ShmCache& cache, shm_cache::PinnedEntry pin, uint64_t offset,
+                          uint64_t length) {
+  cache_ = &cache;
+  pin_ = std::move(pin);
+  reader_.emplace(cache, pin_, offset);
+  body_left_ = length;
+}
+
+void Response::SetFile(UniqueFd file, uint64_t offset, uint64_t length) {
+  file_ = std::move(file);
+  file_offset_ = static_cast<off_t>(offset);
+  body_left_ = length;
+}
+
+void Response::SetParts(std::vector<http::ByteSpan> spans, std::vector<std::string> part_heads) {
+  parts_ = std::make_unique<Parts>();
+  parts_->spans = std::move(spans);
+  parts_->heads = std::move(part_heads);
+}
+
+bool Response::NextPart() {
+  if (!parts_ || parts_->part == parts_->spans.size()) return false;  // none, or closed
+  Parts& p = *parts_;
+  if (++p.part < p.spans.size()) {
+    const http::ByteSpan& span = p.spans[p.part];
+    if (reader_) {
+      reader_.emplace(*cache_, pin_, span.first);
+    } else {
+      file_offset_ = static_cast<off_t>(span.first);
+    }
+    body_left_ = span.length();
+  }
+  head_ = p.heads[p.part];  // the next part's header, or the closing boundary
+  head_sent_ = 0;
+  return true;
+}
+
+Response::Progress Response::Sendfile(int fd) {
+  for (;;) {
+    if (!corked_ && body_left_ > kMaxWriteBurst) {
+      SetCork(fd, true);  // only full segments while a big file streams
+      corked_ = true;
+    }
+    const size_t asked = std::min(body_left_, kMaxWriteBurst);
+    const ssize_t wrote = ::sendfile(fd, file_.get(), &file_offset_, asked);
+    if (wrote == 0) return Progress::kFailed;  // the file shrank: the client sees a short body
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN ? Progress::kBlocked : Progress::kFailed;
+    }
+    body_left_ -= static_cast<uint64_t>(wrote);
+    bytes_sent_ += static_cast<uint64_t>(wrote);
+    // A short write means a full socket: wait until it drains a good part
+    // (EPOLLOUT) rather than trickle in whatever was freed meanwhile.
+    if (body_left_ == 0) return Progress::kDone;
+    if (static_cast<size_t>(wrote) < asked) return Progress::kBlocked;
+  }
+}
+
+Response::Progress Response::Write(int fd) {
+  for (;;) {
+    iovec iov[kMaxIov + 2];
+    int n = 0;
+    if (head_sent_ < head_.size()) iov[n++] = {head_.data() + head_sent_, head_.size() - head_sent_};
+    if (bytes_sent_in_body_ < bytes_.size()) {
+      iov[n++] = {bytes_.data() + bytes_sent_in_body_, bytes_.size() - bytes_sent_in_body_};
+    } else if (reader_ && body_left_ > 0) {
+      n += reader_->Fill(iov + n, kMaxIov, std::min(body_left_, kMaxWriteBurst));
+    }
+    if (n == 0) {
+      if (file_.valid() && body_left_ > 0) {
+        const Progress p = Sendfile(fd);
+        if (p != Progress::kDone) return p;
+        continue;  // the part's span is sent: the next part, or done
+      }
+      if (NextPart()) continue;
+      return Progress::kDone;
+    }
+    size_t asked = 0;
+    for (int i = 0; i < n; ++i) asked += iov[i].iov_len;
+    const ssize_t wrote = ::writev(fd, iov, n);
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN ? Progress::kBlocked : Progress::kFailed;
+    }
+    size_t left = static_cast<size_t>(wrote);
+    const size_t from_head = std::min(left, head_.size() - head_sent_);
+    head_sent_ += from_head;
+    left -= from_head;
+    if (bytes_sent_in_body_ < bytes_.size()) {
+      bytes_sent_in_body_ += left;
+    } else if (reader_) {
+      reader_->Advance(left);
+      body_left_ -= left;
+      if (left > 0) crash::At(crash::Point::kMidSend);
+    }
+    bytes_sent_ += left;
+    if (static_cast<size_t>(wrote) < asked) return Progress::kBlocked;  // full socket: see Sendfile
+  }
+}
+
+void Response::Clear(int fd) {
+  if (corked_) {
+    SetCork(fd, false);
+    corked_ = false;
+  }
+  head_.clear();
+  head_sent_ = 0;
+  if (bytes_.capacity() > 4096) {
+    std::string().swap(bytes_);
+  } else {
+    bytes_.clear();
+  }
+  bytes_sent_in_body_ = 0;
+  reader_.reset();
+  pin_.Release();
+  file_.Reset();
+  file_offset_ = 0;
+  body_left_ = 0;
+  bytes_sent_ = 0;
+  parts_.reset();
+}
+
+}  // namespace fc::worker
