@@ -106,15 +106,17 @@ void RunEpoll(int listen_fd) {
 enum : uint64_t { kAccept = 1ull << 62, kRecv = 2ull << 62, kSend = 3ull << 62, kKind = 3ull << 62 };
 constexpr unsigned kBuffers = 4096, kBufferSize = 4096, kGroup = 1;
 
-void RunUring(int listen_fd) {
-  io_uring ring;
+[[noreturn]] void DieUring(const char* call, int rc) {
+  std::fprintf(stderr, "floor_server: %s: %s\n", call, std::strerror(-rc));
+  std::exit(1);
+}
+
+// The ring, and the provided-buffer ring the kernel picks receive buffers from
+// (kBuffers of kBufferSize in *pool, group kGroup).
+io_uring_buf_ring* SetUpRing(io_uring* ring, std::vector<char>* pool) {
   io_uring_params params{};
   params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-  if (int rc = io_uring_queue_init_params(4096, &ring, &params); rc < 0) {
-    std::fprintf(stderr, "floor_server: io_uring_queue_init: %s\n", std::strerror(-rc));
-    std::exit(1);
-  }
-  // The provided-buffer ring the kernel picks receive buffers from.
+  if (int rc = io_uring_queue_init_params(4096, ring, &params); rc < 0) DieUring("io_uring_queue_init", rc);
   const size_t ring_bytes = kBuffers * sizeof(io_uring_buf);
   auto* br = static_cast<io_uring_buf_ring*>(
       mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0));
@@ -122,19 +124,23 @@ void RunUring(int listen_fd) {
   reg.ring_addr = reinterpret_cast<uint64_t>(br);
   reg.ring_entries = kBuffers;
   reg.bgid = kGroup;
-  if (int rc = io_uring_register_buf_ring(&ring, &reg, 0); rc < 0) {
-    std::fprintf(stderr, "floor_server: io_uring_register_buf_ring: %s\n", std::strerror(-rc));
-    std::exit(1);
-  }
+  if (int rc = io_uring_register_buf_ring(ring, &reg, 0); rc < 0) DieUring("io_uring_register_buf_ring", rc);
   io_uring_buf_ring_init(br);
-  std::vector<char> pool(size_t{kBuffers} * kBufferSize);
+  pool->assign(size_t{kBuffers} * kBufferSize, 0);
   const int mask = io_uring_buf_ring_mask(kBuffers);
   for (unsigned i = 0; i < kBuffers; ++i) {
-    io_uring_buf_ring_add(br, &pool[size_t{i} * kBufferSize], kBufferSize, static_cast<uint16_t>(i), mask,
+    io_uring_buf_ring_add(br, &(*pool)[size_t{i} * kBufferSize], kBufferSize, static_cast<uint16_t>(i), mask,
                           static_cast<int>(i));
   }
   io_uring_buf_ring_advance(br, kBuffers);
+  return br;
+}
 
+void RunUring(int listen_fd) {
+  io_uring ring;
+  std::vector<char> pool;
+  io_uring_buf_ring* br = SetUpRing(&ring, &pool);
+  const int mask = io_uring_buf_ring_mask(kBuffers);
   auto arm_recv = [&](int fd) {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring);
     io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);

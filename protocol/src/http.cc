@@ -180,34 +180,37 @@ void AppendListMember(std::string* list, std::string_view value) {
   list->append(value);
 }
 
-ParseStatus ParseField(std::string_view line, Request* out, FieldState* st) {
-  if (line.front() == ' ' || line.front() == '\t') return ParseStatus::kBadRequest;  // obs-fold
-  const size_t colon = line.find(':');
-  if (colon == std::string_view::npos) return ParseStatus::kBadRequest;
-  const std::string_view name = line.substr(0, colon);
-  // A name is a token: this also refuses whitespace before the colon.
-  if (!IsToken(name)) return ParseStatus::kBadRequest;
-  const std::string_view raw = line.substr(colon + 1);
-  if (!IsFieldValue(raw)) return ParseStatus::kBadRequest;
-  const std::string_view value = Trim(raw);
+// What a group of fields made of one field line.
+enum class FieldUse { kNotMine, kOk, kBad };
+
+FieldUse Use(bool ok) { return ok ? FieldUse::kOk : FieldUse::kBad; }
+
+// Host, Content-Length, Transfer-Encoding, Connection: how the message is framed.
+FieldUse ApplyFramingField(std::string_view name, std::string_view value, Request* out, FieldState* st) {
   if (IEquals(name, "host")) {
     ++st->hosts;
   } else if (IEquals(name, "content-length")) {
     ++st->content_lengths;
-    if (!ParseDecimal(value, &out->content_length)) return ParseStatus::kBadRequest;
-    out->has_content_length = true;
+    out->has_content_length = ParseDecimal(value, &out->content_length);
+    return Use(out->has_content_length);
   } else if (IEquals(name, "transfer-encoding")) {
     ++st->transfer_encodings;
-    if (!IEquals(value, "chunked")) return ParseStatus::kBadRequest;
-    out->chunked = true;
+    out->chunked = IEquals(value, "chunked");
+    return Use(out->chunked);
   } else if (IEquals(name, "connection")) {
     st->connection_close |= HasToken(value, "close");
     st->connection_keep_alive |= HasToken(value, "keep-alive");
-  } else if (IEquals(name, "range")) {
-    if (!SetOnce(&st->ranges, &out->range, value)) return ParseStatus::kBadRequest;
-  } else if (IEquals(name, "if-range")) {
-    if (!SetOnce(&st->if_ranges, &out->if_range, value)) return ParseStatus::kBadRequest;
-  } else if (IEquals(name, "if-match")) {
+  } else {
+    return FieldUse::kNotMine;
+  }
+  return FieldUse::kOk;
+}
+
+// Range and the preconditions.
+FieldUse ApplyConditionalField(std::string_view name, std::string_view value, Request* out, FieldState* st) {
+  if (IEquals(name, "range")) return Use(SetOnce(&st->ranges, &out->range, value));
+  if (IEquals(name, "if-range")) return Use(SetOnce(&st->if_ranges, &out->if_range, value));
+  if (IEquals(name, "if-match")) {
     AppendListMember(&out->if_match, value);
   } else if (IEquals(name, "if-none-match")) {
     AppendListMember(&out->if_none_match, value);
@@ -215,12 +218,21 @@ ParseStatus ParseField(std::string_view line, Request* out, FieldState* st) {
     out->has_if_modified_since = ParseHttpDate(value, &out->if_modified_since);
   } else if (IEquals(name, "if-unmodified-since")) {
     out->has_if_unmodified_since = ParseHttpDate(value, &out->if_unmodified_since);
-  } else if (IEquals(name, "authorization")) {
-    if (!SetOnce(&st->authorizations, &out->authorization, value)) return ParseStatus::kBadRequest;
-  } else if (IEquals(name, "x-fc-checksum")) {
-    if (out->has_checksum || !ParseHex64(value, &out->checksum)) return ParseStatus::kBadRequest;
-    out->has_checksum = true;
-  } else if (IEquals(name, "x-fc-want-checksum")) {
+  } else {
+    return FieldUse::kNotMine;
+  }
+  return FieldUse::kOk;
+}
+
+// The rest fc reads: credentials, checksums, negotiation, what the log keeps.
+FieldUse ApplyOtherField(std::string_view name, std::string_view value, Request* out, FieldState* st) {
+  if (IEquals(name, "authorization")) return Use(SetOnce(&st->authorizations, &out->authorization, value));
+  if (IEquals(name, "x-fc-checksum")) {
+    if (out->has_checksum) return FieldUse::kBad;
+    out->has_checksum = ParseHex64(value, &out->checksum);
+    return Use(out->has_checksum);
+  }
+  if (IEquals(name, "x-fc-want-checksum")) {
     out->want_checksum = true;
   } else if (IEquals(name, "expect")) {
     out->expect_continue = IEquals(value, "100-continue");
@@ -234,7 +246,23 @@ ParseStatus ParseField(std::string_view line, Request* out, FieldState* st) {
   } else if (IEquals(name, "referer")) {
     out->referer = std::string(value);
   }
-  return ParseStatus::kOk;
+  return FieldUse::kOk;  // a field fc does not read is ignored
+}
+
+ParseStatus ParseField(std::string_view line, Request* out, FieldState* st) {
+  if (line.front() == ' ' || line.front() == '\t') return ParseStatus::kBadRequest;  // obs-fold
+  const size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return ParseStatus::kBadRequest;
+  const std::string_view name = line.substr(0, colon);
+  // A name is a token: this also refuses whitespace before the colon.
+  if (!IsToken(name)) return ParseStatus::kBadRequest;
+  const std::string_view raw = line.substr(colon + 1);
+  if (!IsFieldValue(raw)) return ParseStatus::kBadRequest;
+  const std::string_view value = Trim(raw);
+  FieldUse use = ApplyFramingField(name, value, out, st);
+  if (use == FieldUse::kNotMine) use = ApplyConditionalField(name, value, out, st);
+  if (use == FieldUse::kNotMine) use = ApplyOtherField(name, value, out, st);
+  return use == FieldUse::kBad ? ParseStatus::kBadRequest : ParseStatus::kOk;
 }
 
 // RFC 9112 §6: exactly one way to find the body's end, or none at all.

@@ -86,93 +86,79 @@ std::string FormatHttpDate(time_t t) {
   return buf;
 }
 
-bool ParseHttpDate(std::string_view text, time_t* out) {
+namespace {
+// Each date form: kOther when `text` does not start like it, else whether it parsed.
+enum class DateForm { kOther, kBad, kOk };
+
+// IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+DateForm ParseImfFixdate(std::string_view s, time_t* out) {
   tm g{};
-  std::string_view s = text;
-  // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
-  if (TakeDayName(&s, kDays) && TakeLiteral(&s, ", ")) {
-    if (TakeNumber(&s, 2, &g.tm_mday) && TakeLiteral(&s, " ") && TakeMonth(&s, &g.tm_mon) &&
-        TakeLiteral(&s, " ") && TakeNumber(&s, 4, &g.tm_year) && TakeLiteral(&s, " ") &&
-        TakeTime(&s, &g) && TakeLiteral(&s, " GMT")) {
-      return Finish(&g, s, out);
-    }
-    return false;
-  }
-  // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
-  s = text;
-  if (TakeDayName(&s, kLongDays) && TakeLiteral(&s, ", ")) {
-    if (TakeNumber(&s, 2, &g.tm_mday) && TakeLiteral(&s, "-") && TakeMonth(&s, &g.tm_mon) &&
-        TakeLiteral(&s, "-") && TakeNumber(&s, 2, &g.tm_year) && TakeLiteral(&s, " ") &&
-        TakeTime(&s, &g) && TakeLiteral(&s, " GMT")) {
-      // A two-digit year more than 50 years ahead is in the past century (§5.6.7).
-      g.tm_year += g.tm_year < 70 ? 2000 : 1900;
-      return Finish(&g, s, out);
-    }
-    return false;
-  }
-  // asctime: "Sun Nov  6 08:49:37 1994"
-  s = text;
-  if (TakeDayName(&s, kDays) && TakeLiteral(&s, " ") && TakeMonth(&s, &g.tm_mon) &&
-      TakeLiteral(&s, " ")) {
-    if (TakeLiteral(&s, " ")) {
-      if (!TakeNumber(&s, 1, &g.tm_mday)) return false;
-    } else if (!TakeNumber(&s, 2, &g.tm_mday)) {
-      return false;
-    }
-    if (TakeLiteral(&s, " ") && TakeTime(&s, &g) && TakeLiteral(&s, " ") &&
-        TakeNumber(&s, 4, &g.tm_year)) {
-      return Finish(&g, s, out);
-    }
-  }
-  return false;
+  if (!TakeDayName(&s, kDays) || !TakeLiteral(&s, ", ")) return DateForm::kOther;
+  const bool ok = TakeNumber(&s, 2, &g.tm_mday) && TakeLiteral(&s, " ") && TakeMonth(&s, &g.tm_mon) &&
+                  TakeLiteral(&s, " ") && TakeNumber(&s, 4, &g.tm_year) && TakeLiteral(&s, " ") &&
+                  TakeTime(&s, &g) && TakeLiteral(&s, " GMT");
+  return ok && Finish(&g, s, out) ? DateForm::kOk : DateForm::kBad;
 }
 
-RangeOutcome ResolveRanges(std::string_view value, uint64_t size, std::vector<ByteSpan>* spans) {
-  spans->clear();
-  value = Trim(value);
-  if (value.size() < 6 || !IEquals(value.substr(0, 6), "bytes=")) return RangeOutcome::kIgnore;
-  value.remove_prefix(6);
-  size_t specs = 0;
-  bool any_valid = false;
-  while (true) {
-    const size_t comma = value.find(',');
-    const std::string_view spec = Trim(value.substr(0, comma));
-    if (!spec.empty()) {  // empty list elements are allowed (RFC 9110 §5.6.1)
-      if (++specs > kMaxRangeSpecs) return RangeOutcome::kIgnore;
-      const size_t dash = spec.find('-');
-      if (dash == std::string_view::npos) return RangeOutcome::kIgnore;
-      const std::string_view a = spec.substr(0, dash), b = spec.substr(dash + 1);
-      uint64_t first = 0, last = 0;
-      auto number = [](std::string_view t, uint64_t* v) {
-        if (t.empty() || t.size() > 19) return false;
-        *v = 0;
-        for (char c : t) {
-          if (c < '0' || c > '9') return false;
-          *v = *v * 10 + static_cast<uint64_t>(c - '0');
-        }
-        return true;
-      };
-      if (a.empty()) {  // suffix: the last N bytes
-        if (!number(b, &last)) return RangeOutcome::kIgnore;
-        any_valid = true;
-        if (last > 0 && size > 0) spans->push_back({size - std::min(last, size), size - 1});
-      } else {
-        if (!number(a, &first)) return RangeOutcome::kIgnore;
-        if (b.empty()) {
-          last = UINT64_MAX;
-        } else if (!number(b, &last) || last < first) {
-          return RangeOutcome::kIgnore;
-        }
-        any_valid = true;
-        if (first < size) spans->push_back({first, std::min(last, size - 1)});
-      }
-    }
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
+// RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
+DateForm ParseRfc850Date(std::string_view s, time_t* out) {
+  tm g{};
+  if (!TakeDayName(&s, kLongDays) || !TakeLiteral(&s, ", ")) return DateForm::kOther;
+  const bool ok = TakeNumber(&s, 2, &g.tm_mday) && TakeLiteral(&s, "-") && TakeMonth(&s, &g.tm_mon) &&
+                  TakeLiteral(&s, "-") && TakeNumber(&s, 2, &g.tm_year) && TakeLiteral(&s, " ") &&
+                  TakeTime(&s, &g) && TakeLiteral(&s, " GMT");
+  if (!ok) return DateForm::kBad;
+  // A two-digit year more than 50 years ahead is in the past century (§5.6.7).
+  g.tm_year += g.tm_year < 70 ? 2000 : 1900;
+  return Finish(&g, s, out) ? DateForm::kOk : DateForm::kBad;
+}
+
+// asctime: "Sun Nov  6 08:49:37 1994"
+bool ParseAsctimeDate(std::string_view s, time_t* out) {
+  tm g{};
+  if (!TakeDayName(&s, kDays) || !TakeLiteral(&s, " ") || !TakeMonth(&s, &g.tm_mon) ||
+      !TakeLiteral(&s, " ")) {
+    return false;
   }
-  if (!any_valid) return RangeOutcome::kIgnore;
-  if (spans->empty()) return RangeOutcome::kUnsatisfiable;
-  // Sort and coalesce: overlaps and gaps under a part header's size are merged.
+  const bool day = TakeLiteral(&s, " ") ? TakeNumber(&s, 1, &g.tm_mday) : TakeNumber(&s, 2, &g.tm_mday);
+  return day && TakeLiteral(&s, " ") && TakeTime(&s, &g) && TakeLiteral(&s, " ") &&
+         TakeNumber(&s, 4, &g.tm_year) && Finish(&g, s, out);
+}
+
+bool ParseDecimal(std::string_view t, uint64_t* v) {
+  if (t.empty() || t.size() > 19) return false;
+  *v = 0;
+  for (char c : t) {
+    if (c < '0' || c > '9') return false;
+    *v = *v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return true;
+}
+
+// One range-spec ("a-b", "a-", "-n") against a file of `size` bytes: false if
+// malformed; a satisfiable span is appended to *spans.
+bool AddRangeSpec(std::string_view spec, uint64_t size, std::vector<ByteSpan>* spans) {
+  const size_t dash = spec.find('-');
+  if (dash == std::string_view::npos) return false;
+  const std::string_view a = spec.substr(0, dash), b = spec.substr(dash + 1);
+  uint64_t first = 0, last = 0;
+  if (a.empty()) {  // suffix: the last N bytes
+    if (!ParseDecimal(b, &last)) return false;
+    if (last > 0 && size > 0) spans->push_back({size - std::min(last, size), size - 1});
+    return true;
+  }
+  if (!ParseDecimal(a, &first)) return false;
+  if (b.empty()) {
+    last = UINT64_MAX;
+  } else if (!ParseDecimal(b, &last) || last < first) {
+    return false;
+  }
+  if (first < size) spans->push_back({first, std::min(last, size - 1)});
+  return true;
+}
+
+// Sorts, then merges overlaps and gaps under a part header's size.
+void CoalesceSpans(std::vector<ByteSpan>* spans) {
   std::sort(spans->begin(), spans->end(),
             [](const ByteSpan& x, const ByteSpan& y) { return x.first < y.first; });
   constexpr uint64_t kCoalesceGap = 80;
@@ -187,6 +173,38 @@ RangeOutcome ResolveRanges(std::string_view value, uint64_t size, std::vector<By
     }
   }
   spans->resize(kept + 1);
+}
+}  // namespace
+
+bool ParseHttpDate(std::string_view text, time_t* out) {
+  const DateForm imf = ParseImfFixdate(text, out);
+  if (imf != DateForm::kOther) return imf == DateForm::kOk;
+  const DateForm rfc850 = ParseRfc850Date(text, out);
+  if (rfc850 != DateForm::kOther) return rfc850 == DateForm::kOk;
+  return ParseAsctimeDate(text, out);
+}
+
+RangeOutcome ResolveRanges(std::string_view value, uint64_t size, std::vector<ByteSpan>* spans) {
+  spans->clear();
+  value = Trim(value);
+  if (value.size() < 6 || !IEquals(value.substr(0, 6), "bytes=")) return RangeOutcome::kIgnore;
+  value.remove_prefix(6);
+  size_t specs = 0;
+  for (;;) {
+    const size_t comma = value.find(',');
+    const std::string_view spec = Trim(value.substr(0, comma));
+    if (!spec.empty()) {  // empty list elements are allowed (RFC 9110 §5.6.1)
+      if (++specs > kMaxRangeSpecs || !AddRangeSpec(spec, size, spans)) {
+        spans->clear();
+        return RangeOutcome::kIgnore;
+      }
+    }
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  if (specs == 0) return RangeOutcome::kIgnore;
+  if (spans->empty()) return RangeOutcome::kUnsatisfiable;
+  CoalesceSpans(spans);
   if (spans->size() > kMaxRanges) {
     spans->clear();
     return RangeOutcome::kIgnore;

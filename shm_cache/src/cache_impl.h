@@ -194,6 +194,12 @@ struct ShmCache::Impl {
   // Structural invariants; with `liveness` also that no dead worker holds pins
   // or LOADING entries (false right after a crash, until the slot is reclaimed).
   std::vector<std::string> CheckLocked(bool liveness) const FC_REQUIRES(segment_lock);
+  // CheckLocked's parts: one entry (returns the packets it holds; marks them
+  // in *claimed), and the eviction queues. Each problem goes to `report`.
+  using Reporter = std::function<void(std::string)>;
+  uint64_t CheckEntryLocked(uint32_t e, const std::vector<bool>& alive, bool liveness, std::vector<bool>* claimed,
+                            const Reporter& report) const FC_REQUIRES(segment_lock);
+  void CheckQueuesLocked(const Reporter& report) const FC_REQUIRES(segment_lock);
 };
 
 uint64_t NameHash(std::string_view name);

@@ -129,69 +129,51 @@ void ShmCache::Impl::ResetLocked() {
   ++header->generation;
 }
 
-std::vector<std::string> ShmCache::Impl::CheckLocked(bool liveness) const {
-  std::vector<std::string> problems;
-  const Header& h = *header;
-  auto report = [&](std::string text) {
-    if (problems.size() < 100) problems.push_back(std::move(text));
-  };
-  std::vector<bool> claimed(h.packet_count, false);
+// One live entry: its pins, its chain (marked in *claimed), its state against
+// the index. Returns the packets it holds.
+uint64_t ShmCache::Impl::CheckEntryLocked(uint32_t e, const std::vector<bool>& alive, bool liveness,
+                                          std::vector<bool>* claimed, const Reporter& report) const {
+  const Entry& entry = entries[e];
+  const uint32_t state = entry.state.load();
+  const std::string label = "entry " + std::to_string(e) + " (" + EntryName(e) + ")";
+  uint64_t pinned = 0;
+  for (uint32_t s = 0; s < header->slot_count; ++s) {
+    const uint32_t p = PinCount(s, e);
+    if (p != 0 && !alive[s]) {
+      report("entry " + std::to_string(e) + " has " + std::to_string(p) + " pins from dead worker slot " +
+                 std::to_string(s));
+    }
+    pinned += p;
+  }
+  if (entry.readers != pinned) {
+    report(label + ": reader count " + std::to_string(entry.readers) + " != pins " + std::to_string(pinned));
+  }
   std::vector<uint32_t> chain;
   uint64_t chained = 0;
-  uint32_t live_entries = 0;
-  std::vector<bool> alive(h.slot_count);
-  for (uint32_t s = 0; s < h.slot_count; ++s) alive[s] = !liveness || SlotAlive(s);
-  for (uint32_t e = 0; e < h.entry_capacity; ++e) {
-    const Entry& entry = entries[e];
-    const uint32_t state = entry.state.load();
-    uint64_t pinned = 0;
-    for (uint32_t s = 0; s < h.slot_count; ++s) {
-      const uint32_t p = PinCount(s, e);
-      if (p != 0 && !alive[s]) {
-        report("entry " + std::to_string(e) + " has " + std::to_string(p) +
-               " pins from dead worker slot " + std::to_string(s));
-      }
-      pinned += p;
+  if (!CollectChain(entry, *claimed, &chain)) {
+    report(label + ": packet chain broken or shared");
+  } else {
+    for (uint32_t p : chain) {
+      (*claimed)[p] = true;
+      if (!(bitmap[p / 64] & (1ULL << (p % 64)))) report(label + ": packet marked free");
     }
-    if (state == kFree) {
-      if (pinned != 0) report("free entry " + std::to_string(e) + " has pins");
-      continue;
-    }
-    ++live_entries;
-    const std::string label = "entry " + std::to_string(e) + " (" + EntryName(e) + ")";
-    if (entry.readers != pinned) {
-      report(label + ": reader count " + std::to_string(entry.readers) + " != pins " +
-             std::to_string(pinned));
-    }
-    if (!CollectChain(entry, claimed, &chain)) {
-      report(label + ": packet chain broken or shared");
-    } else {
-      for (uint32_t p : chain) {
-        claimed[p] = true;
-        if (!(bitmap[p / 64] & (1ULL << (p % 64)))) report(label + ": packet marked free");
-      }
-      chained += chain.size();
-    }
-    if (liveness && state == kLoading && (entry.owner_slot >= h.slot_count || !alive[entry.owner_slot] ||
-                              slots[entry.owner_slot].epoch.load() != entry.owner_epoch)) {
-      report(label + ": left loading by a dead worker");
-    }
-    if (state == kOrphan && entry.readers == 0) report(label + ": unpinned orphan not freed");
-    const uint32_t found = FindLocked(EntryName(e), entry.name_hash);
-    if (state == kReady && found != e) report(label + ": ready but not in the index");
-    if (state != kReady && found == e) report(label + ": in the index but not ready");
+    chained = chain.size();
   }
-  uint64_t marked = 0;
-  for (uint32_t w = 0; w < (h.packet_count + 63) / 64; ++w) marked += __builtin_popcountll(bitmap[w]);
-  if (marked != h.used_packets) {
-    report("bitmap marks " + std::to_string(marked) + " packets, used count says " +
-           std::to_string(h.used_packets));
+  const uint32_t owner = entry.owner_slot;
+  if (liveness && state == kLoading &&
+      (owner >= header->slot_count || !alive[owner] || slots[owner].epoch.load() != entry.owner_epoch)) {
+    report(label + ": left loading by a dead worker");
   }
-  if (chained != h.used_packets) {
-    report("entries hold " + std::to_string(chained) + " packets, used count says " +
-           std::to_string(h.used_packets) + " (free + used != total)");
-  }
-  if (live_entries != h.used_entries) report("used entry count disagrees with entry states");
+  if (state == kOrphan && entry.readers == 0) report(label + ": unpinned orphan not freed");
+  const uint32_t found = FindLocked(EntryName(e), entry.name_hash);
+  if (state == kReady && found != e) report(label + ": ready but not in the index");
+  if (state != kReady && found == e) report(label + ": in the index but not ready");
+  return chained;
+}
+
+// The eviction queues against the entry states.
+void ShmCache::Impl::CheckQueuesLocked(const Reporter& report) const {
+  const Header& h = *header;
   uint32_t listed = 0;
   uint64_t small_packets = 0;
   for (uint32_t head : {h.small_head, h.list_head}) {
@@ -205,6 +187,44 @@ std::vector<std::string> ShmCache::Impl::CheckLocked(bool liveness) const {
   uint32_t ready = 0;
   for (uint32_t e = 0; e < h.entry_capacity; ++e) ready += entries[e].state.load() == kReady;
   if (listed != ready) report("eviction list length disagrees with ready entries");
+}
+
+std::vector<std::string> ShmCache::Impl::CheckLocked(bool liveness) const {
+  std::vector<std::string> problems;
+  const Reporter report = [&problems](std::string text) {
+    if (problems.size() < 100) problems.push_back(std::move(text));
+  };
+  const Header& h = *header;
+  std::vector<bool> claimed(h.packet_count, false);
+  uint64_t chained = 0;
+  uint32_t live_entries = 0;
+  std::vector<bool> alive(h.slot_count);
+  for (uint32_t s = 0; s < h.slot_count; ++s) alive[s] = !liveness || SlotAlive(s);
+  for (uint32_t e = 0; e < h.entry_capacity; ++e) {
+    if (entries[e].state.load() == kFree) {
+      for (uint32_t s = 0; s < h.slot_count; ++s) {
+        if (PinCount(s, e) != 0) {
+          report("free entry " + std::to_string(e) + " has pins");
+          break;
+        }
+      }
+      continue;
+    }
+    ++live_entries;
+    chained += CheckEntryLocked(e, alive, liveness, &claimed, report);
+  }
+  uint64_t marked = 0;
+  for (uint32_t w = 0; w < (h.packet_count + 63) / 64; ++w) marked += __builtin_popcountll(bitmap[w]);
+  if (marked != h.used_packets) {
+    report("bitmap marks " + std::to_string(marked) + " packets, used count says " +
+               std::to_string(h.used_packets));
+  }
+  if (chained != h.used_packets) {
+    report("entries hold " + std::to_string(chained) + " packets, used count says " +
+               std::to_string(h.used_packets) + " (free + used != total)");
+  }
+  if (live_entries != h.used_entries) report("used entry count disagrees with entry states");
+  CheckQueuesLocked(report);
   return problems;
 }
 
