@@ -90,26 +90,19 @@ namespace {
 // Each date form: kOther when `text` does not start like it, else whether it parsed.
 enum class DateForm { kOther, kBad, kOk };
 
-// IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
-DateForm ParseImfFixdate(std::string_view s, time_t* out) {
+// The two forms that end in GMT: IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT"
+// (short day names, ' ' between day, month and a 4-digit year), and RFC 850,
+// "Sunday, 06-Nov-94 08:49:37 GMT" (long names, '-', a 2-digit year).
+DateForm ParseGmtDate(std::string_view s, bool rfc850, time_t* out) {
   tm g{};
-  if (!TakeDayName(&s, kDays) || !TakeLiteral(&s, ", ")) return DateForm::kOther;
-  const bool ok = TakeNumber(&s, 2, &g.tm_mday) && TakeLiteral(&s, " ") && TakeMonth(&s, &g.tm_mon) &&
-                  TakeLiteral(&s, " ") && TakeNumber(&s, 4, &g.tm_year) && TakeLiteral(&s, " ") &&
-                  TakeTime(&s, &g) && TakeLiteral(&s, " GMT");
-  return ok && Finish(&g, s, out) ? DateForm::kOk : DateForm::kBad;
-}
-
-// RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
-DateForm ParseRfc850Date(std::string_view s, time_t* out) {
-  tm g{};
-  if (!TakeDayName(&s, kLongDays) || !TakeLiteral(&s, ", ")) return DateForm::kOther;
-  const bool ok = TakeNumber(&s, 2, &g.tm_mday) && TakeLiteral(&s, "-") && TakeMonth(&s, &g.tm_mon) &&
-                  TakeLiteral(&s, "-") && TakeNumber(&s, 2, &g.tm_year) && TakeLiteral(&s, " ") &&
+  if (!TakeDayName(&s, rfc850 ? kLongDays : kDays) || !TakeLiteral(&s, ", ")) return DateForm::kOther;
+  const std::string_view sep = rfc850 ? "-" : " ";
+  const bool ok = TakeNumber(&s, 2, &g.tm_mday) && TakeLiteral(&s, sep) && TakeMonth(&s, &g.tm_mon) &&
+                  TakeLiteral(&s, sep) && TakeNumber(&s, rfc850 ? 2 : 4, &g.tm_year) && TakeLiteral(&s, " ") &&
                   TakeTime(&s, &g) && TakeLiteral(&s, " GMT");
   if (!ok) return DateForm::kBad;
   // A two-digit year more than 50 years ahead is in the past century (§5.6.7).
-  g.tm_year += g.tm_year < 70 ? 2000 : 1900;
+  if (rfc850) g.tm_year += g.tm_year < 70 ? 2000 : 1900;
   return Finish(&g, s, out) ? DateForm::kOk : DateForm::kBad;
 }
 
@@ -177,10 +170,10 @@ void CoalesceSpans(std::vector<ByteSpan>* spans) {
 }  // namespace
 
 bool ParseHttpDate(std::string_view text, time_t* out) {
-  const DateForm imf = ParseImfFixdate(text, out);
-  if (imf != DateForm::kOther) return imf == DateForm::kOk;
-  const DateForm rfc850 = ParseRfc850Date(text, out);
-  if (rfc850 != DateForm::kOther) return rfc850 == DateForm::kOk;
+  for (const bool rfc850 : {false, true}) {
+    const DateForm form = ParseGmtDate(text, rfc850, out);
+    if (form != DateForm::kOther) return form == DateForm::kOk;
+  }
   return ParseAsctimeDate(text, out);
 }
 
