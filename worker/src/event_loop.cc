@@ -40,7 +40,12 @@ std::string PeerName(const sockaddr_storage& addr) {
 }  // namespace
 
 EventLoop::EventLoop(ServeContext& context, uint32_t lane)
-    : ctx_(context), counters_(context.cache.Counters(lane)) {}
+    : ctx_(context),
+      counters_(context.cache.Counters(lane)),
+      fc_session_(*this),
+      http_session_(*this),
+      responder_(*this),
+      uploads_(*this) {}
 
 Result<std::unique_ptr<EventLoop>> EventLoop::Create(ServeContext& context, uint32_t lane) {
   std::unique_ptr<EventLoop> loop(new EventLoop(context, lane));
@@ -219,6 +224,11 @@ void EventLoop::SetInterest(Connection& c, uint32_t events) {
   c.interest = events;
 }
 
+void EventLoop::AwaitLoader(Connection& c) {
+  c.state = Connection::State::kWaiting;
+  SetInterest(c, 0);
+}
+
 void EventLoop::Close(Connection& c) {
   // No EPOLL_CTL_DEL: closing the only descriptor of the socket removes it.
   ctx_.connections.fetch_sub(1);
@@ -242,7 +252,7 @@ void EventLoop::Drive(Connection& c) {
   for (;;) {
     switch (c.state) {
       case Connection::State::kUploading:
-        ConsumeUpload(c);
+        uploads_.Consume(c);
         if (c.state == Connection::State::kUploading) return;  // more body to come
         break;
       case Connection::State::kReading:
@@ -314,7 +324,7 @@ void EventLoop::FinishResponse(Connection& c) {
     int one = 1;
     ::setsockopt(c.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   }
-  c.multipart.reset();
+  c.ex.multipart.reset();
   if (c.in_pos == c.in.size() && c.in.capacity() > 4096) std::string().swap(c.in);
   c.state = Connection::State::kReading;
   SetInterest(c, EPOLLIN);
@@ -330,7 +340,11 @@ void EventLoop::DeliverLoaded() {
     auto it = conns_.find(serial);
     if (it == conns_.end()) continue;  // client left; `result` releases its pin
     Connection& c = *it->second;
-    OnLoaded(c, std::move(result));
+    if (c.ex.is_upload) {
+      uploads_.OnWritten(c, std::move(result));
+    } else {
+      responder_.OnLoaded(c, std::move(result));
+    }
     Drive(c);
   }
 }
@@ -348,11 +362,11 @@ void EventLoop::Sweep() {
                                c->request_started_ns != 0 &&
                                now - c->request_started_ns > request_ns;
     // An upload must keep a minimum average rate once past its first 10 s.
-    const int64_t upload_age = c->put ? now - c->put->started_ns : 0;
+    const int64_t upload_age = c->ex.put ? now - c->ex.put->started_ns : 0;
     const bool slow_upload =
-        c->state == Connection::State::kUploading && ctx_.config.upload_min_rate > 0 && c->put &&
+        c->state == Connection::State::kUploading && ctx_.config.upload_min_rate > 0 && c->ex.put &&
         upload_age > 10'000'000'000LL &&
-        static_cast<double>(c->put->queued) * 1e9 / static_cast<double>(upload_age) <
+        static_cast<double>(c->ex.put->queued) * 1e9 / static_cast<double>(upload_age) <
             static_cast<double>(ctx_.config.upload_min_rate);
     if ((c->state == Connection::State::kReading && quiet > idle_ns) || stuck_request || slow_upload ||
         (c->state == Connection::State::kUploading && quiet > idle_ns) ||

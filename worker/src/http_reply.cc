@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "event_loop.h"
+#include "http_session.h"
 
 namespace fc::worker {
 namespace {
@@ -46,7 +47,7 @@ std::string ETag(const shm_cache::FileIdentity& id, std::string_view tag) {
   return etag + "\"";
 }
 
-const std::string& EventLoop::DateHeader() {
+const std::string& HttpSession::DateHeader() {
   const time_t now = ::time(nullptr);
   if (now != date_second_) {
     date_second_ = now;
@@ -55,7 +56,7 @@ const std::string& EventLoop::DateHeader() {
   return date_;
 }
 
-const std::string& EventLoop::Validators(const shm_cache::FileIdentity& id, std::string_view tag) {
+const std::string& HttpSession::Validators(const shm_cache::FileIdentity& id, std::string_view tag) {
   ValidatorMemo& memo = validators_[(id.ino * 31 + static_cast<uint64_t>(id.mtime_ns)) % 64];
   if (!(memo.id == id) || memo.tag != tag || memo.text.empty()) {
     memo.id = id;
@@ -66,33 +67,33 @@ const std::string& EventLoop::Validators(const shm_cache::FileIdentity& id, std:
   return memo.text;
 }
 
-std::string EventLoop::PartHeader(const Connection& c, size_t part) const {
+std::string HttpSession::PartHeader(const Connection& c, size_t part) const {
   std::string h = part == 0 ? "--" : "\r\n--";
-  h.append(c.multipart->boundary, 16);
-  if (part == c.multipart->spans.size()) return h + "--\r\n";
-  const http::ByteSpan& s = c.multipart->spans[part];
+  h.append(c.ex.multipart->boundary, 16);
+  if (part == c.ex.multipart->spans.size()) return h + "--\r\n";
+  const http::ByteSpan& s = c.ex.multipart->spans[part];
   h += "\r\nContent-Type: ";
-  h += ctx_.media_types.Lookup(TypeName(c));
+  h += ctx_.media_types.Lookup(loop_.responder().TypeName(c));
   h += "\r\nContent-Range: bytes " + std::to_string(s.first) + "-" + std::to_string(s.last) + "/" +
-       std::to_string(c.identity.size) + "\r\n\r\n";
+       std::to_string(c.ex.identity.size) + "\r\n\r\n";
   return h;
 }
 
 namespace {
 // Connection fields: close when asked, when draining, or after an unread body.
 void ConnectionField(Connection& c, bool draining, std::string* h) {
-  if (!c.http_keep_alive || draining) {
+  if (!c.ex.http_keep_alive || draining) {
     *h += "Connection: close\r\n";
     c.close_after = true;
-  } else if (c.http && c.http->http10) {
+  } else if (c.ex.http && c.ex.http->http10) {
     *h += "Connection: keep-alive\r\n";  // an HTTP/1.0 client needs to be told
   }
 }
 }  // namespace
 
-void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool from_cache,
+void HttpSession::Head(Connection& c, int status, uint64_t body_length, bool from_cache,
                          const uint64_t* checksum) {
-  c.status = status;
+  c.ex.status = status;
   std::string& h = c.response.head();
   h.clear();
   h.reserve(320);
@@ -100,13 +101,13 @@ void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool f
   h += StatusText(status);
   h += "\r\nServer: fc\r\n";
   h += DateHeader();
-  const bool multipart = status == 206 && c.multipart;
+  const bool multipart = status == 206 && c.ex.multipart;
   std::vector<std::string> part_heads;  // multipart: each part's header, then the closing boundary
   if (multipart) {
-    std::snprintf(c.multipart->boundary, sizeof(c.multipart->boundary), "%016" PRIx64,
+    std::snprintf(c.ex.multipart->boundary, sizeof(c.ex.multipart->boundary), "%016" PRIx64,
                   static_cast<uint64_t>((c.serial * 0x9E3779B97F4A7C15ull) ^ static_cast<uint64_t>(MonotonicNowNs())));
     body_length = 0;
-    const std::vector<http::ByteSpan>& spans = c.multipart->spans;
+    const std::vector<http::ByteSpan>& spans = c.ex.multipart->spans;
     part_heads.reserve(spans.size() + 1);
     for (size_t i = 0; i <= spans.size(); ++i) {
       part_heads.push_back(PartHeader(c, i));
@@ -117,27 +118,27 @@ void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool f
     h += "Content-Type: ";
     if (multipart) {
       h += "multipart/byteranges; boundary=";
-      h.append(c.multipart->boundary, 16);
+      h.append(c.ex.multipart->boundary, 16);
     } else {
-      h += ctx_.media_types.Lookup(TypeName(c));
+      h += ctx_.media_types.Lookup(loop_.responder().TypeName(c));
     }
-    if (c.coding) {
+    if (c.ex.coding) {
       h += "\r\nContent-Encoding: ";
-      h += http::CodingToken(*c.coding);
+      h += http::CodingToken(*c.ex.coding);
     }
     h += "\r\nContent-Length: ";
     h += std::to_string(body_length);
     h += "\r\nAccept-Ranges: bytes\r\n";
   }
-  h += Validators(c.identity, EtagTag(c));
+  h += Validators(c.ex.identity, FileResponder::EtagTag(c));
   // Whenever a variant or a copy could be chosen, every reply for a file varies by it.
   if (!ctx_.config.precompressed.empty() || !ctx_.config.compress.empty()) h += "Vary: Accept-Encoding\r\n";
   if (!ctx_.config.cache_control.empty()) {
     h += "Cache-Control: " + ctx_.config.cache_control + "\r\n";
   }
   if (status == 206 && !multipart) {
-    h += "Content-Range: bytes " + std::to_string(c.offset) + "-" +
-         std::to_string(c.offset + c.length - 1) + "/" + std::to_string(c.identity.size) + "\r\n";
+    h += "Content-Range: bytes " + std::to_string(c.ex.offset) + "-" +
+         std::to_string(c.ex.offset + c.ex.length - 1) + "/" + std::to_string(c.ex.identity.size) + "\r\n";
   }
   h += from_cache ? "X-Fc-Served: cache\r\n" : "X-Fc-Served: disk\r\n";
   if (checksum != nullptr && status == 200) {
@@ -147,33 +148,33 @@ void EventLoop::HttpHead(Connection& c, int status, uint64_t body_length, bool f
     h.append(hex, sizeof(hex));
     h += "\r\n";
   }
-  ConnectionField(c, draining_, &h);
+  ConnectionField(c, loop_.draining(), &h);
   h += "\r\n";
-  if (multipart && !c.head_only) {
+  if (multipart && !c.ex.head_only) {
     h += part_heads[0];
-    c.response.SetParts(c.multipart->spans, std::move(part_heads));
+    c.response.SetParts(c.ex.multipart->spans, std::move(part_heads));
   }
-  BeginReply(c);
+  loop_.BeginReply(c);
 }
 
-void EventLoop::HttpText(Connection& c, int status, const std::string& message,
+void HttpSession::Text(Connection& c, int status, const std::string& message,
                           bool close_after) {
-  HttpBody(c, status, message + "\n", "text/plain; charset=utf-8", {}, close_after);
+  Body(c, status, message + "\n", "text/plain; charset=utf-8", {}, close_after);
 }
 
-void EventLoop::HttpBody(Connection& c, int status, std::string body, std::string_view content_type,
+void HttpSession::Body(Connection& c, int status, std::string body, std::string_view content_type,
                          std::string_view fields, bool close_after) {
-  c.status = status;
-  if (status >= 400) c.how = Outcome::kRefused;
+  c.ex.status = status;
+  if (status >= 400) c.ex.how = Outcome::kRefused;
   c.close_after = c.close_after || close_after;
   if (close_after) {
     c.in_pos = c.in.size();
-    c.http_keep_alive = false;
+    c.ex.http_keep_alive = false;
   }
   c.response.Clear(c.fd.get());  // whatever was planned before this reply
-  c.multipart.reset();
+  c.ex.multipart.reset();
   const size_t length = body.size();
-  if (!c.head_only) c.response.SetBytes(std::move(body));
+  if (!c.ex.head_only) c.response.SetBytes(std::move(body));
   std::string& h = c.response.head();
   h = "HTTP/1.1 ";
   h += StatusText(status);
@@ -185,17 +186,17 @@ void EventLoop::HttpBody(Connection& c, int status, std::string body, std::strin
   h += std::to_string(length);
   h += "\r\n";
   h += fields;
-  if (status == 405 || status == 501 || (c.http && c.http->method == http::Method::kOptions)) {
+  if (status == 405 || status == 501 || (c.ex.http && c.ex.http->method == http::Method::kOptions)) {
     h += ctx_.config.allow_upload ? "Allow: GET, HEAD, OPTIONS, PUT\r\n"
                                   : "Allow: GET, HEAD, OPTIONS\r\n";
   }
-  if (status == 503 || c.how == Outcome::kHealth) h += "Cache-Control: no-store\r\n";
+  if (status == 503 || c.ex.how == Outcome::kHealth) h += "Cache-Control: no-store\r\n";
   // The validators stay on replies about a file (RFC 9110 §15.4.5, §15.5.13).
-  if (c.identity.ino != 0 && (status == 412 || status == 416)) h += Validators(c.identity, EtagTag(c));
-  if (status == 416) h += "Content-Range: bytes */" + std::to_string(c.identity.size) + "\r\n";
-  ConnectionField(c, draining_, &h);
+  if (c.ex.identity.ino != 0 && (status == 412 || status == 416)) h += Validators(c.ex.identity, FileResponder::EtagTag(c));
+  if (status == 416) h += "Content-Range: bytes */" + std::to_string(c.ex.identity.size) + "\r\n";
+  ConnectionField(c, loop_.draining(), &h);
   h += "\r\n";
-  BeginReply(c);
+  loop_.BeginReply(c);
 }
 
 }  // namespace fc::worker

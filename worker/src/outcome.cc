@@ -1,7 +1,20 @@
-// Outcome names; see outcome.h.
+// Verb and Outcome names; see outcome.h.
 #include "outcome.h"
 
 namespace fc::worker {
+
+std::string_view VerbName(Verb verb) {
+  switch (verb) {
+    case Verb::kUnknown: break;
+    case Verb::kGet: return "GET";
+    case Verb::kHead: return "HEAD";
+    case Verb::kPut: return "PUT";
+    case Verb::kList: return "LIST";
+    case Verb::kOptions: return "OPTIONS";
+    case Verb::kOther: return "OTHER";
+  }
+  return "?";
+}
 
 std::string_view OutcomeName(Outcome outcome) {
   switch (outcome) {

@@ -1,4 +1,4 @@
-// Internal header: how a request was answered. The loop decides on it (a
+// Internal header: what a request asked (Verb) and how it was answered (Outcome). The loop decides on it (a
 // streamed reply closes its file, a health reply is never cached); the
 // access log names it (OutcomeName), the only place it becomes text.
 #pragma once
@@ -32,6 +32,13 @@ enum class Outcome : uint8_t {
   kHealth,       // the health endpoint
   kNotModified,  // HTTP 304
 };
+
+// What a request asked for, as counted (metrics) and logged. kOther: an HTTP
+// method fc does not serve (the log writes the method's own name).
+enum class Verb : uint8_t { kUnknown, kGet, kHead, kPut, kList, kOptions, kOther };
+
+// "GET", "LIST", ...; "?" for a request that could not be read.
+std::string_view VerbName(Verb verb);
 
 // The outcome as the access log writes it ("hit", "stream-first", ...; "" for
 // kNone).

@@ -2,7 +2,7 @@
 // built from any mix of values with operator<< (type-safe: no format strings)
 // and written with one write(2), so lines of processes sharing stderr never
 // interleave. The per-request access line of the worker keeps its own fast
-// path (request.cc). Thread-safe.
+// path (access_log.cc). Thread-safe.
 #pragma once
 
 #include <sstream>
