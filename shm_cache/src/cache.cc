@@ -95,13 +95,11 @@ void ShmCache::Impl::DropLocked(uint32_t e) {
   }
 }
 
-bool ShmCache::Impl::TakeLock(std::optional<RobustLock>* lock) {
-  lock->emplace(&header->mutex, Repairer(), lock_wait_ms);
-  if (!(*lock)->owns()) {
+bool ShmCache::Impl::TakeLock() {
+  if (!segment_lock.TryLockFor(lock_wait_ms)) {
     CountLockTimeout();
     return false;
   }
-  AssertLocked();
   if (has_deferred.load(std::memory_order_acquire)) DrainDeferredLocked();
   return true;
 }
@@ -141,32 +139,29 @@ void ShmCache::Impl::DrainDeferredLocked() {
 
 void ShmCache::SetLockWait(int ms) { impl_->lock_wait_ms = ms; }
 
-// REQUIRES: the mutex. Pins a fresh cached copy of `name` into *pin, dropping a
-// stale one. Returns false on a miss.
-bool ShmCache::LookupLocked(std::string_view name, uint64_t hash, const FileIdentity& identity,
-                            PinnedEntry* pin, bool count_miss, bool match_size) {
-  Impl& m = *impl_;
-  m.AssertLocked();  // callers hold it (cache.h cannot name Impl's capability)
-  const uint32_t e = m.FindLocked(name, hash);
+bool ShmCache::Impl::LookupLocked(ShmCache& cache, std::string_view name, uint64_t hash,
+                                  const FileIdentity& identity, PinnedEntry* pin, bool count_miss,
+                                  bool match_size) {
+  const uint32_t e = FindLocked(name, hash);
   if (e != kNil) {
-    Entry& entry = m.entries[e];
+    Entry& entry = entries[e];
     // A copy's size is its own, not its source's (cache.h, LookupCopy).
     const FileIdentity cached{match_size ? entry.size : identity.size, entry.mtime_ns, entry.ino, entry.dev,
                               entry.ctime_ns};
     if (cached == identity) {
-      ++m.PinCount(m.slot, e);
+      ++PinCount(slot, e);
       crash::At(crash::Point::kAfterPin);  // pinned; the reader count not raised yet
       ++entry.readers;
       ++entry.hits;
-      ++m.header->stats.hits;
-      m.TouchLocked(e);
-      FillPin(e, pin);
+      ++header->stats.hits;
+      TouchLocked(e);
+      cache.FillPin(e, pin);
       return true;
     }
-    m.DropLocked(e);  // stale: the file changed on disk
-    ++m.header->stats.stale_drops;
+    DropLocked(e);  // stale: the file changed on disk
+    ++header->stats.stale_drops;
   }
-  if (count_miss) ++m.header->stats.misses;
+  if (count_miss) ++header->stats.misses;
   return false;
 }
 
@@ -194,13 +189,12 @@ PinnedEntry ShmCache::LookupMatching(std::string_view name, const FileIdentity& 
   Impl& m = *impl_;
   m.RequireSlot();
   PinnedEntry pin;
-  std::optional<RobustLock> lock;
-  if (!m.TakeLock(&lock)) {
+  if (!m.TakeLock()) {
     if (busy != nullptr) *busy = true;
     return pin;
   }
-  m.AssertLocked();
-  LookupLocked(name, NameHash(name), identity, &pin, count_miss, match_size);
+  RobustLock lock(m.segment_lock, RobustLock::Adopt{});
+  m.LookupLocked(*this, name, NameHash(name), identity, &pin, count_miss, match_size);
   return pin;
 }
 
@@ -215,9 +209,8 @@ Admission::Kind ShmCache::RouteMiss(std::string_view name, const FileIdentity& i
   m.RequireSlot();
   const uint64_t needed_bytes = name.size() + identity.size;
   if (needed_bytes > data_capacity()) return Admission::Kind::kTooLarge;
-  std::optional<RobustLock> lock;
-  if (!m.TakeLock(&lock)) return Admission::Kind::kBusy;
-  m.AssertLocked();
+  if (!m.TakeLock()) return Admission::Kind::kBusy;
+  RobustLock lock(m.segment_lock, RobustLock::Adopt{});
   return m.AdmitLocked(NameHash(name), needed_bytes) ? Admission::Kind::kReserved : Admission::Kind::kNotAdmitted;
 }
 
@@ -231,15 +224,14 @@ Admission ShmCache::AdmitMatching(std::string_view name, const FileIdentity& ide
   Admission result;
   const uint64_t needed_bytes = name.size() + identity.size;
   const uint64_t hash = NameHash(name);
-  std::optional<RobustLock> lock;
-  if (!m.TakeLock(&lock)) {
+  if (!m.TakeLock()) {
     result.kind = Admission::Kind::kBusy;
     return result;
   }
-  m.AssertLocked();
+  RobustLock lock(m.segment_lock, RobustLock::Adopt{});
   // The caller's Lookup already counted the miss; a hit here (loaded by another
   // process meanwhile) still counts as a hit.
-  if (LookupLocked(name, hash, identity, &result.pin, /*count_miss=*/false, match_size)) {
+  if (m.LookupLocked(*this, name, hash, identity, &result.pin, /*count_miss=*/false, match_size)) {
     result.kind = Admission::Kind::kHit;
     return result;
   }
@@ -303,15 +295,14 @@ PinnedEntry ShmCache::Publish(Reservation reservation, uint64_t checksum) {
   PinnedEntry pin;
   const uint32_t e = reservation.entry_;
   reservation.cache_ = nullptr;  // ownership moves into the index
-  std::optional<RobustLock> lock;
-  if (!m.TakeLock(&lock)) {
+  if (!m.TakeLock()) {
     // Still LOADING: freed the next time this process holds the lock.
     MutexLock guard(&m.deferred_mu);
     m.deferred_aborts.push_back({e, reservation.epoch_, reservation.generation_});
     m.has_deferred.store(true, std::memory_order_release);
     return pin;
   }
-  m.AssertLocked();
+  RobustLock lock(m.segment_lock, RobustLock::Adopt{});
   Entry& entry = m.entries[e];
   if (!ReservationLiveLocked(reservation)) return pin;  // reclaimed meanwhile
   // Loads are serialised by lock files, but a copy may still have been published
@@ -341,28 +332,26 @@ bool ShmCache::ReservationLiveLocked(const Reservation& r) const {
 
 void ShmCache::AbortReservation(const Reservation& r) {
   Impl& m = *impl_;
-  std::optional<RobustLock> lock;
-  if (!m.TakeLock(&lock)) {
+  if (!m.TakeLock()) {
     MutexLock guard(&m.deferred_mu);
     m.deferred_aborts.push_back({r.entry_, r.epoch_, r.generation_});
     m.has_deferred.store(true, std::memory_order_release);
     return;
   }
-  m.AssertLocked();
+  RobustLock lock(m.segment_lock, RobustLock::Adopt{});
   if (ReservationLiveLocked(r)) m.FreeEntryLocked(r.entry_);
 }
 
 void ShmCache::Unpin(uint32_t e) {
   Impl& m = *impl_;
-  std::optional<RobustLock> lock;
-  if (!m.TakeLock(&lock)) {
+  if (!m.TakeLock()) {
     // The entry stays pinned (so never evicted) a little longer; no harm.
     MutexLock guard(&m.deferred_mu);
     m.deferred_unpins.push_back(e);
     m.has_deferred.store(true, std::memory_order_release);
     return;
   }
-  m.AssertLocked();
+  RobustLock lock(m.segment_lock, RobustLock::Adopt{});
   crash::At(crash::Point::kBeforeUnpin);
   m.UnpinLocked(e);
 }
@@ -370,11 +359,10 @@ void ShmCache::Unpin(uint32_t e) {
 void ShmCache::Invalidate(std::string_view name) {
   Impl& m = *impl_;
   const uint64_t hash = NameHash(name);
-  std::optional<RobustLock> lock;
   // Best effort: a copy left behind is stale by identity (an upload renames a
   // new inode into place) and is dropped by the next lookup.
-  if (!m.TakeLock(&lock)) return;
-  m.AssertLocked();
+  if (!m.TakeLock()) return;
+  RobustLock lock(m.segment_lock, RobustLock::Adopt{});
   const uint32_t e = m.FindLocked(name, hash);
   if (e != kNil) {
     m.DropLocked(e);
@@ -385,12 +373,11 @@ void ShmCache::Invalidate(std::string_view name) {
 std::vector<CachedFile> ShmCache::List(bool* busy, CacheTotals* totals) {
   Impl& m = *impl_;
   std::vector<CachedFile> items;
-  std::optional<RobustLock> lock;
-  if (!m.TakeLock(&lock)) {
+  if (!m.TakeLock()) {
     if (busy != nullptr) *busy = true;
     return items;
   }
-  m.AssertLocked();
+  RobustLock lock(m.segment_lock, RobustLock::Adopt{});
   items.reserve(m.header->used_entries);
   for (uint32_t head : {m.header->small_head, m.header->list_head}) {
     for (uint32_t e = head; e != kNil; e = m.entries[e].list_next) {

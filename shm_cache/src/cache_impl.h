@@ -67,10 +67,16 @@ struct ShmCache::Impl {
   void CountLockTimeout() { __atomic_fetch_add(&header->stats.lock_timeouts, 1, __ATOMIC_RELAXED); }
   // REQUIRES: the mutex.
   void UnpinLocked(uint32_t e) FC_REQUIRES(segment_lock);
+  // Pins a fresh cached copy of `name` into *pin (through cache.FillPin),
+  // dropping a stale one. False on a miss.
+  bool LookupLocked(ShmCache& cache, std::string_view name, uint64_t hash, const FileIdentity& identity,
+                    PinnedEntry* pin, bool count_miss, bool match_size) FC_REQUIRES(segment_lock);
   void DrainDeferredLocked() FC_REQUIRES(segment_lock);
-  // Takes the mutex within lock_wait_ms into *lock and does deferred work;
-  // false (counted) when it stayed busy.
-  bool TakeLock(std::optional<RobustLock>* lock);
+  // Takes the mutex within lock_wait_ms and does deferred work; false
+  // (counted) when it stayed busy. The caller adopts it into a RobustLock:
+  //   if (!m.TakeLock()) return busy;
+  //   RobustLock lock(m.segment_lock, RobustLock::Adopt{});
+  bool TakeLock() FC_TRY_ACQUIRE(true, segment_lock);
 
   // An impossible state: say what, and abort (never corrupt silently). A
   // holder of the mutex that dies is repaired by the next locker.
@@ -80,22 +86,13 @@ struct ShmCache::Impl {
     if (slot == kNil) Die("a cache operation that pins ran before AttachWorker()");
   }
 
-  // The segment mutex (header->mutex, taken by RobustLock) as clang's
-  // thread-safety analysis sees it: every ...Locked() function requires it,
-  // and AssertLocked() tells the analysis where a RobustLock now holds it
-  // (a lock with a timeout is held only once owns() said so).
-  struct FC_CAPABILITY("segment lock") SegmentLock {};
-  SegmentLock segment_lock;
-  void AssertLocked() const FC_ASSERT_CAPABILITY(segment_lock) {}
+  // The segment mutex (header->mutex), the capability every ...Locked()
+  // function requires. Bound to the header by Bind, with RepairLocked as
+  // what runs first when a holder died.
+  RobustMutex segment_lock;
 
-  // Wires the pointers above from the header's offsets.
+  // Wires the pointers above from the header's offsets, and the mutex.
   void Bind(Header* h);
-  std::function<void()> Repairer() {
-    return [this] {
-      AssertLocked();  // RobustLock runs it under the lock
-      RepairLocked();
-    };
-  }
 
   char* Packet(uint32_t index) const {
     return packets + static_cast<uint64_t>(index) * header->packet_size;
@@ -200,6 +197,9 @@ struct ShmCache::Impl {
   uint64_t CheckEntryLocked(uint32_t e, const std::vector<bool>& alive, bool liveness, std::vector<bool>* claimed,
                             const Reporter& report) const FC_REQUIRES(segment_lock);
   void CheckQueuesLocked(const Reporter& report) const FC_REQUIRES(segment_lock);
+  // The snapshot's fields (TakeSnapshot): under the lock, or without it as a
+  // hint where the lock stayed busy (every walk is bounded).
+  void ReadSnapshot(Snapshot* snap) const;
 };
 
 uint64_t NameHash(std::string_view name);

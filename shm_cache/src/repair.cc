@@ -230,21 +230,31 @@ std::vector<std::string> ShmCache::Impl::CheckLocked(bool liveness) const {
 
 std::vector<std::string> ShmCache::Check(int timeout_ms) {
   Impl& m = *impl_;
-  RobustLock lock(&m.header->mutex, m.Repairer(), timeout_ms);
-  if (!lock.owns()) {
+  if (!m.segment_lock.TryLockFor(timeout_ms)) {
     return {"shared cache lock busy for " + std::to_string(timeout_ms) +
             " ms (a worker stopped while holding it?)"};
   }
-  m.AssertLocked();
+  RobustLock lock(m.segment_lock, RobustLock::Adopt{});
   return m.CheckLocked(/*liveness=*/true);
 }
 
 Snapshot ShmCache::TakeSnapshot(int timeout_ms) {
   Impl& m = *impl_;
   Snapshot snap;
-  RobustLock lock(&m.header->mutex, m.Repairer(), timeout_ms);
+  if (m.segment_lock.TryLockFor(timeout_ms)) {
+    RobustLock lock(m.segment_lock, RobustLock::Adopt{});
+    snap.locked = true;
+    m.ReadSnapshot(&snap);
+  } else {
+    m.ReadSnapshot(&snap);  // a possibly torn view; snap.locked says so
+  }
+  return snap;
+}
+
+void ShmCache::Impl::ReadSnapshot(Snapshot* out) const {
+  const Impl& m = *this;
+  Snapshot& snap = *out;
   const Header& h = *m.header;
-  snap.locked = lock.owns();
   snap.segment_size = h.segment_size;
   snap.packet_size = h.packet_size;
   snap.packet_count = h.packet_count;
@@ -308,7 +318,6 @@ Snapshot ShmCache::TakeSnapshot(int timeout_ms) {
     for (uint32_t e = 0; e < h.entry_capacity; ++e) w.pins += m.PinCount(s, e);
     snap.workers.push_back(w);
   }
-  return snap;
 }
 
 }  // namespace fc::shm_cache

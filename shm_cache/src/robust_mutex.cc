@@ -68,9 +68,9 @@ int TimedLock(pthread_mutex_t* mutex, int timeout_ms) {
 
 }  // namespace
 
-RobustLock::RobustLock(pthread_mutex_t* mutex, const std::function<void()>& repair,
-                       int timeout_ms)
-    : mutex_(mutex) {
+void RobustMutex::Lock() FC_NO_THREAD_SAFETY_ANALYSIS { (void)TryLockFor(-1); }
+
+bool RobustMutex::TryLockFor(int timeout_ms) FC_NO_THREAD_SAFETY_ANALYSIS {
   int rc;
   if (timeout_ms < 0) {
     rc = pthread_mutex_lock(mutex_);
@@ -80,23 +80,23 @@ RobustLock::RobustLock(pthread_mutex_t* mutex, const std::function<void()>& repa
   }
   if (rc == EOWNERDEAD) {
     // The holder died with the lock held: the derived state may be half-changed.
-    if (repair) repair();
+    if (repair_) repair_();
     pthread_mutex_consistent(mutex_);
     rc = 0;
   }
   if (rc == 0) {
-    owns_ = true;
     crash::At(crash::Point::kAfterLock);
-  } else if (rc != ETIMEDOUT) {
+    return true;
+  }
+  if (rc != ETIMEDOUT) {
     // ENOTRECOVERABLE cannot happen (we always mark it consistent); anything else
     // is a broken segment. Serving on would risk wrong bytes, so stop loudly.
     log::Line("shared cache mutex failed: error ", rc, " (", ErrnoText(rc), "); aborting");
     std::abort();
   }
+  return false;
 }
 
-RobustLock::~RobustLock() {
-  if (owns_) pthread_mutex_unlock(mutex_);
-}
+void RobustMutex::Unlock() FC_NO_THREAD_SAFETY_ANALYSIS { pthread_mutex_unlock(mutex_); }
 
 }  // namespace fc::shm_cache

@@ -9,7 +9,9 @@
 #include <pthread.h>
 
 #include <functional>
+#include <utility>
 
+#include "fc/base/mutex.h"
 #include "fc/base/status.h"
 
 namespace fc::shm_cache {
@@ -17,19 +19,43 @@ namespace fc::shm_cache {
 // Initialises `mutex` in place as robust and process-shared.
 Status InitRobustMutex(pthread_mutex_t* mutex);
 
-// Scoped lock. If the previous holder died, `repair` runs under the lock first.
-// With timeout_ms < 0 it waits forever; otherwise owns() may be false on timeout.
-class RobustLock {
+// The segment's mutex as this process sees it, and as clang's thread-safety
+// analysis sees it: a capability that functions REQUIRE (the ...Locked()
+// ones) and that Lock / TryLockFor acquire. If the previous holder died
+// holding it, the repair callback runs under the lock first (and only then
+// does the lock count as taken). Bind it before use.
+class FC_CAPABILITY("segment mutex") RobustMutex {
  public:
-  RobustLock(pthread_mutex_t* mutex, const std::function<void()>& repair, int timeout_ms = -1);
-  ~RobustLock();
-  RobustLock(const RobustLock&) = delete;
-  RobustLock& operator=(const RobustLock&) = delete;
-  bool owns() const { return owns_; }
+  void Bind(pthread_mutex_t* mutex, std::function<void()> repair) {
+    mutex_ = mutex;
+    repair_ = std::move(repair);
+  }
+  // Waits as long as it takes.
+  void Lock() FC_ACQUIRE();
+  // Waits at most `timeout_ms` (< 0: forever); false when it stayed busy.
+  bool TryLockFor(int timeout_ms) FC_TRY_ACQUIRE(true);
+  void Unlock() FC_RELEASE();
+  // For the repair callback only: it runs inside Lock, under the mutex.
+  void AssertHeld() const FC_ASSERT_CAPABILITY(this) {}
 
  private:
-  pthread_mutex_t* mutex_;
-  bool owns_ = false;
+  pthread_mutex_t* mutex_ = nullptr;
+  std::function<void()> repair_;
+};
+
+// Holds a RobustMutex for a scope: takes it (waiting as long as it takes), or
+// adopts one that TryLockFor took.
+class FC_SCOPED_CAPABILITY RobustLock {
+ public:
+  struct Adopt {};
+  explicit RobustLock(RobustMutex& mutex) FC_ACQUIRE(mutex) : mutex_(mutex) { mutex_.Lock(); }
+  RobustLock(RobustMutex& mutex, Adopt) FC_REQUIRES(mutex) : mutex_(mutex) {}
+  ~RobustLock() FC_RELEASE() { mutex_.Unlock(); }
+  RobustLock(const RobustLock&) = delete;
+  RobustLock& operator=(const RobustLock&) = delete;
+
+ private:
+  RobustMutex& mutex_;
 };
 
 }  // namespace fc::shm_cache

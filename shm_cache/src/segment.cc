@@ -179,6 +179,10 @@ void ShmCache::Impl::Bind(Header* h) {
   pins = reinterpret_cast<uint32_t*>(base + h->pins_offset);
   counters = reinterpret_cast<WorkerCounters*>(base + h->counters_offset);
   packets = base + h->packets_offset;
+  segment_lock.Bind(&h->mutex, [this] {
+    segment_lock.AssertHeld();  // the mutex runs it under the lock
+    RepairLocked();
+  });
 }
 
 ShmCache::ShmCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -270,8 +274,7 @@ Result<std::unique_ptr<ShmCache>> ShmCache::Create(const CacheOptions& options) 
   h->master_start = ProcessStartTime(::getpid());
   std::snprintf(h->lock_dir, sizeof(h->lock_dir), "%s", options.lock_dir.c_str());
   {
-    RobustLock lock(&h->mutex, nullptr);
-    impl->AssertLocked();
+    RobustLock lock(impl->segment_lock);
     impl->RebuildLocked();  // empty lists, free-entry chain, buckets
     h->stats.repairs = 0;
   }

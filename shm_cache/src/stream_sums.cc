@@ -22,9 +22,8 @@ bool SameFile(const StreamSum& s, const FileIdentity& id) {
 
 bool ShmCache::FindStreamChecksum(const FileIdentity& identity, uint64_t* checksum) {
   Impl& m = *impl_;
-  std::optional<RobustLock> lock;
-  if (!m.TakeLock(&lock)) return false;
-  m.AssertLocked();
+  if (!m.TakeLock()) return false;
+  RobustLock lock(m.segment_lock, RobustLock::Adopt{});
   const StreamSum& slot = StreamSlot(*m.header, identity);
   if (!SameFile(slot, identity)) return false;
   *checksum = slot.checksum;
@@ -33,9 +32,8 @@ bool ShmCache::FindStreamChecksum(const FileIdentity& identity, uint64_t* checks
 
 void ShmCache::RememberStreamChecksum(const FileIdentity& identity, uint64_t checksum) {
   Impl& m = *impl_;
-  std::optional<RobustLock> lock;
-  if (!m.TakeLock(&lock)) return;  // a hint: another request hashes it again
-  m.AssertLocked();
+  if (!m.TakeLock()) return;  // a hint: another request hashes it again
+  RobustLock lock(m.segment_lock, RobustLock::Adopt{});
   StreamSum& slot = StreamSlot(*m.header, identity);
   slot = StreamSum{identity.size, identity.mtime_ns, identity.ino, identity.dev, identity.ctime_ns, checksum};
 }

@@ -55,26 +55,27 @@ Status ShmCache::AttachWorker(uint32_t slot) {
     return Status::Error("worker slot " + std::to_string(slot) + " out of range");
   }
   const int32_t me = static_cast<int32_t>(::getpid());
-  std::optional<RobustLock> lock;
-  lock.emplace(&m.header->mutex, m.Repairer(), m.lock_wait_ms);
-  if (lock->owns()) {
-    m.AssertLocked();
+  auto take_slot = [&m, slot, me] {
+    m.epoch = m.slots[slot].epoch.fetch_add(1) + 1;
+    m.slots[slot].pid.store(me);
+    m.slots[slot].state.store(kSlotAttached);
+    m.slot = slot;
+  };
+  if (m.segment_lock.TryLockFor(m.lock_wait_ms)) {
+    RobustLock lock(m.segment_lock, RobustLock::Adopt{});
     const int32_t previous = m.slots[slot].pid.load();
     if (previous != 0) m.ReclaimSlotLocked(slot, previous);  // whoever was there (even this pid, reused) is gone
+    take_slot();
+    return Status::Ok();
   }
-  m.epoch = m.slots[slot].epoch.fetch_add(1) + 1;
-  m.slots[slot].pid.store(me);
-  m.slots[slot].state.store(kSlotAttached);
-  m.slot = slot;
-  if (!lock->owns()) {
-    // A holder is stopped: attach anyway (the slot's fields are atomics) and
-    // release the previous occupant's leftovers the first time this process
-    // holds the lock, which is before any pin or reservation of its own.
-    m.CountLockTimeout();
-    MutexLock guard(&m.deferred_mu);
-    m.leftovers_pending = true;
-    m.has_deferred.store(true, std::memory_order_release);
-  }
+  // A holder is stopped: attach anyway (the slot's fields are atomics) and
+  // release the previous occupant's leftovers the first time this process
+  // holds the lock, which is before any pin or reservation of its own.
+  take_slot();
+  m.CountLockTimeout();
+  MutexLock guard(&m.deferred_mu);
+  m.leftovers_pending = true;
+  m.has_deferred.store(true, std::memory_order_release);
   return Status::Ok();
 }
 
@@ -101,12 +102,11 @@ std::vector<WorkerInfo> ShmCache::PeekWorkers() const {
 Status ShmCache::ReclaimWorker(uint32_t slot, int32_t pid, uint64_t epoch, int timeout_ms) {
   Impl& m = *impl_;
   if (slot >= m.header->slot_count) return Status::Error("worker slot out of range");
-  RobustLock lock(&m.header->mutex, m.Repairer(), timeout_ms);
-  if (!lock.owns()) {
+  if (!m.segment_lock.TryLockFor(timeout_ms)) {
     return Status::Busy("shared cache lock busy for " + std::to_string(timeout_ms) +
                          " ms; will retry reclaiming worker slot " + std::to_string(slot));
   }
-  m.AssertLocked();
+  RobustLock lock(m.segment_lock, RobustLock::Adopt{});
   if (m.slots[slot].pid.load() == pid && m.slots[slot].epoch.load() == epoch) m.ReclaimSlotLocked(slot, pid);
   return Status::Ok();
 }

@@ -22,6 +22,7 @@
 #define FC_EXCLUDES(...) FC_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
 #define FC_ACQUIRE(...) FC_THREAD_ANNOTATION(acquire_capability(__VA_ARGS__))
 #define FC_RELEASE(...) FC_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
+#define FC_TRY_ACQUIRE(...) FC_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
 #define FC_ASSERT_CAPABILITY(x) FC_THREAD_ANNOTATION(assert_capability(x))
 #define FC_NO_THREAD_SAFETY_ANALYSIS FC_THREAD_ANNOTATION(no_thread_safety_analysis)
 

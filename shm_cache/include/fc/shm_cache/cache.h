@@ -333,8 +333,6 @@ class ShmCache {
   friend class Reservation;
   struct Impl;
   explicit ShmCache(std::unique_ptr<Impl> impl);
-  bool LookupLocked(std::string_view name, uint64_t hash, const FileIdentity& identity,
-                    PinnedEntry* pin, bool count_miss, bool match_size);
   // Lookup and Admit, for a file (match_size) or a copy (cache.h, LookupCopy).
   PinnedEntry LookupMatching(std::string_view name, const FileIdentity& identity, bool* busy, bool count_miss,
                              bool match_size);
