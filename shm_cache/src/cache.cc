@@ -175,25 +175,25 @@ void ShmCache::FillPin(uint32_t e, PinnedEntry* pin) {
   pin->checksum_ = entry.checksum;
 }
 
-PinnedEntry ShmCache::Lookup(std::string_view name, const FileIdentity& identity, bool* busy) {
-  return LookupMatching(name, identity, busy, /*count_miss=*/true, /*match_size=*/true);
+Result<PinnedEntry> ShmCache::Lookup(std::string_view name, const FileIdentity& identity) {
+  return LookupMatching(name, identity, /*count_miss=*/true, /*match_size=*/true);
 }
 
-PinnedEntry ShmCache::LookupCopy(std::string_view name, const FileIdentity& source, bool* busy,
-                                 bool count_miss) {
-  return LookupMatching(name, source, busy, count_miss, /*match_size=*/false);
+Result<PinnedEntry> ShmCache::LookupCopy(std::string_view name, const FileIdentity& source, bool count_miss) {
+  return LookupMatching(name, source, count_miss, /*match_size=*/false);
 }
 
-PinnedEntry ShmCache::LookupMatching(std::string_view name, const FileIdentity& identity, bool* busy,
-                                     bool count_miss, bool match_size) {
+namespace {
+Status LockBusy() { return Status::Busy("the shared cache lock stayed busy"); }
+}  // namespace
+
+Result<PinnedEntry> ShmCache::LookupMatching(std::string_view name, const FileIdentity& identity, bool count_miss,
+                                             bool match_size) {
   Impl& m = *impl_;
   m.RequireSlot();
-  PinnedEntry pin;
-  if (!m.TakeLock()) {
-    if (busy != nullptr) *busy = true;
-    return pin;
-  }
+  if (!m.TakeLock()) return LockBusy();
   RobustLock lock(m.segment_lock, RobustLock::Adopt{});
+  PinnedEntry pin;
   m.LookupLocked(*this, name, NameHash(name), identity, &pin, count_miss, match_size);
   return pin;
 }
@@ -370,23 +370,20 @@ void ShmCache::Invalidate(std::string_view name) {
   }
 }
 
-std::vector<CachedFile> ShmCache::List(bool* busy, CacheTotals* totals) {
+Result<CacheListing> ShmCache::List() {
   Impl& m = *impl_;
-  std::vector<CachedFile> items;
-  if (!m.TakeLock()) {
-    if (busy != nullptr) *busy = true;
-    return items;
-  }
+  if (!m.TakeLock()) return LockBusy();
   RobustLock lock(m.segment_lock, RobustLock::Adopt{});
-  items.reserve(m.header->used_entries);
+  CacheListing listing;
+  listing.files.reserve(m.header->used_entries);
   for (uint32_t head : {m.header->small_head, m.header->list_head}) {
     for (uint32_t e = head; e != kNil; e = m.entries[e].list_next) {
       const Entry& entry = m.entries[e];
-      items.push_back({m.EntryName(e), entry.size, entry.readers, entry.hits});
+      listing.files.push_back({m.EntryName(e), entry.size, entry.readers, entry.hits});
     }
   }
-  if (totals != nullptr) *totals = PeekTotals();  // under the lock: no racing writer
-  return items;
+  listing.totals = PeekTotals();  // under the lock: no racing writer
+  return listing;
 }
 
 // ---- handles --------------------------------------------------------------------

@@ -142,10 +142,10 @@ TEST_F(ShmCacheTest, CapacityAccountingCountsNameAndBytesInWholePackets) {
 TEST_F(ShmCacheTest, HitPinsAndCountsHits) {
   Make(1 << 20, 256);
   Load("a", "hello").Release();
-  PinnedEntry hit = cache_->Lookup("a", Id(5));
+  PinnedEntry hit = cache_->Lookup("a", Id(5)).value();
   ASSERT_TRUE(hit.valid());
   EXPECT_EQ(Read(hit), "hello");
-  auto items = cache_->List();
+  auto items = cache_->List().value().files;
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(items[0].hits, 1u);
   EXPECT_EQ(items[0].readers, 1u);
@@ -158,7 +158,7 @@ TEST_F(ShmCacheTest, LruEvictsTheLeastRecentlyUsed) {
   Load("a", Bytes(third, 'a')).Release();
   Load("b", Bytes(third, 'b')).Release();
   Load("c", Bytes(third, 'c')).Release();
-  cache_->Lookup("a", Id(third)).Release();  // a is now the most recent
+  cache_->Lookup("a", Id(third)).value().Release();  // a is now the most recent
   Load("d", Bytes(third, 'd')).Release();
   EXPECT_EQ(Cached(), (std::set<std::string>{"a", "c", "d"}));
 }
@@ -169,7 +169,7 @@ TEST_F(ShmCacheTest, FifoEvictsTheOldestInsertedEvenIfRecentlyUsed) {
   Load("a", Bytes(third, 'a')).Release();
   Load("b", Bytes(third, 'b')).Release();
   Load("c", Bytes(third, 'c')).Release();
-  cache_->Lookup("a", Id(third)).Release();
+  cache_->Lookup("a", Id(third)).value().Release();
   Load("d", Bytes(third, 'd')).Release();
   EXPECT_EQ(Cached(), (std::set<std::string>{"b", "c", "d"}));
 }
@@ -209,7 +209,7 @@ TEST_F(ShmCacheTest, StaleEntryIsDroppedWhenTheFileChanges) {
   Make(1 << 20, 256);
   Load("a", "version one").Release();
   // Same size, new mtime: not served, and dropped.
-  EXPECT_FALSE(cache_->Lookup("a", FileIdentity{11, 200, 1, 7}).valid());
+  EXPECT_FALSE(cache_->Lookup("a", FileIdentity{11, 200, 1, 7}).value().valid());
   EXPECT_TRUE(Cached().empty());
   PinnedEntry v2 = Load("a", "version two", /*ino=*/2);
   EXPECT_EQ(Read(v2), "version two");
@@ -218,36 +218,36 @@ TEST_F(ShmCacheTest, StaleEntryIsDroppedWhenTheFileChanges) {
 TEST_F(ShmCacheTest, ACopyMatchesItsSourceIdentityWhateverItsOwnSize) {
   Make(1 << 20, 256, Policy::kFc);  // fc's gate would keep a first load out; a copy skips it
   const FileIdentity source{5000, 100, 9, 7, 300};
-  EXPECT_FALSE(cache_->LookupCopy(".fc/gzip/a.js", source).valid());
+  EXPECT_FALSE(cache_->LookupCopy(".fc/gzip/a.js", source).value().valid());
   Admission a = cache_->AdmitCopy(".fc/gzip/a.js", source, 5);
   ASSERT_EQ(a.kind, Admission::Kind::kReserved);
   iovec iov[4];
   ASSERT_EQ(a.reservation.Spans(0, 5, iov, 4), 1);
   std::memcpy(iov[0].iov_base, "small", 5);
   cache_->Publish(std::move(a.reservation), 77).Release();
-  PinnedEntry hit = cache_->LookupCopy(".fc/gzip/a.js", source);
+  PinnedEntry hit = cache_->LookupCopy(".fc/gzip/a.js", source).value();
   ASSERT_TRUE(hit.valid());
   EXPECT_EQ(hit.size(), 5u);
   EXPECT_EQ(hit.checksum(), 77u);
   EXPECT_EQ(Read(hit), "small");
   hit.Release();
   // An exact lookup (the source's size) does not match a copy ...
-  EXPECT_FALSE(cache_->Lookup(".fc/gzip/a.js", source).valid());
+  EXPECT_FALSE(cache_->Lookup(".fc/gzip/a.js", source).value().valid());
   // ... and a changed source (its ctime moved) drops it.
   Admission again = cache_->AdmitCopy(".fc/gzip/a.js", source, 0);  // an empty marker
   ASSERT_EQ(again.kind, Admission::Kind::kReserved);
   cache_->Publish(std::move(again.reservation), 0).Release();
-  EXPECT_EQ(cache_->LookupCopy(".fc/gzip/a.js", source).size(), 0u);
+  EXPECT_EQ(cache_->LookupCopy(".fc/gzip/a.js", source).value().size(), 0u);
   FileIdentity rewritten = source;
   rewritten.ctime_ns = 301;
-  EXPECT_FALSE(cache_->LookupCopy(".fc/gzip/a.js", rewritten).valid());
+  EXPECT_FALSE(cache_->LookupCopy(".fc/gzip/a.js", rewritten).value().valid());
   EXPECT_TRUE(Cached().empty());
 }
 
 TEST_F(ShmCacheTest, StaleEntryStillBeingReadIsFreedByTheLastUnpin) {
   Make(1 << 20, 256);
   PinnedEntry old_reader = Load("a", "version one");
-  EXPECT_FALSE(cache_->Lookup("a", FileIdentity{11, 200, 1, 7}).valid());
+  EXPECT_FALSE(cache_->Lookup("a", FileIdentity{11, 200, 1, 7}).value().valid());
   EXPECT_EQ(Read(old_reader), "version one");  // still intact while pinned
   Snapshot snap = cache_->TakeSnapshot(1000);
   ASSERT_EQ(snap.entries.size(), 1u);
@@ -262,7 +262,7 @@ TEST_F(ShmCacheTest, AbortedReservationReturnsItsPackets) {
     Admission a = cache_->Admit("a", Id(5000));
     ASSERT_EQ(a.kind, Admission::Kind::kReserved);
     EXPECT_GT(cache_->TakeSnapshot(1000).used, 0u);
-    EXPECT_FALSE(cache_->Lookup("a", Id(5000)).valid());  // loading is invisible
+    EXPECT_FALSE(cache_->Lookup("a", Id(5000)).value().valid());  // loading is invisible
   }
   EXPECT_EQ(cache_->TakeSnapshot(1000).used, 0u);
 }
@@ -274,7 +274,7 @@ TEST_F(ShmCacheTest, ManyEntriesChurnWithoutLeaking) {
   for (int i = 0; i < 3000; ++i) {
     const std::string name = "f" + std::to_string(rng() % 200);
     const size_t size = rng() % 20000;
-    PinnedEntry pin = cache_->Lookup(name, Id(size));
+    PinnedEntry pin = cache_->Lookup(name, Id(size)).value();
     if (!pin.valid()) {
       Admission a = cache_->Admit(name, Id(size));
       if (a.kind == Admission::Kind::kReserved) pin = cache_->Publish(std::move(a.reservation), 0);
@@ -294,7 +294,7 @@ TEST_F(ShmCacheTest, DeadWorkersPinsAreReclaimed) {
   if (child == 0) {
     auto c = ShmCache::Open(name_);
     if (!c.ok() || !c.value()->AttachWorker(1).ok()) _exit(3);
-    PinnedEntry pin = c.value()->Lookup("a", Id(5));
+    PinnedEntry pin = c.value()->Lookup("a", Id(5)).value();
     if (!pin.valid()) _exit(4);
     ::raise(SIGKILL);  // dies holding the pin
   }
@@ -319,7 +319,7 @@ TEST_F(ShmCacheTest, AStaleReclaimNeverTouchesAReplacementThatReusedThePid) {
   const uint64_t old_epoch = cache_->PeekWorkers()[0].epoch;
   ASSERT_TRUE(cache_->AttachWorker(0).ok());  // the replacement, same pid
   ASSERT_NE(cache_->PeekWorkers()[0].epoch, old_epoch);
-  PinnedEntry pin = cache_->Lookup("a", Id(5));
+  PinnedEntry pin = cache_->Lookup("a", Id(5)).value();
   ASSERT_TRUE(pin.valid());
   Admission loading = cache_->Admit("b", Id(3));
   ASSERT_EQ(loading.kind, Admission::Kind::kReserved);

@@ -10,7 +10,8 @@ namespace fc::shm_cache {
 
 inline std::set<std::string> CachedNames(ShmCache& cache) {
   std::set<std::string> names;
-  for (const auto& item : cache.List()) names.insert(item.name);
+  const std::vector<shm_cache::CachedFile> files = cache.List().value().files;
+  for (const auto& item : files) names.insert(item.name);
   return names;
 }
 

@@ -84,7 +84,7 @@ void ExpectAgreement(Policy policy, const std::vector<Req>& trace, uint32_t pack
   for (size_t i = 0; i < trace.size(); ++i) {
     const std::string name = "object-" + std::to_string(trace[i].id);
     const FileIdentity id{trace[i].size, 1, trace[i].id + 1, 1};
-    bool hit = cache.value()->Lookup(name, id).valid();
+    bool hit = cache.value()->Lookup(name, id).value().valid();
     if (!hit) {
       Admission a = cache.value()->Admit(name, id);
       if (a.kind == Admission::Kind::kReserved) cache.value()->Publish(std::move(a.reservation), 0);

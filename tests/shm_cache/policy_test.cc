@@ -42,7 +42,7 @@ class PolicyTest : public ::testing::TestWithParam<Policy> {
   // Admits (twice if the policy's gate asks for a second request) and publishes.
   PinnedEntry Load(const std::string& name, uint64_t size) {
     for (int attempt = 0; attempt < 2; ++attempt) {
-      if (PinnedEntry hit = cache_->Lookup(name, Id(size)); hit.valid()) return hit;
+      if (PinnedEntry hit = cache_->Lookup(name, Id(size)).value(); hit.valid()) return hit;
       Admission a = cache_->Admit(name, Id(size));
       if (a.kind == Admission::Kind::kReserved) return cache_->Publish(std::move(a.reservation), 0);
       if (a.kind != Admission::Kind::kNotAdmitted) return {};
@@ -63,7 +63,7 @@ TEST_P(PolicyTest, PinnedEntriesAreNeverEvicted) {
   // With everything else pinned too, there is no room and nothing changes.
   std::vector<PinnedEntry> all;
   for (const auto& name : Cached()) {
-    if (name != "pinned") all.push_back(cache_->Lookup(name, Id(quarter / 2)));
+    if (name != "pinned") all.push_back(cache_->Lookup(name, Id(quarter / 2)).value());
   }
   const auto before = Cached();
   Admission big = cache_->Admit("big", Id(cache_->data_capacity() / 2));
@@ -98,7 +98,7 @@ TEST_P(PolicyTest, AWorkerKilledAtRandomMomentsNeverCorruptsTheQueues) {
       for (;;) {
         const std::string name = "f" + std::to_string(r() % 80);
         const FileIdentity id = Id(r() % 60'000);
-        if (c.value()->Lookup(name, id).valid()) continue;
+        if (c.value()->Lookup(name, id).value().valid()) continue;
         Admission a = c.value()->Admit(name, id);
         if (a.kind == Admission::Kind::kReserved) c.value()->Publish(std::move(a.reservation), 0);
       }
@@ -149,10 +149,11 @@ TEST_F(PolicyBehaviourTest, SieveKeepsAVisitedEntryThatLruWouldAlsoKeepButNotAFi
   load("a");
   load("b");
   load("c");
-  cache->Lookup("a", Id(third)).Release();  // visited
+  cache->Lookup("a", Id(third)).value().Release();  // visited
   load("d");                                // the hand clears a's bit and evicts b
   std::set<std::string> names;
-  for (const auto& item : cache->List()) names.insert(item.name);
+  const std::vector<CachedFile> files = cache->List().value().files;
+  for (const auto& item : files) names.insert(item.name);
   EXPECT_EQ(names, (std::set<std::string>{"a", "c", "d"}));
 }
 

@@ -29,6 +29,14 @@
 namespace fc::worker {
 namespace {
 
+// TryLoadNow's result into *out; false when it would have waited.
+bool LoadNow(LoaderPool& pool, LoadTask& task, LoadResult* out) {
+  std::optional<LoadResult> result = pool.TryLoadNow(task);
+  if (!result) return false;
+  *out = std::move(*result);
+  return true;
+}
+
 class LoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -98,12 +106,12 @@ TEST_F(LoaderTest, AFileInThePageCacheLoadsOnTheCallingThread) {
   char byte;
   ASSERT_EQ(::pread(task.fd.get(), &byte, 1, 0), 1);  // (written just now: in the page cache)
   LoadResult result;
-  ASSERT_TRUE(pool_->TryLoadNow(task, &result));
+  ASSERT_TRUE(LoadNow(*pool_, task, &result));
   EXPECT_EQ(result.kind, LoadResult::Kind::kCached);
   EXPECT_EQ(result.how, Outcome::kMiss) << OutcomeName(result.how);
   EXPECT_EQ(result.pin.checksum(), sum);
   result.pin.Release();
-  shm_cache::PinnedEntry again = cache_->Lookup("warm.bin", task.identity);
+  shm_cache::PinnedEntry again = cache_->Lookup("warm.bin", task.identity).value();
   ASSERT_TRUE(again.valid());
   EXPECT_EQ(again.size(), 10'000u);
 }
@@ -203,14 +211,14 @@ TEST_F(LoaderTest, ALoadedFilesPagesLeaveThePageCache) {
   ASSERT_EQ(ResidentPages(dir_ + "/kept.bin"), 49u);
   LoadTask task = Task("dropped.bin");
   LoadResult result;
-  ASSERT_TRUE(pool_->TryLoadNow(task, &result));
+  ASSERT_TRUE(LoadNow(*pool_, task, &result));
   ASSERT_EQ(result.kind, LoadResult::Kind::kCached);
   EXPECT_EQ(result.pin.checksum(), sum);
   result.pin.Release();
   EXPECT_EQ(ResidentPages(dir_ + "/dropped.bin"), 0u) << "the segment holds the bytes; the page cache does not";
   LoaderPool keeping(*cache_, *locks_, 1000, 1, /*drop_loaded_pages=*/false);
   LoadTask kept = Task("kept.bin");
-  ASSERT_TRUE(keeping.TryLoadNow(kept, &result));
+  ASSERT_TRUE(LoadNow(keeping, kept, &result));
   ASSERT_EQ(result.kind, LoadResult::Kind::kCached);
   result.pin.Release();
   EXPECT_EQ(ResidentPages(dir_ + "/kept.bin"), 49u) << "--page-cache keep";
@@ -224,12 +232,12 @@ TEST_F(LoaderTest, AHeldLoadLockHandsTheTaskBackUntouched) {
   LoadTask task = Task("locked.bin");
   const int fd = task.fd.get();
   LoadResult result;
-  EXPECT_FALSE(pool_->TryLoadNow(task, &result));
+  EXPECT_FALSE(LoadNow(*pool_, task, &result));
   EXPECT_EQ(task.fd.get(), fd);  // still the caller's, to Submit
-  EXPECT_FALSE(cache_->Lookup("locked.bin", task.identity).valid());
+  EXPECT_FALSE(cache_->Lookup("locked.bin", task.identity).value().valid());
   // Released, the same task loads.
   held.Release();
-  ASSERT_TRUE(pool_->TryLoadNow(task, &result));
+  ASSERT_TRUE(LoadNow(*pool_, task, &result));
   EXPECT_EQ(result.kind, LoadResult::Kind::kCached);
 }
 
@@ -243,9 +251,9 @@ TEST_F(LoaderTest, BytesNotInThePageCacheHandTheTaskBackAndTheLoaderLoadsThem) {
     GTEST_SKIP() << "this filesystem keeps the pages (tmpfs?): nothing can be cold here";
   }
   LoadResult result;
-  EXPECT_FALSE(pool_->TryLoadNow(task, &result));
+  EXPECT_FALSE(LoadNow(*pool_, task, &result));
   EXPECT_TRUE(task.fd.valid());
-  EXPECT_FALSE(cache_->Lookup("cold.bin", task.identity).valid());  // the reservation was undone
+  EXPECT_FALSE(cache_->Lookup("cold.bin", task.identity).value().valid());  // the reservation was undone
   // The loader thread waits for the disk and loads it.
   std::promise<LoadResult> done;
   task.done = [&done](LoadResult r) { done.set_value(std::move(r)); };
@@ -273,7 +281,7 @@ TEST_F(LoaderTest, AStreamedFileIsHashedOnceForEveryWorker) {
   ::usleep(150'000);
   LoadTask first = Task("big.bin");
   LoadResult a;
-  ASSERT_TRUE(pool_->TryLoadNow(first, &a));
+  ASSERT_TRUE(LoadNow(*pool_, first, &a));
   ASSERT_EQ(a.kind, LoadResult::Kind::kStream);
   EXPECT_EQ(a.checksum, sum);
 
@@ -281,7 +289,7 @@ TEST_F(LoaderTest, AStreamedFileIsHashedOnceForEveryWorker) {
   LoadTask again = Task("other.bin");
   again.identity = first.identity;  // the descriptor reads other bytes
   LoadResult b;
-  ASSERT_TRUE(second_worker.TryLoadNow(again, &b));
+  ASSERT_TRUE(LoadNow(second_worker, again, &b));
   EXPECT_EQ(b.kind, LoadResult::Kind::kStream);
   EXPECT_EQ(b.checksum, sum) << "the second worker hashed the file again";
   // A real change (a new ctime) is hashed anew.
@@ -291,7 +299,7 @@ TEST_F(LoaderTest, AStreamedFileIsHashedOnceForEveryWorker) {
   LoadTask changed_other = Task("other.bin");
   changed_other.identity = changed.identity;
   LoadResult c;
-  ASSERT_TRUE(second_worker.TryLoadNow(changed_other, &c));
+  ASSERT_TRUE(LoadNow(second_worker, changed_other, &c));
   EXPECT_NE(c.checksum, sum) << "a new identity is hashed, not looked up";
 }
 
@@ -301,7 +309,7 @@ TEST_F(LoaderTest, AFileChangedJustNowIsNotMemoised) {
   const uint64_t sum = Write("fresh.bin", 10 << 20);
   LoadTask first = Task("fresh.bin");
   LoadResult a;
-  ASSERT_TRUE(pool_->TryLoadNow(first, &a));
+  ASSERT_TRUE(LoadNow(*pool_, first, &a));
   ASSERT_EQ(a.kind, LoadResult::Kind::kStream);
   EXPECT_EQ(a.checksum, sum);
   uint64_t memo = 0;

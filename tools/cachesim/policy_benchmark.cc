@@ -53,12 +53,12 @@ void BM_Hit(benchmark::State& state) {
   Fixture f(static_cast<Policy>(state.range(0)));
   std::vector<size_t> cached;
   for (size_t i = 0; i < f.names.size(); ++i) {
-    if (f.cache->Lookup(f.names[i], Fixture::Id(i)).valid()) cached.push_back(i);
+    if (f.cache->Lookup(f.names[i], Fixture::Id(i)).value().valid()) cached.push_back(i);
   }
   size_t k = 0;
   for (auto _ : state) {
     const size_t i = cached[k++ % cached.size()];
-    benchmark::DoNotOptimize(f.cache->Lookup(f.names[i], Fixture::Id(i)).valid());
+    benchmark::DoNotOptimize(f.cache->Lookup(f.names[i], Fixture::Id(i)).value().valid());
   }
   state.SetLabel(fc::shm_cache::PolicyName(static_cast<Policy>(state.range(0))));
 }

@@ -38,7 +38,7 @@ Result<ReplayResult> Replay(const std::vector<Request>& trace, shm_cache::CacheO
     const shm_cache::FileIdentity id{req.size, 1, req.id + 1, 1};
     ++r.requests;
     r.requested_bytes += req.size;
-    if (cache.Lookup(name, id).valid()) continue;  // a hit: pinned, then unpinned
+    if (cache.Lookup(name, id).value().valid()) continue;  // a hit: pinned, then unpinned
     ++r.misses;
     r.missed_bytes += req.size;
     shm_cache::Admission a = cache.Admit(name, id);

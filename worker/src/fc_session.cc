@@ -107,12 +107,11 @@ void FcSession::HandleList(Connection& c) {
   if (!ctx_.config.allow_list) {
     return ReplyError(c, Code::kForbidden, "LIST is turned off on this server (--list off)", false);
   }
-  bool busy = false;
-  const std::vector<shm_cache::CachedFile> files = ctx_.cache.List(&busy);
-  if (busy) return ReplyError(c, Code::kBusy, "the cache is busy; retry the LIST", false);
+  const Result<shm_cache::CacheListing> listing = ctx_.cache.List();
+  if (!listing.ok()) return ReplyError(c, Code::kBusy, "the cache is busy; retry the LIST", false);
   std::vector<protocol::ListItem> items;
-  items.reserve(files.size());
-  for (const shm_cache::CachedFile& f : files) items.push_back({f.name, f.size, f.readers, f.hits});
+  items.reserve(listing->files.size());
+  for (const shm_cache::CachedFile& f : listing->files) items.push_back({f.name, f.size, f.readers, f.hits});
   std::string body = protocol::EncodeListBody(items);
   protocol::ReplyHeader h;
   h.body_length = body.size();

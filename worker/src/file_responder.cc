@@ -80,10 +80,18 @@ void FileResponder::Serve(Connection& c) {
   // Ask the cache again only if the open found another file than statx did
   // (a symlink followed, or a change in between).
   if (!probe.busy && (!probe.looked_up || !(probe.quick == file.identity))) {
-    shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.ex.name, file.identity, &probe.busy);
+    shm_cache::PinnedEntry pin = Take(ctx_.cache.Lookup(c.ex.name, file.identity), &probe);
     if (pin.valid()) return StartCached(c, std::move(pin), Outcome::kHit);
   }
   ServeMiss(c, std::move(file));
+}
+
+shm_cache::PinnedEntry FileResponder::Take(Result<shm_cache::PinnedEntry> found, HitProbe* probe) {
+  if (!found.ok()) {
+    probe->busy = true;  // the miss will not ask the cache again
+    return shm_cache::PinnedEntry();
+  }
+  return std::move(found).value();
 }
 
 bool FileResponder::ServeHit(Connection& c, HitProbe* probe) {
@@ -94,7 +102,7 @@ bool FileResponder::ServeHit(Connection& c, HitProbe* probe) {
   c.ex.identity = probe->quick;
   probe->copy = CopyCoding(c, probe->quick);
   if (probe->copy) {
-    shm_cache::PinnedEntry pin = ctx_.cache.LookupCopy(CopyName(*probe->copy, c.ex.name), probe->quick, &probe->busy);
+    shm_cache::PinnedEntry pin = Take(ctx_.cache.LookupCopy(CopyName(*probe->copy, c.ex.name), probe->quick), probe);
     if (pin.valid() && pin.size() > 0) {
       UseCopy(c, *probe->copy, pin);
       if (c.session->PlanBody(c)) StartCached(c, std::move(pin), Outcome::kHit);
@@ -103,7 +111,7 @@ bool FileResponder::ServeHit(Connection& c, HitProbe* probe) {
     if (!pin.valid()) return false;  // the copy is to be made: open the file
     probe->copy.reset();  // an empty copy: compression does not pay for this file
   }
-  shm_cache::PinnedEntry pin = ctx_.cache.Lookup(c.ex.name, c.ex.identity, &probe->busy);
+  shm_cache::PinnedEntry pin = Take(ctx_.cache.Lookup(c.ex.name, c.ex.identity), probe);
   if (pin.valid()) {
     if (c.session->PlanBody(c)) StartCached(c, std::move(pin), Outcome::kHit);
     return true;
@@ -132,8 +140,7 @@ void FileResponder::ServeMiss(Connection& c, OpenedFile file) {
   const uint64_t size = file.identity.size;
   LoadTask task = MakeLoadTask(c, std::move(file));
   if (size <= kInlineLoadMax) {
-    LoadResult result;
-    if (ctx_.loaders->TryLoadNow(task, &result)) return OnLoaded(c, std::move(result));
+    if (std::optional<LoadResult> now = ctx_.loaders->TryLoadNow(task)) return OnLoaded(c, std::move(*now));
   }
   loop_.AwaitLoader(c);
   ctx_.loaders->Submit(std::move(task));
@@ -185,6 +192,7 @@ void FileResponder::OnLoaded(Connection& c, LoadResult result) {
       return c.session->ReplyError(c, result.refusal.code, result.refusal.message, /*close_after=*/false);
     case LoadResult::Kind::kWritten:
     case LoadResult::Kind::kUploaded:
+    case LoadResult::Kind::kWouldBlock:
       break;  // (an upload's: UploadReceiver)
   }
 }

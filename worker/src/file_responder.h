@@ -51,6 +51,9 @@ class FileResponder {
     bool busy = false;
     std::optional<http::Coding> copy;
   };
+  // A lookup's pin (invalid on a miss); a busy lock is remembered in the
+  // probe, so that the miss path does not ask again.
+  static shm_cache::PinnedEntry Take(Result<shm_cache::PinnedEntry> found, HitProbe* probe);
   // The hit path: one statx (or none, within --revalidate-after) and the
   // cache; no open. True when the request was answered.
   bool ServeHit(Connection& c, HitProbe* probe);

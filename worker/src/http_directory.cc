@@ -87,10 +87,10 @@ void HttpSession::HandleCachePage(Connection& c) {
   if (!ctx_.config.allow_list) {
     return Text(c, 403, "the cache list is turned off on this server (--list off)", false);
   }
-  bool busy = false;
-  shm_cache::CacheTotals totals;
-  std::vector<shm_cache::CachedFile> files = ctx_.cache.List(&busy, &totals);
-  if (busy) return Text(c, 503, "the cache is busy; retry", false);
+  Result<shm_cache::CacheListing> listing = ctx_.cache.List();
+  if (!listing.ok()) return Text(c, 503, "the cache is busy; retry", false);
+  std::vector<shm_cache::CachedFile>& files = listing->files;
+  const shm_cache::CacheTotals& totals = listing->totals;
   c.ex.how = Outcome::kList;
   const std::string fields = "Cache-Control: no-store\r\nVary: Accept\r\n";
   if (WantsHtml(*c.ex.http)) {

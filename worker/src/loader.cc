@@ -58,12 +58,10 @@ void LoaderPool::Submit(LoadTask task) {
   });
 }
 
-bool LoaderPool::TryLoadNow(LoadTask& task, LoadResult* result) {
-  bool would_block = false;
-  LoadResult r = Load(task, &would_block);
-  if (would_block) return false;
-  *result = std::move(r);
-  return true;
+std::optional<LoadResult> LoaderPool::TryLoadNow(LoadTask& task) {
+  LoadResult r = Load(task, Waiting::kNoWait);
+  if (r.kind == LoadResult::Kind::kWouldBlock) return std::nullopt;
+  return r;
 }
 
 void LoaderPool::Post(std::function<void()> job) {
@@ -104,15 +102,19 @@ void LoaderPool::Run() {
   }
 }
 
-LoadResult LoaderPool::Load(LoadTask& task, bool* would_block) {
-  const bool nowait = would_block != nullptr;
-  LoadResult error;
+namespace {
+LoadResult WouldBlock() {
+  LoadResult r;
+  r.kind = LoadResult::Kind::kWouldBlock;
+  return r;
+}
+}  // namespace
+
+LoadResult LoaderPool::Load(LoadTask& task, Waiting waiting) {
+  const bool nowait = waiting == Waiting::kNoWait;
   if (task.compress) {
     // Compressing takes milliseconds: never on an event loop.
-    if (nowait) {
-      *would_block = true;
-      return error;
-    }
+    if (nowait) return WouldBlock();
     LoadResult copy;
     if (LoadCopy(task, &copy)) return copy;
   }
@@ -125,10 +127,7 @@ LoadResult LoaderPool::Load(LoadTask& task, bool* would_block) {
     case LoadLocks::Outcome::kHeld:
       break;
     case LoadLocks::Outcome::kTimedOut:
-      if (nowait) {
-        *would_block = true;
-        return error;
-      }
+      if (nowait) return WouldBlock();
       // Another process is still loading it: serve correct bytes from disk now
       // rather than keep this client waiting.
       return Stream(task, Outcome::kStreamLoadBusy);
@@ -149,45 +148,43 @@ LoadResult LoaderPool::Load(LoadTask& task, bool* would_block) {
     }
     case shm_cache::Admission::Kind::kTooLarge:
       lock.Release();
-      return Stream(task, Outcome::kStream, would_block);
+      return Stream(task, Outcome::kStream, waiting);
     case shm_cache::Admission::Kind::kNoRoom:
       lock.Release();
-      return Stream(task, Outcome::kStreamPinned, would_block);
+      return Stream(task, Outcome::kStreamPinned, waiting);
     case shm_cache::Admission::Kind::kBusy:
       lock.Release();
-      return Stream(task, Outcome::kStreamLockBusy, would_block);  // a lock holder is stopped or slow
+      return Stream(task, Outcome::kStreamLockBusy, waiting);  // a lock holder is stopped or slow
     case shm_cache::Admission::Kind::kNotAdmitted:
       lock.Release();
-      return Stream(task, Outcome::kStreamFirst, would_block);  // the policy caches it if it comes back
+      return Stream(task, Outcome::kStreamFirst, waiting);  // the policy caches it if it comes back
     case shm_cache::Admission::Kind::kReserved:
       break;
   }
-  return Fill(task, admission.reservation, &lock, would_block);
+  return Fill(task, admission.reservation, &lock, waiting);
 }
 
 // The load itself, holding the file's load lock and a reservation: the bytes
 // read into the reservation and published, or the reason why not.
 LoadResult LoaderPool::Fill(LoadTask& task, shm_cache::Reservation& reservation, LoadLocks::Held* lock,
-                            bool* would_block) {
-  const bool nowait = would_block != nullptr;
-  LoadResult error;
-  uint64_t checksum = 0;
+                            Waiting waiting) {
   bool injected = false;
   const int64_t load_started_ns = MonotonicNowNs();
-  Status st = ReadInto(task, reservation, &checksum, &injected, would_block);
-  if (!st.ok() || (nowait && *would_block)) {
+  const Result<uint64_t> checksum = ReadInto(task, reservation, waiting, &injected);
+  if (!checksum.ok()) {
     reservation.Abort();
-    if (nowait && *would_block) return error;
-    error.refusal = {injected ? protocol::Code::kInternal : protocol::Code::kBusy, st.message()};
+    if (waiting == Waiting::kNoWait && checksum.status().kind() == Status::Kind::kBusy) return WouldBlock();
+    LoadResult error;
+    error.refusal = {injected ? protocol::Code::kInternal : protocol::Code::kBusy, checksum.status().message()};
     return error;
   }
   LoadResult r;
-  r.pin = cache_.Publish(std::move(reservation), checksum);
+  r.pin = cache_.Publish(std::move(reservation), checksum.value());
   if (!r.pin.valid()) {
     // Reclaimed meanwhile, or the lock stayed busy: the bytes on disk are
     // still right, so serve them from there.
     lock->Release();
-    return Stream(task, Outcome::kStreamLockBusy, would_block);
+    return Stream(task, Outcome::kStreamLockBusy, waiting);
   }
   r.kind = LoadResult::Kind::kCached;
   r.how = Outcome::kMiss;
@@ -201,9 +198,9 @@ LoadResult LoaderPool::Fill(LoadTask& task, shm_cache::Reservation& reservation,
   return r;
 }
 
-Status LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& reservation,
-                            uint64_t* checksum, bool* injected, bool* would_block) {
-  const bool nowait = would_block != nullptr;
+Result<uint64_t> LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& reservation,
+                                      Waiting waiting, bool* injected) {
+  const bool nowait = waiting == Waiting::kNoWait;
   Checksum64 hash;
   const uint64_t size = task.identity.size;
   uint64_t done = 0;
@@ -213,8 +210,7 @@ Status LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& 
     ssize_t got = ::preadv2(task.fd.get(), iov, n, static_cast<off_t>(done), nowait ? RWF_NOWAIT : 0);
     if (got < 0 && errno == EINTR) continue;
     if (got < 0 && nowait && errno == EAGAIN) {  // not all in the page cache
-      *would_block = true;
-      return Status::Ok();
+      return Status::Busy("\"" + task.name + "\" is not all in the page cache");
     }
     if (got < 0) return Status::FromErrno(errno, "preadv", task.name);
     if (got == 0) return Status::Error("\"" + task.name + "\" shrank while loading; retry");
@@ -244,8 +240,7 @@ Status LoaderPool::ReadInto(const LoadTask& task, const shm_cache::Reservation& 
       Nanoseconds(st.st_ctim) != task.identity.ctime_ns) {
     return Status::Error("\"" + task.name + "\" changed while loading; retry");
   }
-  *checksum = hash.Digest();
-  return Status::Ok();
+  return hash.Digest();
 }
 
 bool LoaderPool::LoadCopy(LoadTask& task, LoadResult* result) {
@@ -257,7 +252,8 @@ bool LoaderPool::LoadCopy(LoadTask& task, LoadResult* result) {
       task.deadline_ns != 0 ? task.deadline_ns : MonotonicNowNs() + int64_t{lock_wait_ms_} * 1'000'000;
   if (locks_.Acquire(name, deadline, &lock, &lock_error) != LoadLocks::Outcome::kHeld) return false;
   // Another process may have made it while this one waited.
-  shm_cache::PinnedEntry pin = cache_.LookupCopy(name, task.identity, nullptr, /*count_miss=*/false);
+  Result<shm_cache::PinnedEntry> made = cache_.LookupCopy(name, task.identity, /*count_miss=*/false);
+  shm_cache::PinnedEntry pin = made.ok() ? std::move(made).value() : shm_cache::PinnedEntry();
   Outcome how = Outcome::kHitAfterWait;
   if (!pin.valid()) {
     const uint64_t size = task.identity.size;
@@ -309,8 +305,8 @@ bool LoaderPool::LoadCopy(LoadTask& task, LoadResult* result) {
   return true;
 }
 
-LoadResult LoaderPool::Stream(LoadTask& task, Outcome how, bool* would_block) {
-  const bool nowait = would_block != nullptr;
+LoadResult LoaderPool::Stream(LoadTask& task, Outcome how, Waiting waiting) {
+  const bool nowait = waiting == Waiting::kNoWait;
   LoadResult r;
   r.how = how;
   // Hashed already, by any worker (the segment's table), or not needed.
@@ -326,10 +322,7 @@ LoadResult LoaderPool::Stream(LoadTask& task, Outcome how, bool* would_block) {
     iovec chunk{buffer.get(), std::min<uint64_t>(kReadChunk, task.identity.size - done)};
     ssize_t got = ::preadv2(task.fd.get(), &chunk, 1, static_cast<off_t>(done), nowait ? RWF_NOWAIT : 0);
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0 && nowait && errno == EAGAIN) {
-      *would_block = true;
-      return r;
-    }
+    if (got < 0 && nowait && errno == EAGAIN) return WouldBlock();
     if (got <= 0) {
       r.refusal = {protocol::Code::kBusy, got < 0 ? Status::FromErrno(errno, "pread", task.name).message()
                                                   : "\"" + task.name + "\" shrank while reading; retry"};

@@ -33,7 +33,9 @@
 namespace fc::worker {
 
 struct LoadResult {
-  enum class Kind { kCached, kStream, kError, kUploaded, kWritten } kind = Kind::kError;
+  // kWouldBlock: a load that may not wait (LoaderPool::TryLoadNow) gave up,
+  // leaving nothing to undo.
+  enum class Kind { kCached, kStream, kError, kUploaded, kWritten, kWouldBlock } kind = Kind::kError;
   shm_cache::PinnedEntry pin;  // kCached
   UniqueFd fd;                 // kStream
   uint64_t checksum = 0;       // kStream, kUploaded
@@ -76,26 +78,29 @@ class LoaderPool {
   // (preadv2 RWF_NOWAIT). Returns false, with `task` intact and nothing to
   // undo, when it would wait; the caller then Submits it. Saves a miss the two
   // thread hand-offs (docs/performance.md).
-  bool TryLoadNow(LoadTask& task, LoadResult* result);
+  std::optional<LoadResult> TryLoadNow(LoadTask& task);
   // Runs any disk-bound job (e.g. committing an upload) on a loader thread.
   void Post(std::function<void()> job);
 
  private:
   void Run();
-  // With `would_block`, give up (setting it) rather than wait for the load
-  // lock or the disk; without, wait as the task's deadline allows.
-  LoadResult Load(LoadTask& task, bool* would_block = nullptr);
+  // kNoWait: give up (kWouldBlock) rather than wait for the load lock or the
+  // disk; kMayWait: wait as the task's deadline allows.
+  enum class Waiting { kMayWait, kNoWait };
+  LoadResult Load(LoadTask& task, Waiting waiting = Waiting::kMayWait);
   // Reads the file into a reservation made under its load lock and
   // publishes it (Load's second half).
-  LoadResult Fill(LoadTask& task, shm_cache::Reservation& reservation, LoadLocks::Held* lock, bool* would_block);
+  LoadResult Fill(LoadTask& task, shm_cache::Reservation& reservation, LoadLocks::Held* lock, Waiting waiting);
   // task.compress: the copy's pin into *result (true), or false to serve the
   // file itself.
   bool LoadCopy(LoadTask& task, LoadResult* result);
   // A streamed file's checksum, from the segment's table or hashed (and put there).
-  LoadResult Stream(LoadTask& task, Outcome how, bool* would_block = nullptr);
-  // *injected: the failure came from FC_CRASH_ACTION=error (tests).
-  Status ReadInto(const LoadTask& task, const shm_cache::Reservation& reservation,
-                  uint64_t* checksum, bool* injected, bool* would_block);
+  LoadResult Stream(LoadTask& task, Outcome how, Waiting waiting = Waiting::kMayWait);
+  // The bytes into the reservation; their checksum, or why not: kBusy when
+  // kNoWait met a page not in the page cache. *injected: the failure came
+  // from FC_CRASH_ACTION=error (tests).
+  Result<uint64_t> ReadInto(const LoadTask& task, const shm_cache::Reservation& reservation, Waiting waiting,
+                            bool* injected);
 
   shm_cache::ShmCache& cache_;
   LoadLocks& locks_;

@@ -219,6 +219,12 @@ struct CacheTotals {
            repairs = 0, reclaimed_pins = 0, not_admitted = 0, lock_timeouts = 0, loaded_bytes = 0;
 };
 
+// List(): the ready entries and the totals, read under one hold of the lock.
+struct CacheListing {
+  std::vector<CachedFile> files;
+  CacheTotals totals;
+};
+
 // The layout version this binary builds and opens (recorded in each segment's
 // header; a binary upgrade keeps the cache only if they match).
 uint32_t BinaryLayoutVersion();
@@ -282,10 +288,10 @@ class ShmCache {
   // holds the lock; each counts in Snapshot::lock_timeouts. -1: wait forever.
   void SetLockWait(int ms);
 
-  // Pins `name` if cached and fresh. A stale copy is dropped from the index.
-  // On a lock timeout returns no pin and sets *busy (when given).
+  // Pins `name` if cached and fresh (an invalid pin: a miss). A stale copy
+  // is dropped from the index. A lock timeout is a kBusy status.
   // REQUIRES: AttachWorker() was called.
-  PinnedEntry Lookup(std::string_view name, const FileIdentity& identity, bool* busy = nullptr);
+  Result<PinnedEntry> Lookup(std::string_view name, const FileIdentity& identity);
   // Lookup (not counted as a second miss), and on a miss makes room (evicting unpinned entries in policy order,
   // one bounded pass) and reserves a LOADING entry for the caller to fill.
   Admission Admit(std::string_view name, const FileIdentity& identity);
@@ -303,8 +309,7 @@ class ShmCache {
   // source are evicted independently. An empty copy is a valid entry (a
   // caller's marker, e.g. "compression does not pay for this file").
   // `count_miss`: false for a second look after a caller's own counted one.
-  PinnedEntry LookupCopy(std::string_view name, const FileIdentity& source, bool* busy = nullptr,
-                         bool count_miss = true);
+  Result<PinnedEntry> LookupCopy(std::string_view name, const FileIdentity& source, bool count_miss = true);
   Admission AdmitCopy(std::string_view name, const FileIdentity& source, uint64_t stored_size);
   // Makes a filled reservation visible and returns a pin on it.
   PinnedEntry Publish(Reservation reservation, uint64_t checksum);
@@ -318,10 +323,10 @@ class ShmCache {
   // Drops `name` from the cache (freed now, or by its last reader's unpin).
   void Invalidate(std::string_view name);
 
-  // The ready entries in eviction order (next to go first), and with
-  // `totals` the cache's totals, both read under one hold of the lock.
-  // *busy: the lock wait ran out (the list is then empty).
-  std::vector<CachedFile> List(bool* busy = nullptr, CacheTotals* totals = nullptr);
+  // The ready entries in eviction order (next to go first) and the cache's
+  // totals, both read under one hold of the lock; kBusy when the lock wait
+  // ran out.
+  Result<CacheListing> List();
   Snapshot TakeSnapshot(int timeout_ms);
   // Consistency check (free + used = total, readers = live pins, index agrees,
   // no LOADING entry of a dead worker). Empty when consistent.
@@ -334,8 +339,8 @@ class ShmCache {
   struct Impl;
   explicit ShmCache(std::unique_ptr<Impl> impl);
   // Lookup and Admit, for a file (match_size) or a copy (cache.h, LookupCopy).
-  PinnedEntry LookupMatching(std::string_view name, const FileIdentity& identity, bool* busy, bool count_miss,
-                             bool match_size);
+  Result<PinnedEntry> LookupMatching(std::string_view name, const FileIdentity& identity, bool count_miss,
+                                     bool match_size);
   Admission AdmitMatching(std::string_view name, const FileIdentity& identity, bool match_size);
   void FillPin(uint32_t entry, PinnedEntry* pin);
   void Unpin(uint32_t entry);
