@@ -14,6 +14,7 @@
 #include "fc/base/net.h"
 #include "fc/protocol/wire.h"
 #include "memory_budget.h"
+#include "reload_plan.h"
 #include "web_options.h"
 
 namespace po = boost::program_options;
@@ -23,8 +24,8 @@ namespace fc::master {
 namespace {
 
 // The upload token: from --upload-token-file, FC_UPLOAD_TOKEN or (with a
-// warning: /proc/PID/cmdline is world-readable) --upload-token. Returns an
-// exit code, 0 when fine.
+// warning: /proc/PID/cmdline is world-readable) --upload-token. Fails on
+// more than one source, an unreadable or empty file, or a token over 256 bytes.
 Status ResolveUploadToken(bool from_argv, const std::string& file, std::string* token,
                           std::string* warning) {
   const char* env = std::getenv("FC_UPLOAD_TOKEN");
@@ -391,10 +392,17 @@ int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std
     }
     return cli::UsageError("fc-master", message);
   };
-  if (int rc = cli::Parse("fc-master", argc, argv, visible, all, &positional, &vm,
-                          "\nPrints \"listening on HOST:PORT\" on stdout once it accepts connections.\n"
-                          "Signals: TERM/INT stop (draining), HUP reloads the config file, USR1\n"
-                          "reopens the logs, USR2 upgrades to a new binary keeping the cache.\n");
+  std::string restart_only;
+  for (const RestartOnlyOption& o : RestartOnlyOptions()) {
+    restart_only += restart_only.empty() ? "" : ", ";
+    restart_only += o.name;
+  }
+  const std::string epilogue =
+      "\nPrints \"listening on HOST:PORT\" on stdout once it accepts connections.\n"
+      "Signals: TERM/INT stop (draining), HUP reloads the config file, USR1\n"
+      "reopens the logs, USR2 upgrades to a new binary keeping the cache.\n"
+      "A reload (HUP) changes every option but these, which need a restart:\n  " + restart_only + "\n";
+  if (int rc = cli::Parse("fc-master", argc, argv, visible, all, &positional, &vm, epilogue.c_str());
       rc >= 0) {
     return rc;
   }

@@ -2,41 +2,37 @@
 #include "reload_plan.h"
 
 namespace fc::master {
-namespace {
-
-// An option whose change needs a restart: its name, whether `next` changes
-// it, and the running value as the log line gives it.
-struct RestartOnly {
-  const char* option;
-  bool changed;
-  std::string running;
-};
-
-std::vector<RestartOnly> RestartOnlyOptions(const MasterConfig& parsed, const MasterConfig& running,
-                                            const MasterConfig& next) {
-  return {
-      {"--host", next.host != parsed.host, parsed.host},
-      {"--port", next.port != parsed.port, std::to_string(parsed.port)},
-      {"--cache-size", next.cache.segment_size != parsed.cache.segment_size,
-       std::to_string(parsed.cache.segment_size) + " bytes"},
-      {"--packet-size", next.cache.packet_size != parsed.cache.packet_size,
-       std::to_string(parsed.cache.packet_size) + " bytes"},
-      {"--policy", next.cache.policy != parsed.cache.policy, shm_cache::PolicyName(parsed.cache.policy)},
-      {"--shm-name", next.cache.shm_name != parsed.cache.shm_name, running.cache.shm_name},
-      {"--lock-dir", next.worker.lock_dir != parsed.worker.lock_dir, running.worker.lock_dir},
-      {"--user", next.user != parsed.user, parsed.user.empty() ? "the default" : parsed.user},
-      {"--metrics-listen", next.metrics_listen != parsed.metrics_listen,
-       parsed.metrics_listen.empty() ? "off" : parsed.metrics_listen},
+const std::vector<RestartOnlyOption>& RestartOnlyOptions() {
+  using C = const MasterConfig&;
+  static const std::vector<RestartOnlyOption> options = {
+      {"--host", [](C was, C next) { return next.host != was.host; }, [](C was, C) { return was.host; }},
+      {"--port", [](C was, C next) { return next.port != was.port; },
+       [](C was, C) { return std::to_string(was.port); }},
+      {"--cache-size", [](C was, C next) { return next.cache.segment_size != was.cache.segment_size; },
+       [](C was, C) { return std::to_string(was.cache.segment_size) + " bytes"; }},
+      {"--packet-size", [](C was, C next) { return next.cache.packet_size != was.cache.packet_size; },
+       [](C was, C) { return std::to_string(was.cache.packet_size) + " bytes"; }},
+      {"--policy", [](C was, C next) { return next.cache.policy != was.cache.policy; },
+       [](C was, C) { return std::string(shm_cache::PolicyName(was.cache.policy)); }},
+      {"--shm-name", [](C was, C next) { return next.cache.shm_name != was.cache.shm_name; },
+       [](C, C running) { return running.cache.shm_name; }},
+      {"--lock-dir", [](C was, C next) { return next.worker.lock_dir != was.worker.lock_dir; },
+       [](C, C running) { return running.worker.lock_dir; }},
+      {"--user", [](C was, C next) { return next.user != was.user; },
+       [](C was, C) { return was.user.empty() ? std::string("the default") : was.user; }},
+      {"--metrics-listen", [](C was, C next) { return next.metrics_listen != was.metrics_listen; },
+       [](C was, C) { return was.metrics_listen.empty() ? std::string("off") : was.metrics_listen; }},
   };
+  return options;
 }
-
-}  // namespace
 
 ReloadPlan PlanReload(const MasterConfig& running_parsed, const MasterConfig& running, const MasterConfig& next,
                       const std::string& resolved_root, uint32_t slots) {
   ReloadPlan plan;
-  for (const RestartOnly& o : RestartOnlyOptions(running_parsed, running, next)) {
-    if (o.changed) plan.kept.push_back(std::string(o.option) + " needs a restart; keeping " + o.running);
+  for (const RestartOnlyOption& o : RestartOnlyOptions()) {
+    if (o.changed(running_parsed, next)) {
+      plan.kept.push_back(std::string(o.name) + " needs a restart; keeping " + o.running(running_parsed, running));
+    }
   }
   // Everything else comes from `next`, but what the restart-only options made
   // (the segment, the sockets, the lock directory) stays the running one's.

@@ -14,6 +14,18 @@
 
 namespace fc::master {
 
+// An option a reload cannot change: it shapes the segment, the sockets, the
+// lock directory or the privileges. Every other option changes on SIGHUP.
+// `changed`: whether `next` changes it against the running (parsed) `was`;
+// `running`: its running value as the log line gives it.
+struct RestartOnlyOption {
+  const char* name;  // "--port"
+  bool (*changed)(const MasterConfig& was, const MasterConfig& next);
+  std::string (*running)(const MasterConfig& was, const MasterConfig& running);
+};
+// The one list of them: PlanReload keeps these, --help names them.
+const std::vector<RestartOnlyOption>& RestartOnlyOptions();
+
 struct ReloadPlan {
   MasterConfig config;             // what runs after the reload
   std::vector<std::string> kept;   // "--port needs a restart; keeping 9000", one per option

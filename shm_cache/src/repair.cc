@@ -238,6 +238,17 @@ std::vector<std::string> ShmCache::Check(int timeout_ms) {
   return m.CheckLocked(/*liveness=*/true);
 }
 
+const char* EntryStateName(EntryInfo::State state) {
+  switch (state) {
+    case EntryInfo::State::kFree: return "free";
+    case EntryInfo::State::kLoading: return "loading";
+    case EntryInfo::State::kReady: return "ready";
+    case EntryInfo::State::kOrphan: return "orphan";
+    case EntryInfo::State::kCorrupt: break;
+  }
+  return "corrupt";
+}
+
 Snapshot ShmCache::TakeSnapshot(int timeout_ms) {
   Impl& m = *impl_;
   Snapshot snap;
@@ -291,14 +302,13 @@ void ShmCache::Impl::ReadSnapshot(Snapshot* out) const {
   for (uint32_t e = 0; e < h.entry_capacity; ++e) {
     if (!listed[e] && m.entries[e].state.load() != kFree) order.push_back(e);
   }
-  static const char* kStateNames[] = {"free", "loading", "ready", "orphan"};
   for (uint32_t e : order) {
     const Entry& entry = m.entries[e];
     const uint32_t state = entry.state.load();
     EntryInfo info;
     info.name = m.EntryName(e);
     info.size = entry.size;
-    info.state = state < 4 ? kStateNames[state] : "corrupt";
+    info.state = state <= kOrphan ? static_cast<EntryInfo::State>(state) : EntryInfo::State::kCorrupt;
     info.readers = entry.readers;
     info.hits = entry.hits;
     info.packets = entry.packet_count;

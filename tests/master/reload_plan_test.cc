@@ -56,6 +56,29 @@ TEST(ReloadPlanTest, WhatLivesInTheSegmentOrTheSocketsKeepsItsRunningValueAndSay
   EXPECT_EQ(plan.config.worker.lock_dir, "/run/fc/fc-9000.locks");
 }
 
+TEST(ReloadPlanTest, ChangingEveryRestartOnlyOptionKeepsEachOnceInTheListsOrder) {
+  Running r;
+  MasterConfig next = r.parsed;
+  next.host = "0.0.0.0";
+  next.port = 9001;
+  next.cache.segment_size = 1ull << 30;
+  next.cache.packet_size = 4096;
+  next.cache.policy = shm_cache::Policy::kSieve;
+  next.cache.shm_name = "other";
+  next.worker.lock_dir = "/tmp/elsewhere";
+  next.user = "www-data";
+  next.metrics_listen = "127.0.0.1:9100";
+  const ReloadPlan plan = PlanReload(r.parsed, r.running, next, "/srv/www", 16);
+  const std::vector<RestartOnlyOption>& options = RestartOnlyOptions();
+  ASSERT_EQ(plan.kept.size(), options.size());
+  for (size_t i = 0; i < options.size(); ++i) {
+    EXPECT_EQ(plan.kept[i].rfind(std::string(options[i].name) + " needs a restart; keeping ", 0), 0u)
+        << plan.kept[i];
+  }
+  EXPECT_EQ(plan.config.cache.shm_name, "fc-9000");
+  EXPECT_EQ(plan.config.metrics_listen, "");
+}
+
 TEST(ReloadPlanTest, WorkerOptionsComeFromTheNewConfigurationButTheSegmentsHandOffsStay) {
   Running r;
   MasterConfig next = r.parsed;

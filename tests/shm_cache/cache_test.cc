@@ -251,7 +251,7 @@ TEST_F(ShmCacheTest, StaleEntryStillBeingReadIsFreedByTheLastUnpin) {
   EXPECT_EQ(Read(old_reader), "version one");  // still intact while pinned
   Snapshot snap = cache_->TakeSnapshot(1000);
   ASSERT_EQ(snap.entries.size(), 1u);
-  EXPECT_EQ(snap.entries[0].state, "orphan");
+  EXPECT_EQ(snap.entries[0].state, EntryInfo::State::kOrphan);
   old_reader.Release();
   EXPECT_EQ(cache_->TakeSnapshot(1000).used, 0u);
 }

@@ -58,7 +58,7 @@ void PrintJson(const Snapshot& s) {
     std::snprintf(age, sizeof(age), "%.3f", e.age_seconds);
     entries += (i ? ",\n    " : "\n    ") + std::string("{\"name\": ") + fc::json::Quote(e.name) +
                ", \"size\": " + std::to_string(e.size) + ", \"state\": " +
-               fc::json::Quote(e.state) + ", \"readers\": " + std::to_string(e.readers) +
+               fc::json::Quote(fc::shm_cache::EntryStateName(e.state)) + ", \"readers\": " + std::to_string(e.readers) +
                ", \"hits\": " + std::to_string(e.hits) + ", \"packets\": " +
                std::to_string(e.packets) + ", \"age\": " + age +
                (e.loader_pid != 0 ? ", \"loader_pid\": " + std::to_string(e.loader_pid) : std::string()) + "}";
@@ -100,7 +100,8 @@ void PrintText(const std::string& name, const Snapshot& s) {
               "READERS", "HITS", "AGE(s)");
   for (const auto& e : s.entries) {
     // A loading entry shows who loads it: "loading:PID".
-    const std::string state = e.loader_pid != 0 ? e.state + ":" + std::to_string(e.loader_pid) : e.state;
+    const std::string name = fc::shm_cache::EntryStateName(e.state);
+    const std::string state = e.loader_pid != 0 ? name + ":" + std::to_string(e.loader_pid) : name;
     std::printf("%-40s %12llu %-8s %7u %8llu %9.1f\n", e.name.c_str(),
                 static_cast<unsigned long long>(e.size), state.c_str(), e.readers,
                 static_cast<unsigned long long>(e.hits), e.age_seconds);

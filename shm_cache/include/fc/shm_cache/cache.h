@@ -168,15 +168,21 @@ struct Admission {
 };
 
 struct EntryInfo {
+  // The entry's state as the snapshot saw it (kCorrupt: a value no state
+  // has, possible only in a torn unlocked view or a damaged segment).
+  enum class State : uint8_t { kFree, kLoading, kReady, kOrphan, kCorrupt };
   std::string name;
   uint64_t size = 0;
-  std::string state;  // "ready", "loading", "orphan"
+  State state = State::kFree;
   uint32_t readers = 0;
   uint64_t hits = 0;
   uint32_t packets = 0;
   double age_seconds = 0;
-  int32_t loader_pid = 0;  // for "loading"
+  int32_t loader_pid = 0;  // for kLoading
 };
+
+// "free", "loading", "ready", "orphan", "corrupt": for tools' output.
+const char* EntryStateName(EntryInfo::State state);
 
 struct WorkerInfo {
   uint32_t slot = 0;
