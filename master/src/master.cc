@@ -64,12 +64,13 @@ int RunMaster(MasterConfig config) {
   auto root = ResolveRoot(config.worker.root);
   if (!root.ok()) return Fail(root.status().message());
   config.worker.root = root.value();
-  config.worker.media_types = worker::LoadMediaTypes(config.worker.mime_types, config.worker.default_type);
   auto listeners = TakeListeners(&config);
   if (!listeners.ok()) return Fail(listeners.status().message());
   // The metrics port too, before the drop (and before anything is created
   // that a failure here would have to undo).
   Supervised setup;
+  worker::WorkerHandOff& made = setup.made;
+  made.media_types = worker::LoadMediaTypes(config.worker.mime_types, config.worker.default_type);
   if (!config.metrics_listen.empty() || upgrade.metrics_fd >= 0) {
     auto metrics = MetricsServer::Listen(config.metrics_listen, upgrade.metrics_fd);
     if (!metrics.ok()) return Fail(metrics.status().message());
@@ -87,13 +88,13 @@ int RunMaster(MasterConfig config) {
   if (config.cache.shm_name.empty()) config.cache.shm_name = "fc-" + std::to_string(config.port);
   NewDirectory new_lock_dir;  // a start that fails from here on leaves no lock directory it made
   if (upgrade.from == 0) {
-    if (Status prepared = PrepareForUser(&config, &new_lock_dir); !prepared.ok()) return Fail(prepared.message());
+    if (Status prepared = PrepareForUser(config, &made, &new_lock_dir); !prepared.ok()) return Fail(prepared.message());
   }
   if (Status dropped = DropPrivileges(config.user, config.worker.root); !dropped.ok()) {
     return Fail(dropped.message());
   }
   bool owns_segment = true;
-  auto cache = OpenSegment(&config, upgrade, &owns_segment, &new_lock_dir);
+  auto cache = OpenSegment(&config, upgrade, &made, &owns_segment, &new_lock_dir);
   if (!cache.ok()) return Fail(cache.status().message());
   if (config.workers > cache.value()->worker_slots() / 2) {
     log::Line("the cache has ", cache.value()->worker_slots(), " worker slots: running ",
@@ -101,7 +102,7 @@ int RunMaster(MasterConfig config) {
     config.workers = cache.value()->worker_slots() / 2;
   }
   if (setup.metrics) log::Line("metrics at http://", setup.metrics->address(), "/metrics");
-  LogSegment(config, *cache.value());
+  LogSegment(config, made, *cache.value());
   setup.config = std::move(config);
   setup.listeners = std::move(listeners.value());
   setup.signals = std::move(signal_fd.value());

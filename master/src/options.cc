@@ -301,7 +301,7 @@ void AddOptions(Raw* rp, MasterConfig* config, po::options_description* visible)
        "eviction policy: fc (default), lru, fifo, sieve, s3fifo")
       ("shm-name", po::value(&config->cache.shm_name)->value_name("NAME"),
        "segment name (default fc-<port>)")
-      ("lock-dir", po::value(&config->worker.lock_dir)->value_name("DIR"),
+      ("lock-dir", po::value(&config->lock_dir)->value_name("DIR"),
        "private directory for the pool of 256 load lock files (default, on a tmpfs: "
        "$RUNTIME_DIRECTORY, as root /run/fc (or /dev/shm/fc where /run is no tmpfs), "
        "$XDG_RUNTIME_DIR, or a new one in /dev/shm; + /<shm-name>.locks; started as root and "

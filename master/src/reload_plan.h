@@ -21,7 +21,7 @@ namespace fc::master {
 struct RestartOnlyOption {
   const char* name;  // "--port"
   bool (*changed)(const MasterConfig& was, const MasterConfig& next);
-  std::string (*running)(const MasterConfig& was, const MasterConfig& running);
+  std::string (*running)(const MasterConfig& was, const worker::WorkerHandOff& made);
 };
 // The one list of them: PlanReload keeps these, --help names them.
 const std::vector<RestartOnlyOption>& RestartOnlyOptions();
@@ -32,11 +32,12 @@ struct ReloadPlan {
 };
 
 // `running_parsed`: the running configuration as parsed (before its defaults
-// were resolved), what a change is judged against; `running`: as it runs
-// (resolved segment name, lock directory, salt); `next`: as just parsed;
+// were resolved), what a change is judged against; `running`: as it runs;
+// `made`: what start-up made (segment name, lock directory); `next`: as just parsed;
 // `resolved_root`: next's --root, resolved (realpath) by the caller;
 // `slots`: the segment's worker slots (a reload needs two per worker).
-ReloadPlan PlanReload(const MasterConfig& running_parsed, const MasterConfig& running, const MasterConfig& next,
-                      const std::string& resolved_root, uint32_t slots);
+ReloadPlan PlanReload(const MasterConfig& running_parsed, const MasterConfig& running,
+                      const worker::WorkerHandOff& made, const MasterConfig& next, const std::string& resolved_root,
+                      uint32_t slots);
 
 }  // namespace fc::master

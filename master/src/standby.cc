@@ -14,18 +14,18 @@
 
 namespace fc::master {
 
-bool Standby::Start(const worker::WorkerConfig& config, const std::vector<int>& listeners,
-                    const std::vector<int>& close_in_child) {
+bool Standby::Start(const worker::WorkerConfig& config, const worker::WorkerHandOff& made,
+                    const std::vector<int>& listeners, const std::vector<int>& close_in_child) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     log::Line(Status::FromErrno(errno, "pipe2", "standby worker").message());
     return false;
   }
   UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
-  worker::WorkerConfig wc = config;
-  wc.arm_crash_points = false;
-  wc.standby_fd = read_end.get();
-  wc.standby_listeners = listeners;
+  worker::WorkerHandOff hand_off = made;
+  hand_off.arm_crash_points = false;
+  hand_off.standby_fd = read_end.get();
+  hand_off.standby_listeners = listeners;
   std::vector<int> close = close_in_child;
   close.push_back(write_end.get());
   // The read end stays open in the child across the fork (O_CLOEXEC only
@@ -36,7 +36,7 @@ bool Standby::Start(const worker::WorkerConfig& config, const std::vector<int>& 
   char name[16] = "fc-standby", own[16] = {};
   ::prctl(PR_GET_NAME, own);
   ::prctl(PR_SET_NAME, name);
-  auto pid = SpawnChild(close, [&wc] { return worker::RunWorker(wc); });
+  auto pid = SpawnChild(close, [&config, &hand_off] { return worker::RunWorker(config, hand_off); });
   ::prctl(PR_SET_NAME, own);
   if (!pid.ok()) {
     log::Line(pid.status().message(), "; no standby worker for now");

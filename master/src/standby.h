@@ -3,7 +3,7 @@
 // loaders and its loops: a few milliseconds of work that, on a machine whose
 // CPUs are saturated, was preempted again and again (kill -> serving 40-70 ms
 // measured under load). The master keeps one worker forked and prepared ahead
-// of need (worker.h, WorkerConfig::standby_fd); a death hands it the free slot
+// of need (worker.h, WorkerHandOff::standby_fd); a death hands it the free slot
 // and the position's socket through a pipe, and it only attaches and starts
 // its loops. Another standby is then forked in the background. A standby runs
 // the configuration it was forked with: a reload replaces it.
@@ -21,10 +21,11 @@ namespace fc::master {
 
 class Standby {
  public:
-  // Forks a standby for `config`. It keeps `listeners` open (it will serve one
-  // of them) and closes `close_in_child`. False if the fork failed (logged).
-  bool Start(const worker::WorkerConfig& config, const std::vector<int>& listeners,
-             const std::vector<int>& close_in_child);
+  // Forks a standby for `config`, with what start-up `made`. It keeps
+  // `listeners` open (it will serve one of them) and closes `close_in_child`.
+  // False if the fork failed (logged).
+  bool Start(const worker::WorkerConfig& config, const worker::WorkerHandOff& made,
+             const std::vector<int>& listeners, const std::vector<int>& close_in_child);
   bool ready() const { return pid_ != 0; }
   // Makes the standby the worker of `slot` on `listen_fd`; returns its pid, or
   // 0 if there is none (or it is gone). Either way there is none afterwards.

@@ -47,19 +47,24 @@ Result<std::unique_ptr<shm_cache::ShmCache>> UpgradeSegment(const MasterConfig& 
   return shm_cache::ShmCache::Create(config.cache);
 }
 
-// The load lock directory: --lock-dir, or the default for the segment's name.
-Status ChooseLockDirectory(MasterConfig* config) {
-  if (!config->worker.lock_dir.empty()) return Status::Ok();
-  auto dir = DefaultLockDirectory(config->cache.shm_name);
-  if (!dir.ok()) return Status::Error("cannot choose a lock directory: " + dir.status().message());
-  config->worker.lock_dir = dir.value();
+// The load lock directory into *dir, unless chosen already (PrepareForUser):
+// --lock-dir, or the default for the segment's name.
+Status ChooseLockDirectory(const MasterConfig& config, std::string* dir) {
+  if (!dir->empty()) return Status::Ok();
+  if (!config.lock_dir.empty()) {
+    *dir = config.lock_dir;
+    return Status::Ok();
+  }
+  auto chosen = DefaultLockDirectory(config.cache.shm_name);
+  if (!chosen.ok()) return Status::Error("cannot choose a lock directory: " + chosen.status().message());
+  *dir = chosen.value();
   return Status::Ok();
 }
 
 // ... made private to this user.
-Status PrepareLockDirectory(MasterConfig* config) {
-  if (Status chosen = ChooseLockDirectory(config); !chosen.ok()) return chosen;
-  if (Status made = EnsurePrivateDirectory(config->worker.lock_dir); !made.ok()) {
+Status PrepareLockDirectory(const MasterConfig& config, std::string* dir) {
+  if (Status chosen = ChooseLockDirectory(config, dir); !chosen.ok()) return chosen;
+  if (Status made = EnsurePrivateDirectory(*dir); !made.ok()) {
     return Status::Error("lock directory: " + made.message());
   }
   return Status::Ok();
@@ -117,51 +122,53 @@ Result<std::vector<UniqueFd>> TakeListeners(MasterConfig* config) {
   return listeners;
 }
 
-Status PrepareForUser(MasterConfig* config, NewDirectory* made) {
+Status PrepareForUser(const MasterConfig& config, worker::WorkerHandOff* for_workers, NewDirectory* made) {
   if (::geteuid() != 0) return Status::Ok();
   // The lock directory's parent (/run/fc, or systemd's RuntimeDirectory)
   // belongs to root: make the directory now (or take back one an earlier run
   // as another user left there) and give it to the user fc runs as. Only fc's
   // own default location is taken back; a --lock-dir must pass the usual
   // checks.
-  const bool defaulted = config->worker.lock_dir.empty();
-  if (Status chosen = ChooseLockDirectory(config); !chosen.ok()) return chosen;
-  if (defaulted && config->user != "root") {
+  const bool defaulted = config.lock_dir.empty();
+  std::string& dir = for_workers->lock_dir;
+  if (Status chosen = ChooseLockDirectory(config, &dir); !chosen.ok()) return chosen;
+  if (defaulted && config.user != "root") {
     // In root's base the user could not remove its lock directory when it
     // stops: give the user a directory of its own there, and put it inside.
-    std::string& dir = config->worker.lock_dir;
     const size_t slash = dir.find_last_of('/');
-    const std::string user_dir = dir.substr(0, slash) + "/" + config->user;
-    if (Status claimed = ClaimDirectory(user_dir, config->user, true); !claimed.ok()) {
+    const std::string user_dir = dir.substr(0, slash) + "/" + config.user;
+    if (Status claimed = ClaimDirectory(user_dir, config.user, true); !claimed.ok()) {
       return Status::Error("lock directory: " + claimed.message());
     }
     dir = user_dir + dir.substr(slash);
   }
   bool created = false;
-  if (Status claimed = ClaimDirectory(config->worker.lock_dir, config->user, defaulted, &created); !claimed.ok()) {
+  if (Status claimed = ClaimDirectory(dir, config.user, defaulted, &created); !claimed.ok()) {
     return Status::Error("lock directory: " + claimed.message());
   }
-  if (created) made->Set(config->worker.lock_dir);
-  if (config->user == "root") return Status::Ok();
+  if (created) made->Set(dir);
+  if (config.user == "root") return Status::Ok();
   // Log files under a root-owned directory (/var/log/fc): created now for the
   // user, who then appends to them and reopens them (logrotate creates their
   // successors for the same user).
-  for (const std::string& path : {config->worker.access_log, config->worker.error_log}) {
+  for (const std::string& path : {config.worker.access_log, config.worker.error_log}) {
     if (path.empty() || path == "-" || path == "off") continue;
-    if (Status given = PrepareLogFile(path, config->user); !given.ok()) return given;
+    if (Status given = PrepareLogFile(path, config.user); !given.ok()) return given;
   }
   return Status::Ok();
 }
 
 Result<std::unique_ptr<shm_cache::ShmCache>> OpenSegment(MasterConfig* config, const UpgradeInheritance& upgrade,
-                                                         bool* owns, NewDirectory* made) {
-  config->worker.shm_name = config->cache.shm_name;
+                                                         worker::WorkerHandOff* for_workers, bool* owns,
+                                                         NewDirectory* made) {
+  for_workers->shm_name = config->cache.shm_name;
+  std::string& lock_dir = for_workers->lock_dir;
   // Whatever is at the segment's name must be this user's: another user's file
   // (planted, or another fc's) is neither used nor removed.
   if (Status owner = shm_cache::ShmCache::CheckOwnership(config->cache.shm_name); !owner.ok()) return owner;
   if (upgrade.from != 0) {
-    config->worker.lock_dir = upgrade.lock_dir;
-    config->worker.lock_salt = upgrade.lock_salt;
+    lock_dir = upgrade.lock_dir;
+    for_workers->lock_salt = upgrade.lock_salt;
     config->cache.lock_dir = upgrade.lock_dir;
     return UpgradeSegment(*config, upgrade, owns);
   }
@@ -174,30 +181,34 @@ Result<std::unique_ptr<shm_cache::ShmCache>> OpenSegment(MasterConfig* config, c
     return Status::Error("shared memory segment \"" + config->cache.shm_name + "\" is in use by fc-master pid " +
                          std::to_string(creator.value().pid) + "; choose another --shm-name");
   }
-  const bool had_dir = !config->worker.lock_dir.empty() && ::access(config->worker.lock_dir.c_str(), F_OK) == 0;
-  if (Status prepared = PrepareLockDirectory(config); !prepared.ok()) return prepared;
-  if (!had_dir) made->Set(config->worker.lock_dir);
-  config->worker.lock_salt = (uint64_t{std::random_device()()} << 32) ^ std::random_device()();
+  // A directory named already (by PrepareForUser, or --lock-dir) that exists
+  // is not this start's to remove; fc's own default is.
+  const std::string named = !lock_dir.empty() ? lock_dir : config->lock_dir;
+  const bool had_dir = !named.empty() && ::access(named.c_str(), F_OK) == 0;
+  if (Status prepared = PrepareLockDirectory(*config, &lock_dir); !prepared.ok()) return prepared;
+  if (!had_dir) made->Set(lock_dir);
+  for_workers->lock_salt = (uint64_t{std::random_device()()} << 32) ^ std::random_device()();
   shm_cache::ShmCache::Remove(config->cache.shm_name);
-  RemoveLockFiles(config->worker.lock_dir, /*and_directory=*/false);  // a dead master's, if any
-  config->cache.lock_dir = config->worker.lock_dir;
+  RemoveLockFiles(lock_dir, /*and_directory=*/false);  // a dead master's, if any
+  config->cache.lock_dir = lock_dir;
   auto created = shm_cache::ShmCache::Create(config->cache);
-  if (!created.ok()) RemoveLockFiles(config->worker.lock_dir, /*and_directory=*/true);
+  if (!created.ok()) RemoveLockFiles(lock_dir, /*and_directory=*/true);
   return created;
 }
 
-void LogSegment(const MasterConfig& config, const shm_cache::ShmCache& cache) {
+void LogSegment(const MasterConfig& config, const worker::WorkerHandOff& for_workers,
+                const shm_cache::ShmCache& cache) {
   if (!config.cache_size_auto.empty()) {
     log::Line("--cache-size auto: ", config.cache.segment_size >> 20, " MiB (", config.cache_size_auto, ")");
   }
   log::Line("cache \"", config.cache.shm_name, "\": ", config.cache.segment_size, " bytes, ",
             cache.packet_count(), " packets of ", cache.packet_size(), " bytes, policy ",
             shm_cache::PolicyName(cache.policy()), ", layout version ", cache.layout_version(),
-            "; lock directory ", config.worker.lock_dir);
-  if (!OnTmpfs(config.worker.lock_dir)) {
+            "; lock directory ", for_workers.lock_dir);
+  if (!OnTmpfs(for_workers.lock_dir)) {
     // fc's defaults are on a tmpfs; a --lock-dir (or RUNTIME_DIRECTORY) on a
     // disk costs every miss an open there.
-    log::Line("lock directory ", config.worker.lock_dir,
+    log::Line("lock directory ", for_workers.lock_dir,
               " is not on a tmpfs: every cache miss opens and locks a file there, on disk; "
               "give --lock-dir a directory on a tmpfs (such as /dev/shm)");
   }

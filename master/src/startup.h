@@ -44,17 +44,21 @@ Result<std::string> ResolveRoot(const std::string& root);
 Result<std::vector<UniqueFd>> TakeListeners(MasterConfig* config);
 // As root, before the drop: the lock directory made (or taken back) for the
 // user fc runs as, under root's base; the log files made for that user under
-// a root-owned directory (/var/log/fc). `made`: a lock directory this start
-// created.
-Status PrepareForUser(MasterConfig* config, NewDirectory* made);
+// a root-owned directory (/var/log/fc). The directory chosen goes to
+// for_workers->lock_dir; `made`: a lock directory this start created.
+Status PrepareForUser(const MasterConfig& config, worker::WorkerHandOff* for_workers, NewDirectory* made);
 // The segment: created fresh (this user's leftovers of a dead master
 // replaced, with a new lock salt and the lock directory made private), or in
 // a binary upgrade the running one (its lock directory and salt with it).
-// *owns: whether this master made it.
+// Its name, the lock directory and the salt go to *for_workers; the lock
+// directory is also recorded in config->cache (the segment's header keeps it
+// for an upgrade). *owns: whether this master made it.
 Result<std::unique_ptr<shm_cache::ShmCache>> OpenSegment(MasterConfig* config, const UpgradeInheritance& upgrade,
-                                                         bool* owns, NewDirectory* made);
+                                                         worker::WorkerHandOff* for_workers, bool* owns,
+                                                         NewDirectory* made);
 // The start-up's lines about the segment, --cache-size auto and a lock
 // directory off a tmpfs.
-void LogSegment(const MasterConfig& config, const shm_cache::ShmCache& cache);
+void LogSegment(const MasterConfig& config, const worker::WorkerHandOff& for_workers,
+                const shm_cache::ShmCache& cache);
 
 }  // namespace fc::master

@@ -39,10 +39,11 @@ constexpr int64_t kMs = 1'000'000;
 class Supervisor {
  public:
   Supervisor(Supervised s, MasterConfig parsed)
-      : config_(std::move(s.config)), parsed_(std::move(parsed)), listeners_(std::move(s.listeners)),
+      : config_(std::move(s.config)), parsed_(std::move(parsed)), made_(std::move(s.made)),
+        listeners_(std::move(s.listeners)),
         signals_(std::move(s.signals)), cache_(std::move(s.cache)), metrics_(std::move(s.metrics)),
         ready_fd_(s.upgrade_ready_fd), owns_segment_(s.owns_segment),
-        workforce_({&config_, &listeners_, cache_.get(),
+        workforce_({&config_, &made_, &listeners_, cache_.get(),
                     [this](std::vector<int>* fds) { AppendMasterFds(fds); },
                     [this] { if (metrics_) metrics_->CountRestart(); }}) {}
 
@@ -66,6 +67,7 @@ class Supervisor {
 
   MasterConfig config_;
   MasterConfig parsed_;  // as last parsed (before defaults were resolved): what a reload compares
+  worker::WorkerHandOff made_;  // what start-up made for the workers; each fork adds its slot and socket
   std::vector<UniqueFd> listeners_;
   UniqueFd signals_;
   std::unique_ptr<shm_cache::ShmCache> cache_;
@@ -160,11 +162,11 @@ void Supervisor::Reload() {
     Notify("READY=1");
     return;
   }
-  ReloadPlan plan = PlanReload(parsed_, config_, next, resolved.value(), cache_->worker_slots());
+  ReloadPlan plan = PlanReload(parsed_, config_, made_, next, resolved.value(), cache_->worker_slots());
   for (const std::string& line : plan.kept) log::Line("SIGHUP: ", line);
   const uint32_t workers = plan.config.workers;
   config_ = std::move(plan.config);
-  config_.worker.media_types = worker::LoadMediaTypes(config_.worker.mime_types, config_.worker.default_type);
+  made_.media_types = worker::LoadMediaTypes(config_.worker.mime_types, config_.worker.default_type);
   if (Status redirected = log::RedirectStderr(config_.worker.error_log); !redirected.ok()) {
     log::Line("SIGHUP: ", redirected.message());
   }
@@ -190,8 +192,8 @@ void Supervisor::StartUpgrade() {
   handover.argv = config_.argv;
   for (const UniqueFd& fd : listeners_) handover.listeners.push_back(fd.get());
   handover.metrics_fd = metrics_ ? metrics_->listen_fd() : -1;
-  handover.lock_dir = config_.worker.lock_dir;
-  handover.lock_salt = config_.worker.lock_salt;
+  handover.lock_dir = made_.lock_dir;
+  handover.lock_salt = made_.lock_salt;
   handover.shm_name = config_.cache.shm_name;
   auto child = StartNewMaster(handover);
   if (!child.ok()) {
@@ -350,10 +352,10 @@ int Supervisor::Stop(const char* why) {
   }
   cache_.reset();
   shm_cache::ShmCache::Remove(config_.cache.shm_name);
-  const bool removed_dir = RemoveLockFiles(config_.worker.lock_dir, /*and_directory=*/true);
+  const bool removed_dir = RemoveLockFiles(made_.lock_dir, /*and_directory=*/true);
   log::Line("stopped; removed segment ", config_.cache.shm_name,
             removed_dir ? " and lock directory " : "; lock directory left empty (its parent is not ours): ",
-            config_.worker.lock_dir);
+            made_.lock_dir);
   return 0;
 }
 

@@ -30,6 +30,9 @@ struct Supervised {
   std::vector<UniqueFd> listeners;
   UniqueFd signals;  // signalfd: CHLD TERM INT HUP USR1 USR2
   std::unique_ptr<shm_cache::ShmCache> cache;
+  // What start-up made for the workers (segment name, lock directory and
+  // salt, media types); a reload keeps it but for the media types.
+  worker::WorkerHandOff made;
   std::unique_ptr<MetricsServer> metrics;  // null: --metrics-listen off
   int upgrade_ready_fd = -1;  // a new master: tell the old one here once serving
   bool owns_segment = true;   // false: a new master attached to the old one's segment

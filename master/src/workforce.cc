@@ -107,7 +107,9 @@ void Workforce::StartStandby() {
   standby_due_ns_ = 0;
   std::vector<int> listeners;
   for (const UniqueFd& fd : (*ctx_.listeners)) listeners.push_back(fd.get());
-  if (!standby_.Start(ctx_.config->worker, listeners, FdsWorkersClose(-1))) standby_due_ns_ = MonotonicNowNs() + 1000 * kMs;
+  if (!standby_.Start(ctx_.config->worker, *ctx_.made, listeners, FdsWorkersClose(-1))) {
+    standby_due_ns_ = MonotonicNowNs() + 1000 * kMs;
+  }
 }
 
 pid_t Workforce::StartWorker(uint32_t position, uint32_t slot, bool initial) {
@@ -119,13 +121,14 @@ pid_t Workforce::StartWorker(uint32_t position, uint32_t slot, bool initial) {
     standby_due_ns_ = MonotonicNowNs() + 50 * kMs;
     if (pid != 0) return pid;
   }
-  worker::WorkerConfig wc = ctx_.config->worker;
+  const worker::WorkerConfig& wc = ctx_.config->worker;
+  worker::WorkerHandOff hand_off = *ctx_.made;
   // Crash points arm only position 0's first worker, so a test gets one crash
   // and then watches the recovery (replacements run clean).
-  wc.arm_crash_points = initial && position == 0;
-  wc.slot = slot;
-  wc.listen_fd = listener;
-  auto pid = SpawnChild(FdsWorkersClose(listener), [&wc] { return worker::RunWorker(wc); });
+  hand_off.arm_crash_points = initial && position == 0;
+  hand_off.slot = slot;
+  hand_off.listen_fd = listener;
+  auto pid = SpawnChild(FdsWorkersClose(listener), [&wc, &hand_off] { return worker::RunWorker(wc, hand_off); });
   if (!pid.ok()) {
     log::Line(pid.status().message(), "; retrying");
     return 0;

@@ -31,10 +31,11 @@ namespace fc::master {
 
 class Workforce {
  public:
-  // What the workforce needs of its owner. `config` and `listeners` are the
-  // supervisor's, read at each fork (a reload changes them).
+  // What the workforce needs of its owner. `config`, `made` and `listeners`
+  // are the supervisor's, read at each fork (a reload changes them).
   struct Context {
     const MasterConfig* config;
+    const worker::WorkerHandOff* made;  // what start-up made; a fork adds the slot and socket
     std::vector<UniqueFd>* listeners;
     shm_cache::ShmCache* cache;
     // Appends the master's own descriptors, which a forked worker closes.

@@ -6,27 +6,28 @@
 namespace fc::master {
 namespace {
 
-// A running master as RunMaster leaves it: its parsed options, and what they
-// resolved to.
+// A running master as RunMaster leaves it: its parsed options, what they
+// resolved to, and what start-up made for the workers.
 struct Running {
   MasterConfig parsed, running;
+  worker::WorkerHandOff made;
   Running() {
     parsed.worker.root = "/srv/www";
     running = parsed;
     running.cache.shm_name = "fc-9000";
-    running.worker.shm_name = "fc-9000";
-    running.worker.lock_dir = "/run/fc/fc-9000.locks";
-    running.worker.lock_salt = 42;
+    made.shm_name = "fc-9000";
+    made.lock_dir = "/run/fc/fc-9000.locks";
+    made.lock_salt = 42;
   }
 };
 
 TEST(ReloadPlanTest, AnUnchangedConfigurationPlansTheRunningOneAndKeepsNothing) {
   Running r;
-  const ReloadPlan plan = PlanReload(r.parsed, r.running, r.parsed, "/srv/www", 16);
+  const ReloadPlan plan = PlanReload(r.parsed, r.running, r.made, r.parsed, "/srv/www", 16);
   EXPECT_TRUE(plan.kept.empty());
   EXPECT_EQ(plan.config.workers, 4u);
   EXPECT_EQ(plan.config.worker.root, "/srv/www");
-  EXPECT_EQ(plan.config.worker.lock_dir, "/run/fc/fc-9000.locks");
+  EXPECT_EQ(plan.config.lock_dir, "");
 }
 
 TEST(ReloadPlanTest, WhatLivesInTheSegmentOrTheSocketsKeepsItsRunningValueAndSaysSo) {
@@ -37,8 +38,8 @@ TEST(ReloadPlanTest, WhatLivesInTheSegmentOrTheSocketsKeepsItsRunningValueAndSay
   next.cache.segment_size = 1ull << 30;
   next.cache.policy = shm_cache::Policy::kLru;
   next.user = "www-data";
-  next.worker.lock_dir = "/tmp/elsewhere";
-  const ReloadPlan plan = PlanReload(r.parsed, r.running, next, "/srv/www", 16);
+  next.lock_dir = "/tmp/elsewhere";
+  const ReloadPlan plan = PlanReload(r.parsed, r.running, r.made, next, "/srv/www", 16);
   const std::vector<std::string> expected = {
       "--host needs a restart; keeping 127.0.0.1",
       "--port needs a restart; keeping 9000",
@@ -53,7 +54,7 @@ TEST(ReloadPlanTest, WhatLivesInTheSegmentOrTheSocketsKeepsItsRunningValueAndSay
   EXPECT_EQ(plan.config.cache.segment_size, r.running.cache.segment_size);
   EXPECT_EQ(plan.config.cache.policy, shm_cache::Policy::kFc);
   EXPECT_EQ(plan.config.user, "");
-  EXPECT_EQ(plan.config.worker.lock_dir, "/run/fc/fc-9000.locks");
+  EXPECT_EQ(plan.config.lock_dir, "");
 }
 
 TEST(ReloadPlanTest, ChangingEveryRestartOnlyOptionKeepsEachOnceInTheListsOrder) {
@@ -65,10 +66,10 @@ TEST(ReloadPlanTest, ChangingEveryRestartOnlyOptionKeepsEachOnceInTheListsOrder)
   next.cache.packet_size = 4096;
   next.cache.policy = shm_cache::Policy::kSieve;
   next.cache.shm_name = "other";
-  next.worker.lock_dir = "/tmp/elsewhere";
+  next.lock_dir = "/tmp/elsewhere";
   next.user = "www-data";
   next.metrics_listen = "127.0.0.1:9100";
-  const ReloadPlan plan = PlanReload(r.parsed, r.running, next, "/srv/www", 16);
+  const ReloadPlan plan = PlanReload(r.parsed, r.running, r.made, next, "/srv/www", 16);
   const std::vector<RestartOnlyOption>& options = RestartOnlyOptions();
   ASSERT_EQ(plan.kept.size(), options.size());
   for (size_t i = 0; i < options.size(); ++i) {
@@ -79,7 +80,7 @@ TEST(ReloadPlanTest, ChangingEveryRestartOnlyOptionKeepsEachOnceInTheListsOrder)
   EXPECT_EQ(plan.config.metrics_listen, "");
 }
 
-TEST(ReloadPlanTest, WorkerOptionsComeFromTheNewConfigurationButTheSegmentsHandOffsStay) {
+TEST(ReloadPlanTest, WorkerOptionsComeFromTheNewConfigurationButTheSegmentsNameStays) {
   Running r;
   MasterConfig next = r.parsed;
   next.worker.root = "site";  // relative: the caller resolved it
@@ -90,15 +91,14 @@ TEST(ReloadPlanTest, WorkerOptionsComeFromTheNewConfigurationButTheSegmentsHandO
   next.upgrade_binary = "/usr/sbin/fc-master.new";
   next.upgrade_timeout_ms = 5000;
   next.config_file = "/etc/fc/fc.conf";
-  const ReloadPlan plan = PlanReload(r.parsed, r.running, next, "/srv/site", 16);
+  const ReloadPlan plan = PlanReload(r.parsed, r.running, r.made, next, "/srv/site", 16);
   EXPECT_TRUE(plan.kept.empty());
   EXPECT_EQ(plan.config.worker.root, "/srv/site");
   EXPECT_EQ(plan.config.worker.threads, 3);
   EXPECT_EQ(plan.config.worker.index_files, std::vector<std::string>{"home.html"});
   EXPECT_EQ(plan.config.worker.compress.size(), 1u);
   EXPECT_EQ(plan.config.worker.error_log, "/var/log/fc/error.log");
-  EXPECT_EQ(plan.config.worker.shm_name, "fc-9000");
-  EXPECT_EQ(plan.config.worker.lock_salt, 42u);
+  EXPECT_EQ(plan.config.cache.shm_name, "fc-9000");
   EXPECT_EQ(plan.config.upgrade_binary, "/usr/sbin/fc-master.new");
   EXPECT_EQ(plan.config.upgrade_timeout_ms, 5000);
   EXPECT_EQ(plan.config.config_file, "/etc/fc/fc.conf");
@@ -108,12 +108,12 @@ TEST(ReloadPlanTest, MoreWorkersThanHalfTheSlotsRunsHalfAndSaysWhy) {
   Running r;
   MasterConfig next = r.parsed;
   next.workers = 100;
-  const ReloadPlan plan = PlanReload(r.parsed, r.running, next, "/srv/www", 16);
+  const ReloadPlan plan = PlanReload(r.parsed, r.running, r.made, next, "/srv/www", 16);
   EXPECT_EQ(plan.config.workers, 8u);
   ASSERT_EQ(plan.kept.size(), 1u);
   EXPECT_EQ(plan.kept[0], "--workers 100 needs a restart (the cache has slots for 8 during a reload); running 8");
   next.workers = 8;
-  EXPECT_TRUE(PlanReload(r.parsed, r.running, next, "/srv/www", 16).kept.empty());
+  EXPECT_TRUE(PlanReload(r.parsed, r.running, r.made, next, "/srv/www", 16).kept.empty());
 }
 
 }  // namespace

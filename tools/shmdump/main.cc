@@ -100,8 +100,9 @@ void PrintText(const std::string& name, const Snapshot& s) {
               "READERS", "HITS", "AGE(s)");
   for (const auto& e : s.entries) {
     // A loading entry shows who loads it: "loading:PID".
-    const std::string name = fc::shm_cache::EntryStateName(e.state);
-    const std::string state = e.loader_pid != 0 ? name + ":" + std::to_string(e.loader_pid) : name;
+    const std::string state_name = fc::shm_cache::EntryStateName(e.state);
+    const std::string state =
+        e.loader_pid != 0 ? state_name + ":" + std::to_string(e.loader_pid) : state_name;
     std::printf("%-40s %12llu %-8s %7u %8llu %9.1f\n", e.name.c_str(),
                 static_cast<unsigned long long>(e.size), state.c_str(), e.readers,
                 static_cast<unsigned long long>(e.hits), e.age_seconds);

@@ -62,7 +62,7 @@ Status EventLoop::Init() {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLEXCLUSIVE;
   ev.data.u64 = kListenSerial;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.config.listen_fd, &ev) != 0) {
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.listen_fd, &ev) != 0) {
     return Status::FromErrno(errno, "epoll_ctl(ADD)", "listening socket");
   }
   ev.events = EPOLLIN;
@@ -133,7 +133,7 @@ void EventLoop::Accept() {
   for (int i = 0; i < 64; ++i) {
     sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
-    const int fd = ::accept4(ctx_.config.listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
+    const int fd = ::accept4(ctx_.listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
@@ -180,7 +180,7 @@ constexpr int64_t kAcceptLogEveryNs = 10'000'000'000LL;
 void EventLoop::PauseAccept(int error) {
   const int64_t now = MonotonicNowNs();
   if (!accept_paused_) {
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, ctx_.config.listen_fd, nullptr);
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, ctx_.listen_fd, nullptr);
     accept_paused_ = true;
   }
   accept_resume_ns_ = now + kAcceptPauseNs;
@@ -201,7 +201,7 @@ void EventLoop::ResumeAccept() {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLEXCLUSIVE;
   ev.data.u64 = kListenSerial;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.config.listen_fd, &ev) != 0) {
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.listen_fd, &ev) != 0) {
     accept_resume_ns_ = now_ns_ + kAcceptPauseNs;  // out of memory: try again later
     return;
   }
@@ -389,7 +389,7 @@ void EventLoop::Sweep() {
 void EventLoop::StartDrain() {
   draining_ = true;
   drain_deadline_ns_ = drain_request_.load();
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, ctx_.config.listen_fd, nullptr);
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, ctx_.listen_fd, nullptr);
   drain_started_.store(true);
   std::vector<Connection*> idle;
   for (auto& [serial, c] : conns_) {

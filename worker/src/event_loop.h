@@ -46,6 +46,7 @@ class AccessLog;
 // What every loop of a worker shares.
 struct ServeContext {
   const WorkerConfig& config;
+  int listen_fd = -1;  // this worker's listening socket (WorkerHandOff)
   shm_cache::ShmCache& cache;
   const FileSource& files;
   const MediaTypes& media_types;

@@ -60,7 +60,8 @@ void SettleScheduling(bool batch) {
 // A standby: prepared, it waits here for the master to hand it a slot and a
 // listening socket (standby.h in master/), or to be told to go. SIGUSR1
 // reopens its logs meanwhile. Returns false when it is to exit.
-bool AwaitActivation(WorkerConfig* config, const sigset_t& signals, AccessLog* access_log) {
+bool AwaitActivation(const WorkerConfig& config, WorkerHandOff* hand_off, const sigset_t& signals,
+                     AccessLog* access_log) {
   UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC));
   char name[16];  // fc-standby, from the fork (standby.cc); a worker once activated
   // A death is to be replaced at once: the wake-up must not wait for the
@@ -69,7 +70,7 @@ bool AwaitActivation(WorkerConfig* config, const sigset_t& signals, AccessLog* a
   // made meanwhile inherit the short slice until SettleScheduling).
   sched::PromptWakeups(true);
   for (;;) {
-    pollfd fds[2] = {{config->standby_fd, POLLIN, 0}, {signal_fd.get(), POLLIN, 0}};
+    pollfd fds[2] = {{hand_off->standby_fd, POLLIN, 0}, {signal_fd.get(), POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return false;
@@ -78,18 +79,18 @@ bool AwaitActivation(WorkerConfig* config, const sigset_t& signals, AccessLog* a
       signalfd_siginfo info;
       if (::read(signal_fd.get(), &info, sizeof(info)) != sizeof(info)) continue;
       if (info.ssi_signo != SIGUSR1) return false;
-      if (!config->error_log.empty()) (void)log::RedirectStderr(config->error_log);
+      if (!config.error_log.empty()) (void)log::RedirectStderr(config.error_log);
       if (access_log != nullptr) (void)access_log->Reopen();
       continue;
     }
     StandbyActivation a{};
-    const ssize_t n = ::read(config->standby_fd, &a, sizeof(a));
+    const ssize_t n = ::read(hand_off->standby_fd, &a, sizeof(a));
     if (n != sizeof(a)) return false;  // the master closed the pipe: not needed
-    ::close(config->standby_fd);
-    config->standby_fd = -1;
-    config->slot = a.slot;
-    config->listen_fd = a.listen_fd;
-    for (int fd : config->standby_listeners) {
+    ::close(hand_off->standby_fd);
+    hand_off->standby_fd = -1;
+    hand_off->slot = a.slot;
+    hand_off->listen_fd = a.listen_fd;
+    for (int fd : hand_off->standby_listeners) {
       if (fd != a.listen_fd) ::close(fd);
     }
     std::snprintf(name, sizeof(name), "fc-master");
@@ -135,7 +136,7 @@ int AwaitStop(const WorkerConfig& config, const sigset_t& stop_signals, AccessLo
 // Graceful stop: the loops finish their transfers (after the drain notice)
 // and the listening socket is let go as soon as no loop watches it, so that a
 // new master can bind the port while this one finishes.
-void Drain(const WorkerConfig& config, std::vector<std::unique_ptr<EventLoop>>& loops,
+void Drain(const WorkerConfig& config, int listen_fd, std::vector<std::unique_ptr<EventLoop>>& loops,
            std::vector<std::thread>& threads) {
   const int64_t notice_until = MonotonicNowNs() + int64_t{config.drain_notice_ms} * 1'000'000;
   const int64_t deadline = notice_until + int64_t{config.shutdown_timeout_ms} * 1'000'000;
@@ -146,12 +147,11 @@ void Drain(const WorkerConfig& config, std::vector<std::unique_ptr<EventLoop>>& 
     if (all) break;
     ::usleep(1000);
   }
-  ::close(config.listen_fd);
+  ::close(listen_fd);
   for (auto& t : threads) t.join();
 }
 
-int RunWorker(const WorkerConfig& given) {
-  WorkerConfig config = given;  // a standby learns its slot and socket later
+int RunWorker(const WorkerConfig& config, WorkerHandOff hand_off) {  // a standby learns its slot and socket later
   log::SetProgram("fc-worker");
   ::signal(SIGPIPE, SIG_IGN);
   sigset_t stop_signals;
@@ -164,31 +164,32 @@ int RunWorker(const WorkerConfig& given) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   std::string crash_error;
-  if (config.arm_crash_points && !crash::ArmFromEnvironment(&crash_error)) return Fail(crash_error);
-  auto cache = shm_cache::ShmCache::Open(config.shm_name);
+  if (hand_off.arm_crash_points && !crash::ArmFromEnvironment(&crash_error)) return Fail(crash_error);
+  auto cache = shm_cache::ShmCache::Open(hand_off.shm_name);
   if (!cache.ok()) return Fail(cache.status().message());
   // A lock holder that is stopped (not dead) must not stop this worker.
   cache.value()->SetLockWait(config.lock_timeout_ms);
   auto files = FileSource::Open(config.root);
   if (!files.ok()) return Fail("cannot open served root: " + files.status().message());
   const std::shared_ptr<const MediaTypes> media_types =
-      config.media_types ? config.media_types : LoadMediaTypes(config.mime_types, config.default_type);
+      hand_off.media_types ? hand_off.media_types : LoadMediaTypes(config.mime_types, config.default_type);
   std::unique_ptr<AccessLog> access_log;
   if (config.access_log != "off") {
     auto opened = AccessLog::Open(config.access_log, config.log_format);
     if (!opened.ok()) return Fail(opened.status().message());
     access_log = std::move(opened.value());
   }
-  ServeContext context{config, *cache.value(), files.value(), *media_types, nullptr};
+  ServeContext context{config, /*listen_fd=*/-1, *cache.value(), files.value(), *media_types, nullptr};
   context.access_log = access_log.get();
-  LoadLocks locks(config.lock_dir, config.lock_salt);
+  LoadLocks locks(hand_off.lock_dir, hand_off.lock_salt);
   auto loaders = std::make_unique<LoaderPool>(*cache.value(), locks, config.request_timeout_ms,
                                               config.loaders, config.drop_loaded_pages);
   context.loaders = loaders.get();
   // Everything above needs no slot: a standby has it ready before a worker
   // dies, so that its replacement only attaches and starts its loops.
-  if (config.standby_fd >= 0 && !AwaitActivation(&config, stop_signals, access_log.get())) return 0;
-  if (Status attached = cache.value()->AttachWorker(config.slot); !attached.ok()) return Fail(attached.message());
+  if (hand_off.standby_fd >= 0 && !AwaitActivation(config, &hand_off, stop_signals, access_log.get())) return 0;
+  if (Status attached = cache.value()->AttachWorker(hand_off.slot); !attached.ok()) return Fail(attached.message());
+  context.listen_fd = hand_off.listen_fd;
   std::vector<std::unique_ptr<EventLoop>> loops;
   std::vector<std::thread> threads;
   for (int i = 0; i < config.threads; ++i) {
@@ -198,7 +199,7 @@ int RunWorker(const WorkerConfig& given) {
   }
   for (auto& loop : loops) threads.emplace_back([&loop] { loop->Run(); });
   cache.value()->MarkServing();
-  log::Line("slot ", config.slot, " serving with ", config.threads, " threads");
+  log::Line("slot ", hand_off.slot, " serving with ", config.threads, " threads");
   // Only once serving, on every thread (fc's and any a sanitizer's runtime
   // started): a replacement started on a saturated machine must not wait for
   // the CPU behind the load it is to take over, as a SCHED_BATCH task does
@@ -208,7 +209,7 @@ int RunWorker(const WorkerConfig& given) {
   const int signal_number = AwaitStop(config, stop_signals, access_log.get());
   log::Line(signal_number == SIGTERM ? "SIGTERM" : "SIGINT", ": draining (at most ",
             config.drain_notice_ms + config.shutdown_timeout_ms, " ms)");
-  Drain(config, loops, threads);
+  Drain(config, hand_off.listen_fd, loops, threads);
   loaders.reset();  // joins the loaders; results still queued die with the loops
   loops.clear();
   access_log.reset();  // writes out the last lines

@@ -30,7 +30,8 @@ struct MasterConfig {
   uint16_t port = 9000;
   uint32_t workers = 4;
   shm_cache::CacheOptions cache;  // shm_name empty: "fc-<port>"
-  worker::WorkerConfig worker;    // root, lock_dir (empty: the default, private_dir.h), threads, ...
+  worker::WorkerConfig worker;    // root, threads, timeouts, HTTP, ... (what every worker is given)
+  std::string lock_dir;           // --lock-dir ("" = the default, private_dir.h)
   std::string user;               // started as root: run as this user ("" = nobody; "root" keeps root)
   std::string config_file;        // --config; SIGHUP reads it again
   std::string cache_size_auto;    // --cache-size auto: how it was sized (for the log); "" otherwise

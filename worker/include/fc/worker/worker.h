@@ -32,13 +32,12 @@ Result<LogFormat> ParseLogFormat(const std::string& text);
 // --autoindex: what a directory URL with no index file answers.
 enum class Autoindex { kOff, kHtml, kJson };
 
+// A worker's options: what the command line and the config file say, checked
+// once by the master (options.cc) and the same for every worker of one
+// configuration; a reload hands the next workers a new one. What the master
+// made or chose for one process is its WorkerHandOff, below.
 struct WorkerConfig {
-  uint32_t slot = 0;          // worker slot in the shared cache
-  int listen_fd = -1;         // nonblocking listening socket, inherited
-  std::string shm_name;       // the cache segment
-  std::string root;           // served directory (absolute)
-  std::string lock_dir;       // private directory of the load lock files (made by the master)
-  uint64_t lock_salt = 0;     // salts lock file names (random per master)
+  std::string root;           // served directory (absolute: the master resolved it)
   int threads = 2;            // event loop threads
   int loaders = 2;            // disk loader threads
   // The worker's threads run SCHED_BATCH: a request arriving while the CPU runs
@@ -76,7 +75,6 @@ struct WorkerConfig {
   std::string health_path = "/.fc/health";  // GET/HEAD: 200 serving, 503 draining
   std::string default_type = "application/octet-stream";
   std::string mime_types = "/etc/mime.types";
-  std::shared_ptr<const MediaTypes> media_types;  // from mime_types; loaded here if null
   std::string cache_control;                // empty: no Cache-Control on files
   // A URL ending in '/' serves the first of these that is a file in the
   // directory; then a listing (--autoindex) or 403. A directory's URL without
@@ -92,6 +90,19 @@ struct WorkerConfig {
   // A precompressed variant on disk, when there is one, comes first.
   std::vector<http::Coding> compress;
   uint64_t compress_min_size = 1024;
+};
+
+// What the master hands one worker process besides its options: what it
+// made (the segment, the load lock directory and its salt, the media-type
+// table read once before forking) and where this process serves. Runtime
+// state, never read from a command line; a reload keeps what the master made.
+struct WorkerHandOff {
+  std::string shm_name;  // the cache segment
+  std::string lock_dir;  // private directory of the load lock files (made by the master)
+  uint64_t lock_salt = 0;  // salts lock file names (random per master)
+  std::shared_ptr<const MediaTypes> media_types;  // from the options' mime_types; loaded by the worker if null
+  uint32_t slot = 0;     // worker slot in the shared cache
+  int listen_fd = -1;    // nonblocking listening socket, inherited
   bool arm_crash_points = false;  // honour FC_CRASH_AT (tests: slot 0's first worker)
   // A standby worker (>= 0): it prepares everything that needs no slot, then
   // reads a StandbyActivation from this pipe, closes the listening sockets in
@@ -106,6 +117,6 @@ struct StandbyActivation {
   int32_t listen_fd;
 };
 
-int RunWorker(const WorkerConfig& config);
+int RunWorker(const WorkerConfig& config, WorkerHandOff hand_off);
 
 }  // namespace fc::worker
