@@ -1,6 +1,8 @@
 // Internal header: fc-master's start-up, as named steps that RunMaster
 // (master.cc) takes in order and a reload reuses (ResolveRoot). Each step
-// reads and completes the configuration; a failure is a Status whose message
+// reads the configuration and completes it (the port bound, the segment's
+// name) or records what it made for the workers (worker::WorkerHandOff: the
+// lock directory, its salt, the segment); a failure is a Status whose message
 // names what could not be done.
 #pragma once
 

@@ -289,7 +289,7 @@ class ShmCache {
 
   // Bounds every later wait of this process for the shared lock to `ms` (the
   // serving path: a holder that is stopped, not dead, must not stop the
-  // service). Past it, Lookup reports *busy, Admit kBusy, Publish an invalid
+  // service). Past it, Lookup and List return kBusy, Admit kBusy, Publish an invalid
   // pin, and unpins and aborts are deferred to the next time this process
   // holds the lock; each counts in Snapshot::lock_timeouts. -1: wait forever.
   void SetLockWait(int ms);
