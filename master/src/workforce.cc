@@ -50,7 +50,7 @@ void Workforce::OnPoll(const std::vector<pollfd>& fds) {
 int64_t Workforce::NextWakeNs(int64_t now) const {
   int64_t next = now + 1000 * kMs;
   for (const Position& p : positions_) {
-    if (p.pid == 0 && p.respawn_at_ns != 0) next = std::min(next, p.respawn_at_ns);
+    if (p.state() == Position::State::kRespawnDue) next = std::min(next, p.respawn_at_ns);
     // A worker not watched yet (DeathWatch) is looked at again soon: it
     // serves within milliseconds of its start.
     if (p.pid != 0 && death_watch_.supported() && !death_watch_.watching(p.pid)) next = std::min(next, now + 20 * kMs);
@@ -313,7 +313,7 @@ void Workforce::RespawnDue() {
     // Respawn comes first (Run calls this before RetryReclaims): the replacement
     // reclaims its slot's leftovers itself when it attaches, and the master's
     // own reclaim, keyed by (pid, epoch), then finds nothing to do.
-    if (p.pid == 0 && p.respawn_at_ns != 0 && p.respawn_at_ns <= now) Spawn(i);
+    if (p.state() == Position::State::kRespawnDue && p.respawn_at_ns <= now) Spawn(i);
   }
   if (!standby_.ready() && standby_due_ns_ != 0 && standby_due_ns_ <= now) StartStandby();
 }
@@ -324,7 +324,7 @@ void Workforce::RespawnDue() {
 bool Workforce::AdvanceReload() {
   for (uint32_t i = 0; i < positions_.size(); ++i) {
     Position& p = positions_[i];
-    if (p.next_pid != 0) {
+    if (p.state() == Position::State::kReplacing) {
       if (!Serving(p.next_pid, p.next_slot)) return false;  // wait for it
       if (p.pid != 0) {
         ::kill(p.pid, SIGTERM);
@@ -339,7 +339,7 @@ bool Workforce::AdvanceReload() {
       continue;
     }
     if (!p.replace) continue;
-    if (p.pid == 0) {  // dead and waiting: its respawn brings the new configuration
+    if (p.state() != Position::State::kServing) {  // dead and waiting: its respawn brings the new configuration
       p.replace = false;
       continue;
     }

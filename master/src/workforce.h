@@ -84,6 +84,20 @@ class Workforce {
     bool replace = false;       // a reload asked for a worker with the new configuration
     pid_t next_pid = 0;         // that replacement, until it serves
     uint32_t next_slot = kNoSlot;
+
+    // What the position is doing, named from the fields above (they stay the
+    // one truth: a state stored beside them could disagree).
+    enum class State {
+      kEmpty,       // no worker, none due (never started, or stopping)
+      kRespawnDue,  // its worker died: a new one starts at respawn_at_ns
+      kServing,     // one worker (with `replace`, a reload wants a new one)
+      kReplacing,   // a reload's replacement (next_pid) starts beside it
+    };
+    State state() const {
+      if (next_pid != 0) return State::kReplacing;
+      if (pid != 0) return State::kServing;
+      return respawn_at_ns != 0 ? State::kRespawnDue : State::kEmpty;
+    }
   };
   // A worker that was asked to drain (reload, fewer workers), or one replaced
   // already because a thread of it exited (`dying`), not reaped yet.
