@@ -12,12 +12,9 @@
 // the only members safe to call from other threads.
 #pragma once
 
-#include <time.h>
-
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -25,7 +22,6 @@
 
 #include "fc/base/clock.h"
 #include "fc/base/mutex.h"
-#include "fc/protocol/http.h"
 #include "fc/base/unique_fd.h"
 #include "fc/protocol/wire.h"
 #include "fc/shm_cache/cache.h"

@@ -193,7 +193,7 @@ void FileResponder::OnLoaded(Connection& c, LoadResult result) {
     case LoadResult::Kind::kWritten:
     case LoadResult::Kind::kUploaded:
     case LoadResult::Kind::kWouldBlock:
-      break;  // (an upload's: UploadReceiver)
+      break;  // never here: an upload's results go to the UploadReceiver, and TryLoadNow keeps kWouldBlock
   }
 }
 
