@@ -31,7 +31,7 @@ for b in "${bins[@]}"; do
 done
 for p in "${ports[@]}"; do curl -s -o /dev/null "http://127.0.0.1:$p/4k.bin"; curl -s -o /dev/null "http://127.0.0.1:$p/4k.bin"; done
 printf '| client | build | req/s | server CPU per request |\n|---|---|---|---|\n'
-for shape in "-t1" "-t2" "-t2 close"; do
+for shape in "-t1" "-t2" "-t1 close" "-t2 close"; do
   declare -A rps=() cpu=()
   for rep in $(seq "$REPS"); do
     for i in "${!bins[@]}"; do

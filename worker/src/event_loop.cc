@@ -301,7 +301,21 @@ bool EventLoop::ReadInput(Connection& c) {
   return true;
 }
 
+namespace {
+// Whether the connection ends with this reply because the client said so
+// (Connection: close, or HTTP/1.0 without keep-alive) and nothing it sent is
+// left unread. Then the reply's last segment may wait for the FIN: closing a
+// socket with unread input sends a reset instead, which would drop a reply
+// still held back, so a refusal (its request's rest unread), a drain (the
+// client may have sent more) and input still buffered never wait.
+bool ClientEndsHere(const Connection& c) {
+  return c.close_after && c.proto == Connection::Proto::kHttp && !c.ex.http_keep_alive && c.ex.status < 400 &&
+         c.in_pos == c.in.size() && c.discard_left == 0;
+}
+}  // namespace
+
 bool EventLoop::Pump(Connection& c) {
+  if (ClientEndsHere(c)) c.response.EndWithFin(c.fd.get());
   switch (c.response.Write(c.fd.get())) {
     case Response::Progress::kDone:
       FinishResponse(c);

@@ -88,6 +88,13 @@ Response::Progress Response::Sendfile(int fd) {
   }
 }
 
+void Response::EndWithFin(int fd) {
+  if (fin_) return;
+  fin_ = true;
+  if (!corked_) SetCork(fd, true);
+  corked_ = true;
+}
+
 Response::Progress Response::Write(int fd) {
   for (;;) {
     iovec iov[kMaxIov + 2];
@@ -131,10 +138,9 @@ Response::Progress Response::Write(int fd) {
 }
 
 void Response::Clear(int fd) {
-  if (corked_) {
-    SetCork(fd, false);
-    corked_ = false;
-  }
+  if (corked_ && !fin_) SetCork(fd, false);  // after EndWithFin, close() sends what is held
+  corked_ = false;
+  fin_ = false;
   head_.clear();
   head_sent_ = 0;
   if (bytes_.capacity() > 4096) {

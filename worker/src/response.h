@@ -48,6 +48,10 @@ class Response {
   // Writes until done, or the socket is full, or it fails. TCP_CORK is on
   // while a big file streams (nginx's tcp_nopush).
   Progress Write(int fd);
+  // The connection closes after this reply: keep its last segment corked,
+  // so that close() sends it with the FIN (one packet for the client to
+  // take, not a data segment and then a FIN). Call before Write.
+  void EndWithFin(int fd);
   // Drops the head and every body source (unpins, closes the file), and
   // uncorks `fd` if this reply corked it. Ready for the next reply.
   void Clear(int fd);
@@ -80,6 +84,7 @@ class Response {
   uint64_t bytes_sent_ = 0;
   std::unique_ptr<Parts> parts_;
   bool corked_ = false;
+  bool fin_ = false;  // EndWithFin: the cork stays on until the close
 };
 
 }  // namespace fc::worker
