@@ -182,6 +182,34 @@ TEST_F(HttpSemanticsTest, MediaTypesFromTheSystemTableCaseInsensitively) {
   EXPECT_EQ(r.Header("Cache-Control"), "max-age=60");
 }
 
+// A reply the client ends the connection with keeps its last segment for the
+// FIN (event_loop.cc, ClientEndsHere): it must still arrive whole, from the
+// cache, streamed from disk and as a HEAD, and the server must close after it.
+TEST_F(HttpSemanticsTest, RepliesTheClientClosesWithArriveWholeThenTheServerCloses) {
+  Start();
+  const std::string big = ReadFileOrEmpty(root_ / "big.bin");
+  ASSERT_EQ(big.size(), 3u << 20);
+  Send(Req("/a.txt"));  // cached from here on
+  struct Case {
+    std::string request, body;
+    bool head_only;
+  } cases[] = {
+      {Req("/a.txt", "Connection: close\r\n"), kDigits, false},
+      {"GET /a.txt HTTP/1.0\r\n\r\n", kDigits, false},
+      {Req("/big.bin", "Connection: close\r\n"), big, false},
+      {"HEAD /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "", true},
+  };
+  for (const Case& c : cases) {
+    RawConnection conn(server_->port());
+    ASSERT_TRUE(conn.Send(c.request));
+    HttpResponse r;
+    ASSERT_TRUE(ReadHttpResponse(conn, &r, c.head_only)) << c.request;
+    EXPECT_EQ(r.status, 200) << c.request;
+    EXPECT_TRUE(r.body == c.body) << c.request << ": " << r.body.size() << " bytes, not " << c.body.size();
+    EXPECT_TRUE(conn.ClosedByPeer()) << c.request;
+  }
+}
+
 TEST_F(HttpSemanticsTest, ConnectionHandling) {
   Start();
   {  // "close" anywhere in the list wins
