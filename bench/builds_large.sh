@@ -26,11 +26,8 @@ head -c 52400000 /dev/urandom > "$tmp/root/52m.bin"
 chmod -R a+rX "$tmp"
 ports=()
 for b in "${bins[@]}"; do
-  "$b" --root "$tmp/root" --port 0 --quiet --workers 2 > "$tmp/out.$$" 2>/dev/null &
-  pids+=($!)
-  for _ in $(seq 100); do grep -q listening "$tmp/out.$$" && break; sleep 0.05; done
-  ports+=("$(sed 's/.*://' "$tmp/out.$$")")
-  rm -f "$tmp/out.$$"
+  start_build port "$b" "$tmp/root" --workers 2
+  ports+=("$port")
 done
 for p in "${ports[@]}"; do
   for u in 1m.bin 52m.bin 1m.bin 52m.bin; do curl -s -o /dev/null "http://127.0.0.1:$p/$u"; done

@@ -23,11 +23,8 @@ ticks=$(getconf CLK_TCK)
 ports=()
 for b in "${bins[@]}"; do
   extra=(); "$b" --help | grep -q -- --user && extra=(--user root)
-  "$b" --root "$tmp/root" --port 0 --quiet --workers 2 --threads 1 "${extra[@]}" > "$tmp/out.$$" 2>/dev/null &
-  pids+=($!)
-  for _ in $(seq 100); do grep -q listening "$tmp/out.$$" && break; sleep 0.05; done
-  ports+=("$(sed 's/.*://' "$tmp/out.$$")")
-  rm -f "$tmp/out.$$"
+  start_build port "$b" "$tmp/root" --workers 2 --threads 1 "${extra[@]}"
+  ports+=("$port")
 done
 for p in "${ports[@]}"; do curl -s -o /dev/null "http://127.0.0.1:$p/4k.bin"; curl -s -o /dev/null "http://127.0.0.1:$p/4k.bin"; done
 printf '| client | build | req/s | server CPU per request |\n|---|---|---|---|\n'

@@ -89,6 +89,17 @@ wrk_cpu_url() {
     /Socket errors/ {gsub(",", ""); e=$4 + $6 + $8 + $10}
     END {if (bad || n == 0) print "NaN NaN 0"; else printf "%s %.2f %d\n", r, t / hz / n * 1e6, e}'
 }
+# start_build OUTVAR FC-MASTER ROOT args...: starts an fc-master on port 0 at
+# its defaults but for ARGS (its own default lock directory; its pid appended
+# to $pids) and stores the port in OUTVAR. For comparing builds side by side.
+start_build() {
+  local out=$tmp/build-$RANDOM.out
+  "$2" --root "$3" --port 0 --quiet "${@:4}" >"$out" 2>/dev/null &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
+  printf -v "$1" '%s' "$(sed 's/.*://' "$out")"
+  rm -f "$out"
+}
 # start_fc_at OUTVAR FC-MASTER ROOT args...: starts an fc-master on port 0 with
 # its lock directory in $locks (its pid appended to $pids) and stores the port
 # in OUTVAR.
