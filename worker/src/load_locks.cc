@@ -22,10 +22,20 @@ LoadLocks::LoadLocks(std::string dir, uint64_t salt) : dir_(std::move(dir)), sal
 
 LoadLocks::Held::~Held() { Release(); }
 
+LoadLocks::Held& LoadLocks::Held::operator=(Held&& o) noexcept {
+  if (this != &o) {
+    Release();
+    owner_ = o.owner_;
+    slot_ = o.slot_;
+    o.owner_ = nullptr;
+  }
+  return *this;
+}
+
 void LoadLocks::Held::Release() {
-  if (!fd_.valid()) return;
-  fd_.Reset();  // closing the descriptor drops the flock; the file stays for the next load
-  dir_.reset();
+  if (owner_ == nullptr) return;
+  owner_->Unlock(slot_);  // the file and its descriptor stay for the next load
+  owner_ = nullptr;
 }
 
 uint32_t LoadLocks::PoolIndex(const std::string& name) const {
@@ -35,11 +45,15 @@ uint32_t LoadLocks::PoolIndex(const std::string& name) const {
   return static_cast<uint32_t>(hash.Digest() % kPoolSize);
 }
 
-std::string LoadLocks::FileName(const std::string& name) const {
+namespace {
+std::string SlotFileName(uint32_t slot) {
   char file[24];
-  std::snprintf(file, sizeof(file), "%03u.lock", PoolIndex(name));
+  std::snprintf(file, sizeof(file), "%03u.lock", slot);
   return file;
 }
+}  // namespace
+
+std::string LoadLocks::FileName(const std::string& name) const { return SlotFileName(PoolIndex(name)); }
 
 std::shared_ptr<UniqueFd> LoadLocks::Dir() {
   MutexLock lock(&mu_);
@@ -63,55 +77,107 @@ std::shared_ptr<UniqueFd> LoadLocks::ReopenDir(const std::shared_ptr<UniqueFd>& 
   return dir_fd_->valid() ? dir_fd_ : nullptr;
 }
 
-LoadLocks::Outcome LoadLocks::Acquire(const std::string& name, int64_t deadline_ns, Held* held,
-                                      std::string* error) {
-  const std::string file = FileName(name);
-  std::shared_ptr<UniqueFd> dir = Dir();
+namespace {
+// Sleeps a poll's pause, never past the deadline; false if the deadline has passed.
+bool PauseUntil(int64_t deadline_ns, int64_t* pause_us) {
+  const int64_t now = MonotonicNowNs();
+  if (now >= deadline_ns) return false;
+  // A load takes milliseconds to seconds: poll gently.
+  const int64_t sleep_ns = std::min<int64_t>(*pause_us * 1000, deadline_ns - now);
+  timespec ts{static_cast<time_t>(sleep_ns / 1000000000LL), static_cast<long>(sleep_ns % 1000000000LL)};
+  ::nanosleep(&ts, nullptr);
+  *pause_us = std::min<int64_t>(*pause_us * 2, 10'000);
+  return true;
+}
+}  // namespace
+
+bool LoadLocks::Claim(uint32_t slot, int64_t deadline_ns) {
+  for (int64_t pause_us = 200;;) {
+    {
+      MutexLock lock(&mu_);
+      if (!slots_[slot].claimed) {
+        slots_[slot].claimed = true;
+        return true;
+      }
+    }
+    if (!PauseUntil(deadline_ns, &pause_us)) return false;
+  }
+}
+
+void LoadLocks::Unlock(uint32_t slot) {
+  MutexLock lock(&mu_);
+  if (slots_[slot].file.valid()) ::flock(slots_[slot].file.get(), LOCK_UN);
+  slots_[slot].claimed = false;
+}
+
+LoadLocks::Outcome LoadLocks::LockClaimed(uint32_t slot, const std::string& file, int64_t deadline_ns,
+                                          std::string* error) {
+  int fd;
+  {
+    MutexLock lock(&mu_);
+    fd = slots_[slot].file.get();  // only this thread (the claimer) changes it now
+  }
+  std::shared_ptr<UniqueFd> dir;
   int64_t pause_us = 200;
   for (int reopened = 0;;) {
-    if (!dir || !dir->valid()) {
-      dir = ReopenDir(dir);
-      if (!dir) {
-        *error = "lock directory " + dir_ + " is unusable";
+    if (fd < 0) {
+      if (!dir) dir = Dir();
+      if (!dir || !dir->valid()) {
+        dir = ReopenDir(dir);
+        if (!dir) {
+          *error = "lock directory " + dir_ + " is unusable";
+          return Outcome::kError;
+        }
+      }
+      UniqueFd opened(::openat(dir->get(), file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!opened.valid()) {
+        if (errno == EINTR) continue;
+        if (errno == ENOENT && reopened++ < 3) {  // the directory itself is gone
+          dir = ReopenDir(dir);
+          continue;
+        }
+        *error = Status::FromErrno(errno, "open", dir_ + "/" + file).message();
         return Outcome::kError;
       }
+      fd = opened.get();
+      MutexLock lock(&mu_);
+      slots_[slot].file = std::move(opened);
     }
-    UniqueFd fd(::openat(dir->get(), file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd.valid()) {
-      if (errno == EINTR) continue;
-      if (errno == ENOENT && reopened++ < 3) {  // the directory itself is gone
-        dir = ReopenDir(dir);
-        continue;
-      }
-      *error = Status::FromErrno(errno, "open", dir_ + "/" + file).message();
-      return Outcome::kError;
-    }
-    while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       if (errno != EWOULDBLOCK && errno != EINTR) {
         *error = Status::FromErrno(errno, "flock", dir_ + "/" + file).message();
         return Outcome::kError;
       }
-      const int64_t now = MonotonicNowNs();
-      if (now >= deadline_ns) return Outcome::kTimedOut;
-      // A load takes milliseconds to seconds: poll gently, never past the deadline.
-      const int64_t sleep_ns = std::min<int64_t>(pause_us * 1000, deadline_ns - now);
-      timespec ts{static_cast<time_t>(sleep_ns / 1000000000LL), static_cast<long>(sleep_ns % 1000000000LL)};
-      ::nanosleep(&ts, nullptr);
-      pause_us = std::min<int64_t>(pause_us * 2, 10'000);
+      if (!PauseUntil(deadline_ns, &pause_us)) return Outcome::kTimedOut;
     }
-    // Locked. Is it still the file the directory names? Only a directory
-    // removed and recreated under fc (a /tmp cleaner) makes it another: then
-    // the file there now is the lock, so try again.
-    struct stat mine, named;
-    if (::fstat(fd.get(), &mine) == 0 && ::fstatat(dir->get(), file.c_str(), &named, AT_SYMLINK_NOFOLLOW) == 0 &&
-        mine.st_ino == named.st_ino && mine.st_dev == named.st_dev) {
-      held->Release();
-      held->fd_ = std::move(fd);
-      held->dir_ = dir;
-      return Outcome::kHeld;
+    // Locked. Is the file still in the directory? Only a directory removed
+    // under fc (a /tmp cleaner) unlinks it: then the other processes lock
+    // the file there now, so drop this one and open that.
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && st.st_nlink > 0) return Outcome::kHeld;
+    {
+      MutexLock lock(&mu_);
+      slots_[slot].file.Reset();  // closing it drops the flock
     }
+    fd = -1;
     if (MonotonicNowNs() >= deadline_ns) return Outcome::kTimedOut;
   }
+}
+
+LoadLocks::Outcome LoadLocks::Acquire(const std::string& name, int64_t deadline_ns, Held* held,
+                                      std::string* error) {
+  held->Release();
+  const uint32_t slot = PoolIndex(name);
+  if (!Claim(slot, deadline_ns)) return Outcome::kTimedOut;
+  const Outcome outcome = LockClaimed(slot, SlotFileName(slot), deadline_ns, error);
+  if (outcome != Outcome::kHeld) {
+    MutexLock lock(&mu_);
+    slots_[slot].claimed = false;
+    return outcome;
+  }
+  held->owner_ = this;
+  held->slot_ = slot;
+  return Outcome::kHeld;
 }
 
 }  // namespace fc::worker

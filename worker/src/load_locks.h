@@ -6,13 +6,19 @@
 // fd with O_NOFOLLOW. A name's file is chosen by a salted hash of the name
 // (so another user cannot tell which names share one); two names that share
 // a file only serialise their loads. Files are created on first use and
-// stay until the master stops, so a miss costs an open and a flock, never a
-// create and a remove (no file-system metadata write per miss), and the
-// directory never holds more than kPoolSize files. The kernel drops a dead
-// holder's lock. Waits are bounded: past the deadline the caller does
-// without the lock. If the directory vanishes (a /tmp cleaner), it is
-// recreated and logged. A caller holds at most one load lock at a time, so
-// sharing a file can delay a load but never deadlock. Thread-safe.
+// stay until the master stops, and the directory never holds more than
+// kPoolSize files. Each process opens a pool file once, on first use, and
+// keeps the descriptor: a load costs a flock, an fstat and an unlock — no
+// path lookup, no create or remove. One descriptor is one flock owner for
+// the whole process, so the threads of a process take a slot in turn
+// first (an in-process claim), then the flock, which the other processes
+// see. The kernel drops a dead holder's lock. Waits are bounded: past the
+// deadline the caller does without the lock. If the directory vanishes (a
+// /tmp cleaner), the held file's link count says so: it is recreated,
+// logged, and the file reopened. A caller holds at most one load lock at a
+// time, so sharing a file can delay a load but never deadlock.
+// Thread-safe. Not to be shared across fork(): construct it in the process
+// that uses it (each worker does).
 #pragma once
 
 #include <cstdint>
@@ -32,20 +38,23 @@ class LoadLocks {
 
   static constexpr uint32_t kPoolSize = 256;
 
-  // A held lock; destroying it releases the lock (the file stays).
+  // A held lock; destroying it releases the lock (the file and its
+  // descriptor stay for the next load). Must not outlive its LoadLocks.
   class Held {
    public:
     Held() = default;
-    Held(Held&&) = default;
-    Held& operator=(Held&&) = default;
+    Held(Held&& o) noexcept { *this = std::move(o); }
+    Held& operator=(Held&& o) noexcept;
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
     ~Held();
-    bool held() const { return fd_.valid(); }
+    bool held() const { return owner_ != nullptr; }
     void Release();
 
    private:
     friend class LoadLocks;
-    UniqueFd fd_;
-    std::shared_ptr<UniqueFd> dir_;  // the directory it is in (kept open while held)
+    LoadLocks* owner_ = nullptr;
+    uint32_t slot_ = 0;
   };
 
   enum class Outcome { kHeld, kTimedOut, kError };
@@ -64,10 +73,24 @@ class LoadLocks {
   std::shared_ptr<UniqueFd> Dir();
   std::shared_ptr<UniqueFd> ReopenDir(const std::shared_ptr<UniqueFd>& stale);
 
+  // Claims `slot` for this thread (no other thread of this process holds
+  // it), waiting until the deadline; false when it ran out.
+  bool Claim(uint32_t slot, int64_t deadline_ns);
+  // flock's LOCK_EX on the claimed slot's file, waiting until the deadline;
+  // opens (and creates) the file first if this process has not yet.
+  Outcome LockClaimed(uint32_t slot, const std::string& file, int64_t deadline_ns, std::string* error);
+  // Unlocks and gives up the claim (Held::Release).
+  void Unlock(uint32_t slot);
+
   const std::string dir_;
   const uint64_t salt_;
   Mutex mu_;
   std::shared_ptr<UniqueFd> dir_fd_ FC_GUARDED_BY(mu_);  // replaced when the directory vanished
+  struct Slot {
+    bool claimed = false;  // a thread of this process holds it, or is taking the flock
+    UniqueFd file;         // the pool file, open once; used only by the claimer
+  };
+  Slot slots_[kPoolSize] FC_GUARDED_BY(mu_);
 };
 
 }  // namespace fc::worker
