@@ -11,6 +11,7 @@
 #   bash bench/population.sh        # FILES=20000 ALPHA=0.9 REPS=3 DURATION=10 CACHE_SIZE=64M
 #   ALPHAS="0.9 0.7 1.1" bash bench/population.sh   # one table per Zipf exponent, same servers
 #   FC_ARGS="--revalidate-after 60000" bash bench/population.sh   # fc as nginx is set up
+#   ALPHAS=0 CACHE_SIZE=4M bash bench/population.sh   # miss-only: what a miss costs fc
 #
 # FC_VARIANTS compares several fc builds or settings with nginx in the same
 # run (each its own master, 2 workers, one row each), ";"-separated
@@ -99,6 +100,13 @@ for ALPHA in ${ALPHAS:-$ALPHA}; do
       "$(ratio "$c" "$ncpu")" "${HIT[$k]}"
   done
   printf '| nginx | %.0f | %.2f us | | | |\n' "$nr" "$ncpu"
+  # A miss-only run (ALPHAS=0 CACHE_SIZE=4M: uniform popularity, a cache that
+  # holds 0.4 % of the bytes): every fc request is a miss of the same sizes
+  # nginx serves, so fc's CPU per request is its CPU per miss.
+  for k in "${labels[@]}"; do
+    awk -v c="$(med "${CPU[$k]}")" -v h="${HIT[$k]}" -v n="$ncpu" -v k="$k" 'BEGIN {
+      if (h < 0.05) printf "%s: miss-only (hit ratio %.3f): CPU per miss %.2f us, %.2fx nginx'"'"'s request (%.2f us)\n", k, h, c, c / n, n }'
+  done
   # What a miss costs: a variant labelled "fit" holds every file (its CPU per
   # request is the hit cost); for each other variant, CPU = h * hit + (1 - h) * miss.
   if [ -n "${PID[fit]:-}" ]; then
