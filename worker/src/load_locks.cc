@@ -27,6 +27,7 @@ LoadLocks::Held& LoadLocks::Held::operator=(Held&& o) noexcept {
     Release();
     owner_ = o.owner_;
     slot_ = o.slot_;
+    fd_ = o.fd_;
     o.owner_ = nullptr;
   }
   return *this;
@@ -34,7 +35,7 @@ LoadLocks::Held& LoadLocks::Held::operator=(Held&& o) noexcept {
 
 void LoadLocks::Held::Release() {
   if (owner_ == nullptr) return;
-  owner_->Unlock(slot_);  // the file and its descriptor stay for the next load
+  owner_->Unlock(slot_, fd_);  // the file and its descriptor stay for the next load
   owner_ = nullptr;
 }
 
@@ -104,14 +105,14 @@ bool LoadLocks::Claim(uint32_t slot, int64_t deadline_ns) {
   }
 }
 
-void LoadLocks::Unlock(uint32_t slot) {
+void LoadLocks::Unlock(uint32_t slot, int fd) {
+  ::flock(fd, LOCK_UN);  // still this claim's descriptor: only the claimer replaces it
   MutexLock lock(&mu_);
-  if (slots_[slot].file.valid()) ::flock(slots_[slot].file.get(), LOCK_UN);
   slots_[slot].claimed = false;
 }
 
 LoadLocks::Outcome LoadLocks::LockClaimed(uint32_t slot, const std::string& file, int64_t deadline_ns,
-                                          std::string* error) {
+                                          std::string* error, int* locked) {
   int fd;
   {
     MutexLock lock(&mu_);
@@ -154,7 +155,10 @@ LoadLocks::Outcome LoadLocks::LockClaimed(uint32_t slot, const std::string& file
     // under fc (a /tmp cleaner) unlinks it: then the other processes lock
     // the file there now, so drop this one and open that.
     struct stat st;
-    if (::fstat(fd, &st) == 0 && st.st_nlink > 0) return Outcome::kHeld;
+    if (::fstat(fd, &st) == 0 && st.st_nlink > 0) {
+      *locked = fd;
+      return Outcome::kHeld;
+    }
     {
       MutexLock lock(&mu_);
       slots_[slot].file.Reset();  // closing it drops the flock
@@ -169,7 +173,8 @@ LoadLocks::Outcome LoadLocks::Acquire(const std::string& name, int64_t deadline_
   held->Release();
   const uint32_t slot = PoolIndex(name);
   if (!Claim(slot, deadline_ns)) return Outcome::kTimedOut;
-  const Outcome outcome = LockClaimed(slot, SlotFileName(slot), deadline_ns, error);
+  int fd = -1;
+  const Outcome outcome = LockClaimed(slot, SlotFileName(slot), deadline_ns, error, &fd);
   if (outcome != Outcome::kHeld) {
     MutexLock lock(&mu_);
     slots_[slot].claimed = false;
@@ -177,6 +182,7 @@ LoadLocks::Outcome LoadLocks::Acquire(const std::string& name, int64_t deadline_
   }
   held->owner_ = this;
   held->slot_ = slot;
+  held->fd_ = fd;
   return Outcome::kHeld;
 }
 

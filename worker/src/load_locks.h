@@ -55,6 +55,7 @@ class LoadLocks {
     friend class LoadLocks;
     LoadLocks* owner_ = nullptr;
     uint32_t slot_ = 0;
+    int fd_ = -1;  // the slot's kept descriptor (the claim keeps it open)
   };
 
   enum class Outcome { kHeld, kTimedOut, kError };
@@ -77,10 +78,11 @@ class LoadLocks {
   // it), waiting until the deadline; false when it ran out.
   bool Claim(uint32_t slot, int64_t deadline_ns);
   // flock's LOCK_EX on the claimed slot's file, waiting until the deadline;
-  // opens (and creates) the file first if this process has not yet.
-  Outcome LockClaimed(uint32_t slot, const std::string& file, int64_t deadline_ns, std::string* error);
-  // Unlocks and gives up the claim (Held::Release).
-  void Unlock(uint32_t slot);
+  // opens (and creates) the file first if this process has not yet. On
+  // kHeld, *fd is the locked descriptor.
+  Outcome LockClaimed(uint32_t slot, const std::string& file, int64_t deadline_ns, std::string* error, int* fd);
+  // Unlocks `fd` (no mutex held) and gives up the claim (Held::Release).
+  void Unlock(uint32_t slot, int fd);
 
   const std::string dir_;
   const uint64_t salt_;
