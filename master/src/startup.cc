@@ -205,13 +205,9 @@ void LogSegment(const MasterConfig& config, const worker::WorkerHandOff& for_wor
             cache.packet_count(), " packets of ", cache.packet_size(), " bytes, policy ",
             shm_cache::PolicyName(cache.policy()), ", layout version ", cache.layout_version(),
             "; lock directory ", for_workers.lock_dir);
-  if (!OnTmpfs(for_workers.lock_dir)) {
-    // fc's defaults are on a tmpfs; a --lock-dir (or RUNTIME_DIRECTORY) on a
-    // disk costs every miss an open there.
-    log::Line("lock directory ", for_workers.lock_dir,
-              " is not on a tmpfs: every cache miss opens and locks a file there, on disk; "
-              "give --lock-dir a directory on a tmpfs (such as /dev/shm)");
-  }
+  // A --lock-dir on a disk needs no warning: each process opens the pool's
+  // files once and a load only flocks one (the kernel keeps flocks in
+  // memory), so no miss touches the disk for its lock.
 }
 
 }  // namespace fc::master
