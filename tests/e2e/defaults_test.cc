@@ -218,12 +218,9 @@ TEST(DefaultsTest, TheDefaultLockDirectoryIsOnATmpfsAndTheStartWarnsOfNothing) {
     Server on_disk(root.path(), {"--lock-dir", root / "locks"});
     ASSERT_TRUE(on_disk.started()) << on_disk.Log();
     EXPECT_EQ(on_disk.Log().find("tmpfs"), std::string::npos) << on_disk.Log();  // (it keeps root: that warns)
-    RawConnection conn(on_disk.port());
-    ASSERT_TRUE(conn.Send(RawConnection::GetRequest("a.txt")));
-    protocol::ReplyHeader h;
-    std::string body;
-    ASSERT_TRUE(conn.ReadReply(&h, &body));
-    EXPECT_EQ(body, "on disk");
+    const HttpResponse got = SendHttp(on_disk.port(), "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(got.status, 200) << got.head;
+    EXPECT_EQ(got.body, "on disk");
     const std::string locks = root / "locks";
     const auto files = std::distance(std::filesystem::directory_iterator(locks), std::filesystem::directory_iterator());
     EXPECT_GE(files, 1) << "the load took its lock in the --lock-dir on disk";

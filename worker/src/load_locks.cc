@@ -105,10 +105,14 @@ bool LoadLocks::Claim(uint32_t slot, int64_t deadline_ns) {
   }
 }
 
-void LoadLocks::Unlock(uint32_t slot, int fd) {
-  ::flock(fd, LOCK_UN);  // still this claim's descriptor: only the claimer replaces it
+void LoadLocks::ReleaseClaim(uint32_t slot) {
   MutexLock lock(&mu_);
   slots_[slot].claimed = false;
+}
+
+void LoadLocks::Unlock(uint32_t slot, int fd) {
+  ::flock(fd, LOCK_UN);  // still this claim's descriptor: only the claimer replaces it
+  ReleaseClaim(slot);
 }
 
 LoadLocks::Outcome LoadLocks::LockClaimed(uint32_t slot, const std::string& file, int64_t deadline_ns,
@@ -176,8 +180,7 @@ LoadLocks::Outcome LoadLocks::Acquire(const std::string& name, int64_t deadline_
   int fd = -1;
   const Outcome outcome = LockClaimed(slot, SlotFileName(slot), deadline_ns, error, &fd);
   if (outcome != Outcome::kHeld) {
-    MutexLock lock(&mu_);
-    slots_[slot].claimed = false;
+    ReleaseClaim(slot);
     return outcome;
   }
   held->owner_ = this;

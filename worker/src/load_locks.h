@@ -81,6 +81,8 @@ class LoadLocks {
   // opens (and creates) the file first if this process has not yet. On
   // kHeld, *fd is the locked descriptor.
   Outcome LockClaimed(uint32_t slot, const std::string& file, int64_t deadline_ns, std::string* error, int* fd);
+  // Gives up the claim of `slot` (no flock held).
+  void ReleaseClaim(uint32_t slot);
   // Unlocks `fd` (no mutex held) and gives up the claim (Held::Release).
   void Unlock(uint32_t slot, int fd);
 
