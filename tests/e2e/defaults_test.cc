@@ -106,6 +106,9 @@ TEST(DefaultsTest, Sigusr1ReopensTheErrorLogInTheMasterAndEveryWorker) {
   ASSERT_TRUE(WaitUntil([&] { return Count(ReadFileOrEmpty(error_log), "reopened the error log") == 2; }, 5000))
       << "each worker writes into the new error log: new file: " << ReadFileOrEmpty(error_log)
       << "\nold file: " << ReadFileOrEmpty(error_log + ".1");
+  // Each worker logs the access log's reopening just after the error log's.
+  EXPECT_TRUE(WaitUntil([&] { return Count(ReadFileOrEmpty(error_log), "reopened the access log") == 2; }, 5000))
+      << ReadFileOrEmpty(error_log);
   const std::string fresh = ReadFileOrEmpty(error_log);
   EXPECT_NE(fresh.find("fc-master["), std::string::npos) << "the master too: " << fresh;
   EXPECT_EQ(Count(fresh, "reopened the access log"), 2u) << fresh;
