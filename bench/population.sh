@@ -12,6 +12,7 @@
 #   ALPHAS="0.9 0.7 1.1" bash bench/population.sh   # one table per Zipf exponent, same servers
 #   FC_ARGS="--revalidate-after 60000" bash bench/population.sh   # fc as nginx is set up
 #   ALPHAS=0 CACHE_SIZE=4M bash bench/population.sh   # miss-only: what a miss costs fc
+#   FLOOR=1 bash bench/population.sh   # adds the floor: bench/population_floor.cc, two ways
 #
 # FC_VARIANTS compares several fc builds or settings with nginx in the same
 # run (each its own master, 2 workers, one row each), ";"-separated
@@ -62,11 +63,27 @@ for v in "${variants[@]}"; do
 done
 start_nginx_at ng_port ng_pid population 2 "access_log off;"
 PORT[nginx]=$ng_port PID[nginx]=$ng_pid
-for k in "${labels[@]}" nginx; do check_serves f1 "${PORT[$k]}"; done
+# FLOOR=1: the least any server can do for these files (no stat, open or
+# cache): every file in memory, one writev per request ("floor-memory", fc's
+# hit without its bookkeeping), or every file kept open and sent with sendfile
+# ("floor-sendfile", nginx's path without its own); 2 workers, like the others.
+floors=()
+if [ -n "${FLOOR:-}" ]; then
+  g++ -O2 -std=c++17 -o "$tmp/population_floor" bench/population_floor.cc
+  for mode in memory sendfile; do
+    "$tmp/population_floor" "$mode" "$tmp/root" "$FILES" 2 >"$tmp/floor-$mode.out" &
+    pids+=($!)
+    PID[floor-$mode]=$!
+    for _ in $(seq 600); do grep -q listening "$tmp/floor-$mode.out" 2>/dev/null && break; sleep 0.05; done
+    PORT[floor-$mode]=$(sed 's/.*://' "$tmp/floor-$mode.out")
+    floors+=("floor-$mode")
+  done
+fi
+for k in "${labels[@]}" nginx "${floors[@]}"; do check_serves f1 "${PORT[$k]}"; done
 ticks=$(getconf CLK_TCK)
 metric() { curl -s "http://127.0.0.1:${METRICS[$1]}/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 med() { printf '%s\n' $1 | median; }
-servers=("${labels[@]}" nginx)
+servers=("${labels[@]}" nginx "${floors[@]}")
 for ALPHA in ${ALPHAS:-$ALPHA}; do
   unset RPS CPU H0 M0; declare -A RPS CPU H0 M0
   # Warm each (page cache for nginx, the shared cache for fc) with one run.
@@ -100,6 +117,10 @@ for ALPHA in ${ALPHAS:-$ALPHA}; do
       "$(ratio "$c" "$ncpu")" "${HIT[$k]}"
   done
   printf '| nginx | %.0f | %.2f us | | | |\n' "$nr" "$ncpu"
+  for k in "${floors[@]}"; do
+    r=$(med "${RPS[$k]}") c=$(med "${CPU[$k]}")
+    printf '| %s | %.0f | %.2f us | %s | %s | |\n' "$k" "$r" "$c" "$(ratio "$r" "$nr")" "$(ratio "$c" "$ncpu")"
+  done
   # A miss-only run (ALPHAS=0 CACHE_SIZE=4M: uniform popularity, a cache that
   # holds 0.4 % of the bytes): every fc request is a miss of the same sizes
   # nginx serves, so fc's CPU per request is its CPU per miss.
