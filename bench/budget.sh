@@ -15,10 +15,10 @@
 # over about two million requests: replayed by fc-cachesim, its byte miss
 # ratio at 384 MiB is 0.193 over the requests a 20-s warm-up leaves to
 # measure, and 0.179 once settled; the page cache's LRU settles within one
-# turn of its memory. WARM=20 measures the warm-up instead. Reported per server: requests/s,
-# disk bytes read per request (the cgroup's own blkio/io counters), server CPU
-# per request (utime+stime of the process tree), the cgroup's peak memory, and
-# fc's hit and byte-hit ratios (its metrics). fc runs at its defaults, with
+# turn of its memory. WARM=20 measures the warm-up instead. Reported per
+# server: requests/s, disk bytes read per request (the cgroup's own blkio/io
+# counters), server CPU per request (utime+stime of the process tree), the
+# cgroup's peak memory, and fc's hit and byte-hit ratios (its metrics). fc runs at its defaults, with
 # --cache-size auto (the limit minus its headroom) and 2 workers as nginx;
 # FC_ARGS adds options.
 #
