@@ -88,7 +88,9 @@ bool Pump(int fd, Conn& c) {
     if (!g_sendfile || c.file == nullptr) {
       iovec iov[2];
       int count = 0;
-      if (c.head_done < c.head->size()) iov[count++] = {const_cast<char*>(c.head->data()) + c.head_done, c.head->size() - c.head_done};
+      if (c.head_done < c.head->size()) {
+        iov[count++] = {const_cast<char*>(c.head->data()) + c.head_done, c.head->size() - c.head_done};
+      }
       if (c.body_done < size) {
         const size_t from = c.body_done;
         iov[count++] = {const_cast<char*>(c.file->bytes.data()) + from, static_cast<size_t>(size) - from};
@@ -105,7 +107,10 @@ bool Pump(int fd, Conn& c) {
         c.body_done += n;
         continue;
       }
-      if (n == 0) errno = EIO;  // the file shrank under us
+      if (n == 0) {  // the file shrank under us
+        errno = EIO;
+        return false;
+      }
     }
     if (n < 0) return false;
     size_t left = static_cast<size_t>(n);
