@@ -18,9 +18,9 @@
 # turn of its memory. WARM=20 measures the warm-up instead. Reported per
 # server: requests/s, disk bytes read per request (the cgroup's own blkio/io
 # counters), server CPU per request (utime+stime of the process tree), the
-# cgroup's peak memory, and fc's hit and byte-hit ratios (its metrics). fc runs at its defaults, with
-# --cache-size auto (the limit minus its headroom) and 2 workers as nginx;
-# FC_ARGS adds options.
+# cgroup's peak memory, and fc's hit and byte-hit ratios (its metrics). fc
+# runs at its defaults, with --cache-size auto (the limit minus its headroom)
+# and 2 workers as nginx; FC_ARGS adds options.
 #
 #   sudo bash bench/budget.sh   # LIMIT=512M READ_BPS=104857600 READ_IOPS=2000 REPS=3 WARM=120 DURATION=20
 #

@@ -79,8 +79,9 @@ class LoadLocks {
   bool Claim(uint32_t slot, int64_t deadline_ns);
   // flock's LOCK_EX on the claimed slot's file, waiting until the deadline;
   // opens (and creates) the file first if this process has not yet. On
-  // kHeld, *fd is the locked descriptor.
-  Outcome LockClaimed(uint32_t slot, const std::string& file, int64_t deadline_ns, std::string* error, int* fd);
+  // kHeld, *locked is the locked descriptor.
+  Outcome LockClaimed(uint32_t slot, const std::string& file, int64_t deadline_ns, std::string* error,
+                      int* locked);
   // Gives up the claim of `slot` (no flock held).
   void ReleaseClaim(uint32_t slot);
   // Unlocks `fd` (no mutex held) and gives up the claim (Held::Release).
