@@ -16,7 +16,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "fc/base/checksum.h"
 #include "fc/base/private_dir.h"
@@ -140,32 +142,47 @@ TEST_F(HardeningTest, AStuckLoadDelaysOthersOnlyUntilTheRequestTimeout) {
   Server server(root_.path(), {"--workers", "2", "--request-timeout", "1"},
                 {"FC_CRASH_AT=mid_load", "FC_CRASH_ACTION=stop"});
   ASSERT_TRUE(server.started());
-  // New files until one lands on the armed worker, which stops holding its lock.
+  // New files until one lands on the armed worker, which stops holding its
+  // lock. New connections are steered to the workers at random, so the ones
+  // that were answered are kept: they are on the live worker, and the stuck
+  // file is asked for on them (a fresh connection may land on the stopped one).
   std::string stuck;
+  std::vector<std::unique_ptr<RawConnection>> live;
   for (int i = 0; i < 30 && stuck.empty(); ++i) {
-    RawConnection conn(server.port());
-    conn.SetReceiveTimeout(300);
-    conn.Send(RawConnection::GetRequest("big" + std::to_string(i)));
+    auto conn = std::make_unique<RawConnection>(server.port());
+    conn->SetReceiveTimeout(300);
+    conn->Send(RawConnection::GetRequest("big" + std::to_string(i)));
     protocol::ReplyHeader h;
     std::string body;
-    conn.ReadReply(&h, &body);
+    if (conn->ReadReply(&h, &body) && h.code == protocol::Code::kOk) live.push_back(std::move(conn));
     for (pid_t w : server.WorkerPids()) {
       if (ProcessState(w) == 'T') stuck = "big" + std::to_string(i);
     }
   }
   ASSERT_FALSE(stuck.empty()) << "no request reached the armed worker";
+  // Four connections on the live worker: probe with a small file until enough
+  // are answered (each new one has an even chance).
+  WriteText(root_ / "probe", "probe");
+  for (int i = 0; i < 64 && live.size() < 4; ++i) {
+    auto conn = std::make_unique<RawConnection>(server.port());
+    conn->SetReceiveTimeout(300);
+    conn->Send(RawConnection::GetRequest("probe"));
+    protocol::ReplyHeader h;
+    std::string body;
+    if (conn->ReadReply(&h, &body) && body == "probe") live.push_back(std::move(conn));
+  }
+  ASSERT_GE(live.size(), 4u) << "no connection reached the live worker";
   const uint64_t sum = FileChecksum(root_ / stuck);
   std::vector<std::thread> clients;
   std::atomic<int> served{0}, wrong{0};
   std::atomic<int64_t> slowest_ms{0};
-  for (int i = 0; i < 8; ++i) {
-    clients.emplace_back([&] {
+  for (auto& conn : live) {
+    clients.emplace_back([&, c = conn.get()] {
       const auto start = Clock::now();
-      RawConnection conn(server.port());
-      conn.SetReceiveTimeout(5000);
+      c->SetReceiveTimeout(5000);
       protocol::ReplyHeader h;
       std::string body;
-      if (!conn.Send(RawConnection::GetRequest(stuck)) || !conn.ReadReply(&h, &body)) return;
+      if (!c->Send(RawConnection::GetRequest(stuck)) || !c->ReadReply(&h, &body)) return;
       if (h.code != protocol::Code::kOk || Checksum64::Of(body.data(), body.size()) != sum) {
         ++wrong;
         return;
@@ -179,7 +196,7 @@ TEST_F(HardeningTest, AStuckLoadDelaysOthersOnlyUntilTheRequestTimeout) {
   for (auto& t : clients) t.join();
   for (pid_t w : server.WorkerPids()) ::kill(w, SIGCONT);
   EXPECT_EQ(wrong.load(), 0);
-  EXPECT_GE(served.load(), 1) << "no request reached the live worker";
+  EXPECT_EQ(served.load(), static_cast<int>(live.size())) << "every request on the live worker is answered";
   EXPECT_LT(slowest_ms.load(), 4000 * kTimeFactor) << "a served request waited far past --request-timeout";
   EXPECT_TRUE(server.WaitForLog("stream-load-busy")) << server.Log();
 }
