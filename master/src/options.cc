@@ -61,7 +61,7 @@ struct Raw {
   std::string root, host, port, cache_size = "64M", packet_size = "1K", policy = "fc";
   uint32_t workers = 4;
   int threads, loaders, idle_s, write_s, request_s, max_connections, max_queued, lock_timeout_ms;
-  int shutdown_s, drain_notice_s, upgrade_timeout_s = 30, revalidate_ms;
+  int shutdown_s, drain_notice_s, upgrade_timeout_s = 30, revalidate_ms, open_files;
   std::string scheduling, page_cache;
   std::string max_upload = "1G", token_file, min_rate = "4K", list = "on";
   std::string access_log = "-", log_format = "combined", error_log, metrics_listen;
@@ -137,6 +137,7 @@ Status CheckTimes(const Raw& r, const MasterConfig& config) {
   if (r.revalidate_ms < 0 || r.revalidate_ms > 3'600'000) {
     return Error("--revalidate-after must be between 0 and 3600000 ms");
   }
+  if (r.open_files < 0 || r.open_files > 1'048'576) return Error("--open-files must be between 0 and 1048576");
   if (r.drain_notice_s < 0 || r.drain_notice_s > 3600) return Error("--drain-notice must be between 0 and 3600 seconds");
   const std::string& health = config.worker.health_path;
   if (!health.empty() &&
@@ -193,6 +194,7 @@ void ApplyLimits(const Raw& r, MasterConfig* config) {
   w.loaders = r.loaders;
   w.batch_scheduling = r.scheduling == "batch";
   w.revalidate_ms = r.revalidate_ms;
+  w.open_files = r.open_files;
   // auto: drop where the page cache is charged to the same budget as the
   // segment (a cgroup memory limit); keep where memory is the machine's, since
   // an evicted file then comes back from memory (docs/performance.md).
@@ -239,6 +241,7 @@ Raw RawDefaults(const MasterConfig& defaults) {
   r.loaders = w.loaders;
   r.scheduling = w.batch_scheduling ? "batch" : "normal";
   r.revalidate_ms = w.revalidate_ms;
+  r.open_files = w.open_files;
   r.page_cache = "auto";
   r.idle_s = w.idle_timeout_ms / 1000;
   r.write_s = w.write_timeout_ms / 1000;
@@ -286,6 +289,10 @@ void AddOptions(Raw* rp, MasterConfig* config, po::options_description* visible)
        ("trust a file's stat this long: no statx per request for a file checked less than MS "
        "ago, and a file changed on disk may be served in its old version that long (nginx's "
        "open_file_cache_valid; 0: every request checks)" + Default(r.revalidate_ms)).c_str())
+      ("open-files", po::value(&r.open_files)->value_name("N"),
+       ("descriptors each worker keeps open between misses of a file (nginx's open_file_cache "
+       "max): a miss of a kept file whose statx still matches skips the open; closed after 60 s "
+       "unused; at most half of what the open-file limit leaves; 0: none" + Default(r.open_files)).c_str())
       ("page-cache", po::value(&r.page_cache)->value_name("auto|drop|keep"),
        "once a file is loaded into the cache, drop its pages from the kernel's page cache "
        "(drop: memory holds it once, which pays under a memory limit) or keep them (a "

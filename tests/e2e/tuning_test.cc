@@ -10,9 +10,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "fc/base/checksum.h"
 #include "harness.h"
 
 namespace fc::testing {
@@ -183,6 +185,69 @@ TEST(TuningTest, WithoutRevalidateAfterAChangeIsServedAtOnce) {
   ASSERT_EQ(Get(server.port(), "/a.txt").Header("X-Fc-Served"), "cache");
   WriteText(root / "a.txt", "version two, longer\n");
   EXPECT_EQ(Get(server.port(), "/a.txt").body, "version two, longer\n");
+}
+
+// How many of `pid`'s descriptors are open on `path` (as /proc shows them: a
+// removed file's link ends in " (deleted)").
+int DescriptorsOn(pid_t pid, const std::string& path) {
+  int n = 0;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return -1;
+  while (dirent* e = ::readdir(d)) {
+    char target[4096];
+    const ssize_t len = ::readlinkat(::dirfd(d), e->d_name, target, sizeof(target) - 1);
+    if (len <= 0) continue;
+    const std::string link(target, static_cast<size_t>(len));
+    if (link == path || link == path + " (deleted)") ++n;
+  }
+  ::closedir(d);
+  return n;
+}
+
+// --open-files: misses of a file that is streamed (larger than the cache)
+// share one kept descriptor per worker; a changed or replaced file is opened
+// afresh and its old descriptor closed; a removed one is a 404 and leaves no
+// descriptor behind; 0 keeps none.
+TEST(TuningTest, MissesShareOneKeptDescriptorUntilTheFileChanges) {
+  TempDir root;
+  const std::string path = std::filesystem::canonical(root.path()).string() + "/big.bin";
+  WriteFile(path, 3 << 20, 1);
+  Server server(root.path(), {"--workers", "1", "--threads", "2", "--cache-size", "1M"});
+  ASSERT_TRUE(server.started());
+  const pid_t worker = server.WorkerPids().at(0);
+  const auto get_all = [&](const std::string& expected_source) {
+    const uint64_t sum = FileChecksum(expected_source);
+    for (int i = 0; i < 6; ++i) {
+      const HttpResponse r = Get(server.port(), "/big.bin");
+      ASSERT_EQ(r.Header("X-Fc-Served"), "disk") << r.head;
+      ASSERT_EQ(Checksum64::Of(r.body.data(), r.body.size()), sum) << "request " << i;
+    }
+  };
+  get_all(path);
+  EXPECT_TRUE(WaitUntil([&] { return DescriptorsOn(worker, path) == 1; }, 3000))
+      << "six misses on two loops, one descriptor: " << DescriptorsOn(worker, path);
+  // Replaced by a rename (another inode, the same size): the new bytes, and
+  // the old file's descriptor is closed.
+  WriteFile(root / "new.bin", 3 << 20, 2);
+  ASSERT_EQ(::rename((root / "new.bin").c_str(), path.c_str()), 0);
+  get_all(path);
+  EXPECT_TRUE(WaitUntil([&] { return DescriptorsOn(worker, path) == 1; }, 3000)) << DescriptorsOn(worker, path);
+  // Rewritten in place (the same inode, a new size): the new bytes.
+  WriteFile(path, (3 << 20) + 5, 3);
+  get_all(path);
+  // Removed: a 404, and the kept descriptor goes with it.
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  EXPECT_EQ(Get(server.port(), "/big.bin").status, 404);
+  EXPECT_TRUE(WaitUntil([&] { return DescriptorsOn(worker, path) == 0; }, 3000)) << DescriptorsOn(worker, path);
+
+  WriteFile(path, 3 << 20, 4);
+  Server none(root.path(), {"--workers", "1", "--cache-size", "1M", "--open-files", "0"});
+  ASSERT_TRUE(none.started());
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Get(none.port(), "/big.bin").status, 200);
+  EXPECT_TRUE(WaitUntil([&] { return DescriptorsOn(none.WorkerPids().at(0), path) == 0; }, 3000))
+      << "--open-files 0 keeps none";
+  EXPECT_EQ(RunTool({MasterBin(), "--root", root.path(), "--open-files", "-1"}).exit_code, 2);
 }
 
 // Found by the benchmark: --quiet silently won over --access-log FILE, so a

@@ -86,7 +86,7 @@ class LoaderTest : public ::testing::Test {
   LoadTask Task(const std::string& name) {
     LoadTask task;
     task.name = name;
-    task.fd = UniqueFd(::open((dir_ + "/" + name).c_str(), O_RDONLY | O_CLOEXEC));
+    task.fd = SharedFd(UniqueFd(::open((dir_ + "/" + name).c_str(), O_RDONLY | O_CLOEXEC)));
     struct stat st;
     EXPECT_EQ(::fstat(task.fd.get(), &st), 0);
     task.identity = {static_cast<uint64_t>(st.st_size), Nanoseconds(st.st_mtim), st.st_ino, st.st_dev,

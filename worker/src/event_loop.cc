@@ -137,6 +137,11 @@ void EventLoop::Accept() {
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
+      // Out of descriptors while files are kept open for misses: connections first.
+      if ((errno == EMFILE || errno == ENFILE) && ctx_.open_files.size() > 0) {
+        ctx_.open_files.Shrink();
+        continue;
+      }
       return PauseAccept(errno);  // EMFILE, ENFILE, ENOBUFS, ENOMEM: the kernel keeps the backlog
     }
     if (ctx_.connections.fetch_add(1) >= ctx_.config.max_connections) {
@@ -366,6 +371,7 @@ void EventLoop::DeliverLoaded() {
 void EventLoop::Sweep() {
   const int64_t now = MonotonicNowNs();
   last_sweep_ns_ = now;
+  ctx_.open_files.CloseIdle(now);
   const int64_t idle_ns = int64_t{ctx_.config.idle_timeout_ms} * 1'000'000;
   const int64_t write_ns = int64_t{ctx_.config.write_timeout_ms} * 1'000'000;
   const int64_t request_ns = int64_t{ctx_.config.request_timeout_ms} * 1'000'000;

@@ -33,6 +33,7 @@
 #include "http_session.h"
 #include "loader.h"
 #include "media_types.h"
+#include "open_files.h"
 #include "upload_receiver.h"
 
 namespace fc::worker {
@@ -45,6 +46,7 @@ struct ServeContext {
   int listen_fd = -1;  // this worker's listening socket (WorkerHandOff)
   shm_cache::ShmCache& cache;
   const FileSource& files;
+  OpenFiles& open_files;  // descriptors kept between misses
   const MediaTypes& media_types;
   LoaderPool* loaders = nullptr;
   AccessLog* access_log = nullptr;  // null: --access-log off

@@ -41,7 +41,8 @@ bool QuickIdentity(int root_fd, const std::string& name, shm_cache::FileIdentity
 
 FileResponder::FileResponder(EventLoop& loop) : loop_(loop), ctx_(loop.context()) {}
 
-bool FileResponder::CurrentIdentity(const std::string& name, shm_cache::FileIdentity* id) {
+bool FileResponder::CurrentIdentity(const std::string& name, shm_cache::FileIdentity* id, bool* fresh) {
+  *fresh = false;
   if (ctx_.config.revalidate_ms > 0) {
     auto it = stat_memo_.find(name);
     if (it != stat_memo_.end() &&
@@ -51,6 +52,7 @@ bool FileResponder::CurrentIdentity(const std::string& name, shm_cache::FileIden
     }
   }
   if (!QuickIdentity(ctx_.files.root_fd(), name, id)) return false;
+  *fresh = true;
   RememberIdentity(name, *id);
   return true;
 }
@@ -69,8 +71,8 @@ void FileResponder::Serve(Connection& c) {
   HitProbe probe;
   if (ServeHit(c, &probe)) return;
   OpenedFile file;
-  if (refusal = ctx_.files.OpenFile(c.ex.name, &file); !refusal.ok()) {
-    stat_memo_.erase(c.ex.name);
+  if (refusal = OpenForMiss(c.ex.name, probe, &file); !refusal.ok()) {
+    Forget(c.ex.name);
     return c.session->RefuseOpen(c, refusal);
   }
   c.ex.identity = file.identity;
@@ -86,6 +88,28 @@ void FileResponder::Serve(Connection& c) {
   ServeMiss(c, std::move(file));
 }
 
+Refusal FileResponder::OpenForMiss(const std::string& name, const HitProbe& probe, OpenedFile* file) {
+  // A remembered identity (--revalidate-after) may be older than the file:
+  // the descriptor to reuse must be the file there now.
+  shm_cache::FileIdentity now = probe.quick;
+  const bool stated = probe.stated && (probe.fresh || QuickIdentity(ctx_.files.root_fd(), name, &now));
+  if (stated && ctx_.open_files.Find(name, now, loop_.now_ns(), file)) return {};
+  Refusal refusal = ctx_.files.OpenFile(name, file);
+  if (refusal.code == Code::kInternal && ctx_.open_files.size() > 0) {
+    ctx_.open_files.Shrink();  // out of descriptors, perhaps: the request first
+    refusal = ctx_.files.OpenFile(name, file);
+  }
+  if (refusal.ok() && stated && now == file->identity) {
+    ctx_.open_files.Keep(name, *file, loop_.now_ns());
+  }
+  return refusal;
+}
+
+void FileResponder::Forget(const std::string& name) {
+  stat_memo_.erase(name);
+  ctx_.open_files.Forget(name);
+}
+
 shm_cache::PinnedEntry FileResponder::Take(Result<shm_cache::PinnedEntry> found, HitProbe* probe) {
   if (!found.ok()) {
     probe->busy = true;  // the miss will not ask the cache again
@@ -95,9 +119,10 @@ shm_cache::PinnedEntry FileResponder::Take(Result<shm_cache::PinnedEntry> found,
 }
 
 bool FileResponder::ServeHit(Connection& c, HitProbe* probe) {
-  if (!CurrentIdentity(c.ex.name, &probe->quick)) return false;
+  if (!CurrentIdentity(c.ex.name, &probe->quick, &probe->fresh)) return false;
+  probe->stated = true;
   if (!ctx_.config.precompressed.empty() && c.proto == Connection::Proto::kHttp && c.ex.http->has_accept_encoding) {
-    ChooseVariant(c, &probe->quick);
+    ChooseVariant(c, &probe->quick, &probe->fresh);
   }
   c.ex.identity = probe->quick;
   probe->copy = CopyCoding(c, probe->quick);
@@ -207,7 +232,7 @@ void FileResponder::StartCached(Connection& c, shm_cache::PinnedEntry pin, Outco
   c.session->StartHead(c, checksum, /*from_cache=*/true);
 }
 
-void FileResponder::StartStream(Connection& c, UniqueFd file, uint64_t checksum, Outcome how) {
+void FileResponder::StartStream(Connection& c, SharedFd file, uint64_t checksum, Outcome how) {
   c.ex.how = how;
   if (!c.ex.head_only) {
     c.response.SetFile(std::move(file), c.ex.offset, c.ex.length);

@@ -35,7 +35,7 @@ class FileResponder {
   // A loader's result for a Serve that waited for it.
   void OnLoaded(Connection& c, LoadResult result);
   // Forgets the memoised identity of `name` (it was refused, or replaced).
-  void Forget(const std::string& name) { stat_memo_.erase(name); }
+  void Forget(const std::string& name);
 
   // The name whose extension gives the Content-Type (a variant's original).
   std::string_view TypeName(const Connection& c) const;
@@ -47,6 +47,8 @@ class FileResponder {
   // cache was asked (or was busy), and the compressed copy to load, if any.
   struct HitProbe {
     shm_cache::FileIdentity quick;
+    bool stated = false;  // `quick` holds the name's identity...
+    bool fresh = false;   // ...from a statx of this request (not the memo)
     bool looked_up = false;
     bool busy = false;
     std::optional<http::Coding> copy;
@@ -61,13 +63,14 @@ class FileResponder {
   // a loader thread.
   void ServeMiss(Connection& c, OpenedFile file);
   void StartCached(Connection& c, shm_cache::PinnedEntry pin, Outcome how);
-  void StartStream(Connection& c, UniqueFd file, uint64_t checksum, Outcome how);
+  void StartStream(Connection& c, SharedFd file, uint64_t checksum, Outcome how);
   LoadTask MakeLoadTask(const Connection& c, OpenedFile file);
 
   // file_variants.cc: HTTP's choice of bytes for one file.
   // --precompressed: switches c.ex.name to the best variant the client
-  // accepts that exists and is not older than the file (*id: its identity).
-  void ChooseVariant(Connection& c, shm_cache::FileIdentity* id);
+  // accepts that exists and is not older than the file (*id: its identity,
+  // *fresh: from a statx now, not the memo).
+  void ChooseVariant(Connection& c, shm_cache::FileIdentity* id, bool* fresh);
   // --compress: the coding of the copy to serve for this request of a file
   // with identity `id`, if any (compressible, in the size limits, accepted).
   std::optional<http::Coding> CopyCoding(const Connection& c, const shm_cache::FileIdentity& id) const;
@@ -77,9 +80,14 @@ class FileResponder {
   void LoadCopy(Connection& c, OpenedFile file, http::Coding coding);
 
   // The identity of `name` (false: the full open must decide), from the memo
-  // while it is younger than --revalidate-after, else from one statx.
-  bool CurrentIdentity(const std::string& name, shm_cache::FileIdentity* id);
+  // while it is younger than --revalidate-after, else from one statx (*fresh).
+  bool CurrentIdentity(const std::string& name, shm_cache::FileIdentity* id, bool* fresh);
   void RememberIdentity(const std::string& name, const shm_cache::FileIdentity& id);
+  // The file of a request that missed the cache: the kept descriptor when it
+  // is still the file a statx sees now (the probe's, or a new one if the
+  // probe's came from the memo), else a confined open (kept for the next miss
+  // when it agrees with that statx).
+  Refusal OpenForMiss(const std::string& name, const HitProbe& probe, OpenedFile* file);
 
   EventLoop& loop_;
   ServeContext& ctx_;

@@ -116,7 +116,7 @@ Refusal FileSource::OpenFile(std::string_view name, OpenedFile* out) const {
   if (!S_ISREG(st.st_mode)) {
     return {Code::kForbidden, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file"};
   }
-  out->fd = std::move(owned);
+  out->fd = SharedFd(std::move(owned));
   out->identity.size = static_cast<uint64_t>(st.st_size);
   out->identity.mtime_ns = Nanoseconds(st.st_mtim);
   out->identity.ino = st.st_ino;

@@ -20,8 +20,10 @@
 
 namespace fc::worker {
 
+// A regular file opened beneath the root. The descriptor may be shared (the
+// worker keeps it for the next miss: open_files.h).
 struct OpenedFile {
-  UniqueFd fd;
+  SharedFd fd;
   shm_cache::FileIdentity identity;
 };
 

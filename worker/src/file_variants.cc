@@ -7,16 +7,18 @@
 
 namespace fc::worker {
 
-void FileResponder::ChooseVariant(Connection& c, shm_cache::FileIdentity* id) {
+void FileResponder::ChooseVariant(Connection& c, shm_cache::FileIdentity* id, bool* fresh) {
   const http::Request& req = *c.ex.http;
   for (const http::Coding coding :
        http::AcceptableCodings(req.accept_encoding, req.has_accept_encoding, ctx_.config.precompressed)) {
     const std::string variant = c.ex.name + http::CodingSuffix(coding);
     shm_cache::FileIdentity vid;
-    if (CurrentIdentity(variant, &vid) && vid.mtime_ns >= id->mtime_ns) {
+    bool vfresh = false;
+    if (CurrentIdentity(variant, &vid, &vfresh) && vid.mtime_ns >= id->mtime_ns) {
       c.ex.name = variant;
       c.ex.coding = coding;
       *id = vid;
+      *fresh = vfresh;
       return;
     }
   }

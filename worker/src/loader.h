@@ -37,7 +37,7 @@ struct LoadResult {
   // leaving nothing to undo.
   enum class Kind { kCached, kStream, kError, kUploaded, kWritten, kWouldBlock } kind = Kind::kError;
   shm_cache::PinnedEntry pin;  // kCached
-  UniqueFd fd;                 // kStream
+  SharedFd fd;                 // kStream
   uint64_t checksum = 0;       // kStream, kUploaded
   uint64_t length = 0;         // kUploaded: bytes stored
   Outcome how = Outcome::kNone;  // how the load ended (outcome.h)
@@ -47,7 +47,7 @@ struct LoadResult {
 
 struct LoadTask {
   std::string name;
-  UniqueFd fd;
+  SharedFd fd;
   shm_cache::FileIdentity identity;
   bool need_checksum = true;  // a streamed file is hashed first only if the reply carries it
   int64_t deadline_ns = 0;    // monotonic: past it, stop waiting for another load and stream

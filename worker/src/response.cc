@@ -37,7 +37,7 @@ void Response::SetPackets(const shm_cache::ShmCache& cache, shm_cache::PinnedEnt
   body_left_ = length;
 }
 
-void Response::SetFile(UniqueFd file, uint64_t offset, uint64_t length) {
+void Response::SetFile(SharedFd file, uint64_t offset, uint64_t length) {
   file_ = std::move(file);
   file_offset_ = static_cast<off_t>(offset);
   body_left_ = length;

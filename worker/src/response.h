@@ -39,7 +39,7 @@ class Response {
   void SetPackets(const shm_cache::ShmCache& cache, shm_cache::PinnedEntry pin, uint64_t offset,
                   uint64_t length);
   // `length` bytes from byte `offset` of an open file.
-  void SetFile(UniqueFd file, uint64_t offset, uint64_t length);
+  void SetFile(SharedFd file, uint64_t offset, uint64_t length);
   // multipart/byteranges over the source set last (packets or file): part i
   // is `part_heads[i]` and then span i; `part_heads` has one more element,
   // the closing boundary. The head must already end with part_heads[0].
@@ -78,7 +78,7 @@ class Response {
   const shm_cache::ShmCache* cache_ = nullptr;
   shm_cache::PinnedEntry pin_;
   std::optional<shm_cache::PacketReader> reader_;
-  UniqueFd file_;
+  SharedFd file_;
   off_t file_offset_ = 0;
   uint64_t body_left_ = 0;  // of the current part (packets or file)
   uint64_t bytes_sent_ = 0;

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -179,7 +180,15 @@ int RunWorker(const WorkerConfig& config, WorkerHandOff hand_off) {  // a standb
     if (!opened.ok()) return Fail(opened.status().message());
     access_log = std::move(opened.value());
   }
-  ServeContext context{config, /*listen_fd=*/-1, *cache.value(), files.value(), *media_types, nullptr};
+  rlimit nofile{};
+  ::getrlimit(RLIMIT_NOFILE, &nofile);
+  OpenFiles open_files(OpenFiles::Affordable(nofile.rlim_cur, static_cast<size_t>(config.open_files)));
+  if (open_files.capacity() < static_cast<size_t>(config.open_files) && hand_off.slot == 0) {
+    log::Line("keeping at most ", open_files.capacity(), " files open per worker, not ", config.open_files,
+              ": half of what the open-file limit (", nofile.rlim_cur, ") leaves");
+  }
+  ServeContext context{config,        /*listen_fd=*/-1, *cache.value(), files.value(),
+                       open_files,    *media_types,     nullptr};
   context.access_log = access_log.get();
   LoadLocks locks(hand_off.lock_dir, hand_off.lock_salt);
   auto loaders = std::make_unique<LoaderPool>(*cache.value(), locks, config.request_timeout_ms,

@@ -1,8 +1,15 @@
 // UniqueFd: sole owner of a file descriptor; closes it on destruction.
 // Move-only. Not thread-safe (like any value).
+// SharedFd: a descriptor owned by all its copies, closed when the last goes.
+// Copies may live on different threads (the count is atomic); users of one
+// descriptor must not rely on its file position (pread, sendfile with an
+// offset).
 #pragma once
 
 #include <unistd.h>
+
+#include <memory>
+#include <utility>
 
 namespace fc {
 
@@ -33,6 +40,20 @@ class UniqueFd {
 
  private:
   int fd_ = -1;
+};
+
+class SharedFd {
+ public:
+  SharedFd() = default;
+  explicit SharedFd(UniqueFd fd) {
+    if (fd.valid()) owner_ = std::make_shared<const UniqueFd>(std::move(fd));
+  }
+  int get() const { return owner_ ? owner_->get() : -1; }
+  bool valid() const { return owner_ != nullptr; }
+  void Reset() { owner_.reset(); }
+
+ private:
+  std::shared_ptr<const UniqueFd> owner_;
 };
 
 }  // namespace fc

@@ -49,6 +49,11 @@ struct WorkerConfig {
   // a file changed on disk may be served in its old version that long. 0: stat
   // on every request.
   int revalidate_ms = 0;
+  // Descriptors each worker keeps open between misses of a file (nginx's
+  // open_file_cache max): a miss of a kept file whose statx still matches
+  // skips the open. At most half of what the open-file limit leaves (the
+  // rest is for connections); 0: none.
+  int open_files = 16384;
   // Drop a file's pages from the kernel's page cache once its bytes are in the
   // segment (--page-cache drop, and auto under a cgroup memory limit): memory
   // holds a cached file once, not twice.
