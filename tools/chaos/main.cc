@@ -18,6 +18,7 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -126,18 +127,26 @@ void KillLoop(const Options& o, Master& master, fc::shm_cache::ShmCache& cache,
               std::atomic<bool>& stop, Tally& tally) {
   std::mt19937 rng(o.seed);
   std::uniform_int_distribution<int> interval(o.kill_min_ms, o.kill_max_ms);
+  // Killed already: until the master reaps one and its slot is reclaimed, the
+  // slot still says serving and the pid is still a child (a zombie), so it
+  // must not count as a serving worker, before a kill or after.
+  std::set<pid_t> killed;
   while (!stop.load() && tally.kills.load() < o.max_kills) {
     std::this_thread::sleep_for(std::chrono::milliseconds(interval(rng)));
     if (stop.load()) break;
+    for (auto it = killed.begin(); it != killed.end();) {  // reaped: the pid may come back
+      it = master.IsChild(*it) ? std::next(it) : killed.erase(it);
+    }
     auto workers = cache.PeekWorkers();
     std::vector<fc::shm_cache::WorkerInfo> serving;
     for (const auto& w : workers) {
-      if (w.serving && master.IsChild(w.pid)) serving.push_back(w);
+      if (w.serving && master.IsChild(w.pid) && killed.count(w.pid) == 0) serving.push_back(w);
     }
     if (serving.empty()) continue;
     const auto victim = serving[rng() % serving.size()];
     const int64_t t0 = fc::MonotonicNowNs();
     if (::kill(victim.pid, SIGKILL) != 0) continue;
+    killed.insert(victim.pid);
     ++tally.kills;
     // Recovery: as many of the master's workers serving as before the kill,
     // the victim not among them. The replacement takes a free slot (the
@@ -145,7 +154,7 @@ void KillLoop(const Options& o, Master& master, fc::shm_cache::ShmCache& cache,
     for (;;) {
       size_t back = 0;
       for (const auto& w : cache.PeekWorkers()) {
-        back += w.serving && w.pid > 0 && w.pid != victim.pid && master.IsChild(w.pid);
+        back += w.serving && w.pid > 0 && killed.count(w.pid) == 0 && master.IsChild(w.pid);
       }
       if (back >= serving.size()) break;
       if (fc::MonotonicNowNs() - t0 > 10'000'000'000LL) {
