@@ -183,7 +183,8 @@ int RunWorker(const WorkerConfig& config, WorkerHandOff hand_off) {  // a standb
   rlimit nofile{};
   ::getrlimit(RLIMIT_NOFILE, &nofile);
   OpenFiles open_files(OpenFiles::Affordable(nofile.rlim_cur, static_cast<size_t>(config.open_files)));
-  if (open_files.capacity() < static_cast<size_t>(config.open_files) && hand_off.slot == 0) {
+  if (open_files.capacity() < static_cast<size_t>(config.open_files) && hand_off.slot == 0 &&
+      hand_off.standby_fd < 0) {  // once per start: the first worker, not a standby
     log::Line("keeping at most ", open_files.capacity(), " files open per worker, not ", config.open_files,
               ": half of what the open-file limit (", nofile.rlim_cur, ") leaves");
   }
