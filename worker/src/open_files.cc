@@ -22,16 +22,14 @@ bool OpenFiles::Find(const std::string& name, const shm_cache::FileIdentity& id,
     auto it = index_.find(name);
     if (it == index_.end()) return false;
     List::iterator kept = it->second;
-    if (!(kept->file.identity == id)) {
-      index_.erase(it);
-      stale.splice(stale.end(), lru_, kept);
-    } else {
+    if (kept->file.identity == id) {
       kept->used_ns = now_ns;
       lru_.splice(lru_.begin(), lru_, kept);
-      out->fd = kept->file.fd;
-      out->identity = kept->file.identity;
+      *out = kept->file;
       return true;
     }
+    index_.erase(it);  // another file under the name now
+    stale.splice(stale.end(), lru_, kept);
   }
   return false;  // `stale` closes here, unlocked
 }
