@@ -123,6 +123,7 @@ Status CheckLimits(const Raw& r) {
   }
   if (r.threads < 1 || r.threads > 64) return Error("--threads must be between 1 and 64");
   if (r.loaders < 1 || r.loaders > 64) return Error("--loaders must be between 1 and 64");
+  if (r.open_files < 0 || r.open_files > 1'048'576) return Error("--open-files must be between 0 and 1048576");
   if (r.scheduling != "batch" && r.scheduling != "normal") {
     return Error("--scheduling takes batch or normal, not \"" + r.scheduling + "\"");
   }
@@ -137,7 +138,6 @@ Status CheckTimes(const Raw& r, const MasterConfig& config) {
   if (r.revalidate_ms < 0 || r.revalidate_ms > 3'600'000) {
     return Error("--revalidate-after must be between 0 and 3600000 ms");
   }
-  if (r.open_files < 0 || r.open_files > 1'048'576) return Error("--open-files must be between 0 and 1048576");
   if (r.drain_notice_s < 0 || r.drain_notice_s > 3600) return Error("--drain-notice must be between 0 and 3600 seconds");
   const std::string& health = config.worker.health_path;
   if (!health.empty() &&
