@@ -100,6 +100,7 @@ ParseStatus ParseTarget(std::string_view target, Request* out) {
     const unsigned char c = static_cast<unsigned char>(ch);
     if (c <= 0x20 || c >= 0x7f) return ParseStatus::kBadRequest;  // targets are visible ASCII
   }
+  out->target.assign(target);
   if (target == "*") {
     if (out->method != Method::kOptions) return ParseStatus::kBadRequest;
     out->asterisk = true;

@@ -70,8 +70,17 @@ void FormatCombined(const AccessRecord& r, std::string* out) {
   out->append(Stamp(LogFormat::kCombined));
   out->append("] \"");
   AppendEscaped(r.method, out);
-  out->append(" /");
-  AppendEscaped(r.name, out);
+  // "%r" is the request line as received, as nginx's $request: an HTTP
+  // target is visible ASCII with no space (the parser refuses anything
+  // else), so the line always splits into three words; fc names are raw
+  // bytes and are escaped.
+  if (!r.target.empty()) {
+    out->push_back(' ');
+    AppendEscaped(r.target, out);
+  } else {
+    out->append(" /");
+    AppendEscaped(r.name, out);
+  }
   out->push_back(' ');
   out->append(r.protocol);
   out->append("\" ");
@@ -106,6 +115,10 @@ void FormatJson(const AccessRecord& r, std::string* out) {
   out->append(json::Quote(r.method));
   out->append(",\"name\":");
   out->append(json::Quote(r.name));
+  if (!r.target.empty()) {
+    out->append(",\"target\":");
+    out->append(json::Quote(r.target));
+  }
   out->append(",\"status\":");
   AppendNumber(static_cast<uint64_t>(r.status), out);
   if (!r.fc_code.empty()) {

@@ -24,6 +24,8 @@ struct AccessRecord {
   std::string_view peer;        // "ADDR:PORT"
   std::string_view method;      // "GET", "HEAD", "PUT", "LIST", ...
   std::string_view name;        // the file name as requested (raw bytes)
+  std::string_view target;      // HTTP: the request target as received (path and query, still
+                                // percent-encoded); "" for the fc protocol
   std::string_view protocol;    // "HTTP/1.1", "HTTP/1.0", "FC/1"
   int status = 0;               // HTTP status (an fc reply's code mapped to one)
   std::string_view fc_code;     // fc protocol: the reply code's name ("OK", "NOT_FOUND")

@@ -164,6 +164,7 @@ void EventLoop::RecordRequest(const Connection& c) {
   if (http) {
     r.protocol = c.ex.http && c.ex.http->http10 ? "HTTP/1.0" : "HTTP/1.1";
     if (c.ex.http) {
+      r.target = c.ex.http->target;
       r.referer = c.ex.http->referer;
       r.user_agent = c.ex.http->user_agent;
     }
