@@ -3,9 +3,11 @@
 #
 #   bash scripts/fleet.sh N [--root DIR] [--front PORT] [--base-port PORT]
 #
-# Starts N fc-masters on 127.0.0.1:BASE .. BASE+N-1 (each with its own
-# --shm-name, --drain-notice 2 so HAProxy sees a shard's drain before it
-# closes) serving DIR (default: sample/), renders deploy/haproxy.cfg for them,
+# Starts N fc-masters on 127.0.0.1:BASE .. BASE+N-1 (each with its segment
+# fc-PORT, so `fc-shmdump --port PORT` reads it, and --drain-notice 2 so
+# HAProxy sees a shard's drain before it closes) serving DIR (default:
+# sample/); as root, the shards run as DIR's owner (--user OWNER, said on
+# stderr; a root-owned DIR means --user root), renders deploy/haproxy.cfg for them,
 # starts HAProxy on the front port (default 8080), prints the front port, and
 # stops everything it started on Ctrl-C (or SIGTERM). Installs what it needs
 # with scripts/install-deps.sh when run as root.
@@ -37,11 +39,20 @@ stop() {
 }
 trap stop EXIT
 trap 'exit 0' INT TERM
-user=(); [[ $EUID -eq 0 ]] && user=(--user "$(stat -c %U "$root")")
+user=()
+if [[ $EUID -eq 0 ]]; then
+  owner=$(stat -c %U "$root")
+  user=(--user "$owner")
+  if [[ $owner == root ]]; then
+    echo "fleet.sh: $root is owned by root, so the shards run as root (--user root); chown it to run them as another user" >&2
+  else
+    echo "fleet.sh: the shards run as $owner, the owner of $root (--user $owner)" >&2
+  fi
+fi
 servers=""
 for i in $(seq 1 "$n"); do
   port=$((base + i - 1))
-  build/fc-master --root "$root" --port "$port" --workers 2 --shm-name "fc-fleet-$port" \
+  build/fc-master --root "$root" --port "$port" --workers 2 \
     --drain-notice 2 --access-log off "${user[@]}" >"$run/fc$i.out" 2>"$run/fc$i.log" &
   pids+=($!)
   servers+="    server fc$i 127.0.0.1:$port id $i\n"

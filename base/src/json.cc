@@ -4,12 +4,11 @@
 #include <cstdio>
 
 namespace fc::json {
-namespace {
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
 size_t Utf8Length(std::string_view s, size_t i) {
   const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   const unsigned char c = byte(i);
+  if (c < 0x80) return 1;
   size_t n = 0;
   uint32_t min = 0;
   if (c >= 0xC2 && c <= 0xDF) {
@@ -34,7 +33,14 @@ size_t Utf8Length(std::string_view s, size_t i) {
   return n;
 }
 
-}  // namespace
+bool IsUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8Length(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
 
 std::string Quote(std::string_view text) {
   std::string out = "\"";

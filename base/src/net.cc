@@ -1,6 +1,7 @@
 // Blocking socket helpers; see net.h.
 #include "fc/base/net.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -157,6 +158,71 @@ Result<HostPort> ParseHostPort(const std::string& text, const std::string& what)
   if (!port.ok()) return Status::Error(what + " \"" + text + "\": " + port.status().message());
   out.port = port.value();
   return out;
+}
+
+namespace {
+
+// `text` as 16 bytes of IPv6 (IPv4 mapped); *v4: it was IPv4.
+bool AddressBytes(const std::string& text, uint8_t out[16], bool* v4) {
+  in_addr a4;
+  if (::inet_pton(AF_INET, text.c_str(), &a4) == 1) {
+    std::memset(out, 0, 10);
+    out[10] = out[11] = 0xff;
+    std::memcpy(out + 12, &a4, 4);
+    *v4 = true;
+    return true;
+  }
+  *v4 = false;
+  return ::inet_pton(AF_INET6, text.c_str(), out) == 1;
+}
+
+}  // namespace
+
+Result<std::vector<AddressRange>> ParseAddressRanges(const std::string& text, const std::string& what) {
+  std::vector<AddressRange> out;
+  for (size_t start = 0; start < text.size();) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    std::string item = text.substr(start, comma - start);
+    start = comma + 1;
+    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (item == "any") {
+      out.push_back(AddressRange{{}, 0});
+      continue;
+    }
+    AddressRange range;
+    const size_t slash = item.find('/');
+    bool v4 = false;
+    if (!AddressBytes(item.substr(0, slash), range.bytes, &v4)) {
+      return Status::Error(what + ": \"" + item + "\" is not an address or ADDRESS/BITS prefix");
+    }
+    range.bits = 128;
+    if (slash != std::string::npos) {
+      const std::string bits = item.substr(slash + 1);
+      const int most = v4 ? 32 : 128;
+      if (bits.empty() || bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoi(bits) > most) {
+        return Status::Error(what + ": \"" + item + "\" has a prefix length that is not 0.." + std::to_string(most));
+      }
+      range.bits = std::stoi(bits) + (v4 ? 96 : 0);
+    }
+    out.push_back(range);
+  }
+  return out;
+}
+
+bool InAddressRanges(const std::vector<AddressRange>& ranges, const std::string& host) {
+  uint8_t bytes[16];
+  bool v4 = false;
+  if (!AddressBytes(host, bytes, &v4)) return false;
+  for (const AddressRange& r : ranges) {
+    const int whole = r.bits / 8, rest = r.bits % 8;
+    if (std::memcmp(bytes, r.bytes, static_cast<size_t>(whole)) != 0) continue;
+    if (rest != 0 && ((bytes[whole] ^ r.bytes[whole]) & (0xff << (8 - rest)) & 0xff) != 0) continue;
+    return true;
+  }
+  return false;
 }
 
 }  // namespace fc::net

@@ -64,6 +64,7 @@ struct Raw {
   int shutdown_s, drain_notice_s, upgrade_timeout_s = 30, revalidate_ms, open_files;
   std::string scheduling, page_cache;
   std::string max_upload = "1G", token_file, min_rate = "4K", list = "on";
+  std::string list_from = "127.0.0.0/8,::1";
   std::string access_log = "-", log_format = "combined", error_log, metrics_listen;
   bool quiet = false, allow_upload = false;
   std::string config_file;
@@ -149,6 +150,9 @@ Status CheckTimes(const Raw& r, const MasterConfig& config) {
   }
   if (r.max_connections < 1 || r.max_queued < 1) return Error("--max-connections and --max-queued must be at least 1");
   if (r.list != "on" && r.list != "off") return Error("--list takes on or off");
+  if (auto list_from = net::ParseAddressRanges(r.list_from, "--list-from"); !list_from.ok()) {
+    return list_from.status();
+  }
   if (r.lock_timeout_ms < 1 || r.lock_timeout_ms > 10'000) return Error("--lock-timeout must be between 1 and 10000 ms");
   return Status::Ok();
 }
@@ -206,6 +210,7 @@ void ApplyLimits(const Raw& r, MasterConfig* config) {
   w.max_queued = r.max_queued;
   w.lock_timeout_ms = r.lock_timeout_ms;
   w.allow_list = r.list == "on";
+  w.list_from = net::ParseAddressRanges(r.list_from, "--list-from").value();  // checked in CheckTimes
   w.shutdown_timeout_ms = r.shutdown_s * 1000;
   w.drain_notice_ms = r.drain_notice_s * 1000;
   config->upgrade_timeout_ms = r.upgrade_timeout_s * 1000;
@@ -344,6 +349,10 @@ void AddOptions(Raw* rp, MasterConfig* config, po::options_description* visible)
        + Default(r.min_rate)).c_str())
       ("list", po::value(&r.list)->value_name("on|off"),
        "answer LIST (it discloses every cached name; default on)")
+      ("list-from", po::value(&r.list_from)->value_name("PREFIXES"),
+       ("HTTP: GET /.fc/cache answers only clients in these comma-separated address prefixes "
+        "(10.0.0.0/8, ::1; any for everyone); others get 403. fc-client list is not limited"
+        + Default(r.list_from)).c_str())
       ("max-upload", po::value(&r.max_upload)->value_name("SIZE"), ("largest upload" + Default(r.max_upload)).c_str())
       ("max-connections", po::value(&r.max_connections)->value_name("N"),
        ("open connections per worker; more are closed at once" + Default(r.max_connections)).c_str())

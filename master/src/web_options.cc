@@ -28,6 +28,7 @@ const char* AutoindexName(worker::Autoindex a) {
 void AddWebOptions(const worker::WorkerConfig& defaults, WebRaw* raw, po::options_description* options) {
   raw->index = Join(defaults.index_files);
   raw->autoindex = AutoindexName(defaults.autoindex);
+  raw->dotfiles = defaults.deny_dotfiles ? "deny" : "allow";
   raw->precompressed = http::CodingListText(defaults.precompressed);
   const std::string precompressed_default = raw->precompressed.empty() ? "off" : raw->precompressed;
   raw->compress = http::CodingListText(defaults.compress);
@@ -41,6 +42,10 @@ void AddWebOptions(const worker::WorkerConfig& defaults, WebRaw* raw, po::option
        ("HTTP: a directory URL with no index file answers a listing of its files, as an HTML "
         "page or JSON (docs/web.md); off answers 403 (default " + raw->autoindex +
         ": a listing discloses names)").c_str())
+      ("dotfiles", po::value(&raw->dotfiles)->value_name("allow|deny"),
+       ("names with a component beginning with '.' (.git/config, .env): allow serves them as "
+        "nginx does, deny answers 404 except under .well-known/; either way no listing and no "
+        "cache page shows them (default " + raw->dotfiles + ")").c_str())
       ("precompressed", po::value(&raw->precompressed)->value_name("LIST"),
        ("HTTP: serve NAME.br, NAME.zst or NAME.gz in place of NAME to a client that accepts "
         "that encoding, trying the encodings of LIST (br,zstd,gzip in any order) by the "
@@ -81,6 +86,9 @@ Status CheckWebOptions(const WebRaw& raw, worker::WorkerConfig* config) {
   } else {
     return Status::Error("--autoindex takes off, html or json, not \"" + raw.autoindex + "\"");
   }
+  if (raw.dotfiles != "allow" && raw.dotfiles != "deny") {
+    return Status::Error("--dotfiles takes allow or deny, not \"" + raw.dotfiles + "\"");
+  }
   std::string bad;
   const std::string list = raw.precompressed == "off" ? std::string() : raw.precompressed;
   std::optional<std::vector<http::Coding>> codings = http::ParseCodingList(list, &bad);
@@ -96,6 +104,7 @@ Status CheckWebOptions(const WebRaw& raw, worker::WorkerConfig* config) {
   config->compress = std::move(*copies);
   config->compress_min_size = raw.compress_min_size;
   config->autoindex = autoindex;
+  config->deny_dotfiles = raw.dotfiles == "deny";
   config->precompressed = std::move(*codings);
   return Status::Ok();
 }

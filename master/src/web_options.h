@@ -14,11 +14,11 @@ namespace fc::master {
 
 // The options as typed, before their check; defaults from WorkerConfig's.
 struct WebRaw {
-  std::string index, autoindex, precompressed, compress;
+  std::string index, autoindex, dotfiles, precompressed, compress;
   uint64_t compress_min_size = 0;
 };
 
-// Adds --index, --autoindex, --precompressed, --compress and --compress-min-size to `options`, reading into *raw.
+// Adds --index, --autoindex, --dotfiles, --precompressed, --compress and --compress-min-size to `options`, reading into *raw.
 void AddWebOptions(const worker::WorkerConfig& defaults, WebRaw* raw,
                    boost::program_options::options_description* options);
 // Checks the values and stores them in *config.

@@ -144,4 +144,32 @@ std::optional<Coding> Negotiate(std::string_view accept_encoding, bool present,
   return acceptable.front();
 }
 
+int MediaQuality(std::string_view accept, std::string_view type) {
+  const std::string_view major = type.substr(0, type.find('/'));
+  int best_rank = -1, quality = 0;
+  while (!accept.empty()) {
+    const size_t comma = accept.find(',');
+    const std::string_view member = accept.substr(0, comma);
+    accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
+    std::string_view range;
+    int q = 0;
+    if (!ParseMember(member, &range, &q)) continue;
+    const size_t slash = range.find('/');
+    if (slash == std::string_view::npos) continue;
+    int rank = -1;
+    if (IEquals(range, type)) {
+      rank = 2;
+    } else if (range.substr(slash) == "/*" && IEquals(range.substr(0, slash), major)) {
+      rank = 1;
+    } else if (range == "*/*") {
+      rank = 0;
+    }
+    if (rank > best_rank) {
+      best_rank = rank;
+      quality = q;
+    }
+  }
+  return quality;
+}
+
 }  // namespace fc::http

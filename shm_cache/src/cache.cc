@@ -379,7 +379,7 @@ Result<CacheListing> ShmCache::List() {
   for (uint32_t head : {m.header->small_head, m.header->list_head}) {
     for (uint32_t e = head; e != kNil; e = m.entries[e].list_next) {
       const Entry& entry = m.entries[e];
-      listing.files.push_back({m.EntryName(e), entry.size, entry.readers, entry.hits});
+      listing.files.push_back({m.EntryName(e), entry.size, entry.readers, entry.hits, entry.loaded_at_ns});
     }
   }
   listing.totals = PeekTotals();  // under the lock: no racing writer

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -381,6 +382,50 @@ TEST(AccessLogAttackTest, AFullDiskUnderTheLogKeepsServingAndSaysSoOnce) {
   }
   EXPECT_EQ(said, 1u) << text;
   EXPECT_NE(text.find("No space left on device"), std::string::npos) << text;
+}
+
+// A disk that fills in the middle of a flush: what reached the file is cut
+// back to whole lines, so when space comes back the next line does not run
+// into a torn one (review item 10: `{"time":…,"remo{"time":…`).
+TEST(AccessLogAttackTest, AFullDiskLeavesOnlyWholeLines) {
+  TempDir root, logs;
+  WriteText(root / "a.txt", "a");
+  const std::string disk = logs / "disk";
+  ::mkdir(disk.c_str(), 0755);
+  if (::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=16k") != 0) {
+    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root): " << std::strerror(errno);
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{disk};
+  const std::string log = disk + "/access.log", filler = disk + "/filler";
+  Server server(root.path(), {"--access-log", log, "--log-format", "json", "--workers", "1"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  // Leave one page free: the next flush (about 14 KB) stops part-way through a line.
+  WriteFile(filler, 12 * 1024, 1);
+  RawConnection conn(server.port());
+  const auto burst = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      HttpResponse r;
+      ASSERT_TRUE(conn.Send("GET /a.txt?" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\nUser-Agent: a-long-agent-"
+                            "string-to-make-each-line-longer/1.0\r\n\r\n"));
+      ASSERT_TRUE(ReadHttpResponse(conn, &r));
+    }
+  };
+  burst(60);
+  ASSERT_TRUE(server.WaitForLog("dropping log lines", 5000)) << server.Log();
+  std::remove(filler.c_str());
+  burst(20);
+  ASSERT_TRUE(server.WaitForLog("is writable again", 5000)) << server.Log();
+  ASSERT_EQ(server.Stop(), 0);
+  const std::string text = ReadFileOrEmpty(log);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+  ToolResult parsed = RunTool({"/usr/bin/python3", "-c",
+                               "import json,sys\nn=0\nfor l in open(sys.argv[1]):\n json.loads(l); n+=1\nprint(n)", log});
+  EXPECT_EQ(parsed.exit_code, 0) << parsed.err << text;
+  EXPECT_GE(std::atoi(parsed.out.c_str()), 20) << "the lines after the disk had room again";
 }
 
 }  // namespace

@@ -257,7 +257,14 @@ TEST_F(EndToEndTest, UsageErrorsExitWith2AndHelpWith0) {
   EXPECT_EQ(RunTool({MasterBin(), "--root", root_.path(), "--cache-size", "lots"}).exit_code, 2);
   EXPECT_EQ(RunTool({MasterBin(), "--root", root_.path(), "--policy", "random"}).exit_code, 2);
   EXPECT_EQ(RunTool({MasterBin()}).exit_code, 2);
-  EXPECT_EQ(RunTool({ShmdumpBin()}).exit_code, 2);
+  EXPECT_EQ(RunTool({ShmdumpBin(), "--port", "9", "--shm-name", "x"}).exit_code, 2);
+  // No arguments: port 9000's segment, as fc-master's default port.
+  ToolResult bare = RunTool({ShmdumpBin()});
+  if (!FileExists("/dev/shm/fc-9000")) {
+    EXPECT_EQ(bare.exit_code, 1);
+    EXPECT_NE(bare.err.find("\"fc-9000\""), std::string::npos) << bare.err;
+    EXPECT_EQ(bare.err.back(), '\n');
+  }
   EXPECT_EQ(RunTool({ShmdumpBin(), "--help"}).exit_code, 0);
   ToolResult missing = RunTool({ShmdumpBin(), "--shm-name", "fc-no-such-segment"});
   EXPECT_EQ(missing.exit_code, 1);

@@ -289,7 +289,7 @@ TEST_F(WebTest, TheCacheListIsServedAsJsonAndAsAnHtmlTable) {
   Get("/x%3C%26%3E.txt");
   // The worker drops its pin just after the last byte leaves, which can be a
   // moment after the client has read it: wait for the count to fall.
-  const std::string idle = "{\"name\":\"docs/a.txt\",\"size\":6,\"readers\":0,\"hits\":1}";
+  const std::string idle = "{\"name\":\"docs/a.txt\",\"size\":6,\"readers\":0,\"hits\":1,\"age_s\":";
   HttpResponse r;
   for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);;) {
     r = Get("/.fc/cache");

@@ -36,5 +36,33 @@ TEST(ConnectTcpTest, RefusedConnectionNamesTheHost) {
   EXPECT_NE(r.status().message().find("127.0.0.1:1"), std::string::npos);
 }
 
+TEST(AddressRangesTest, PrefixesMatchTheirAddressesOnly) {
+  const auto ranges = ParseAddressRanges("127.0.0.0/8, ::1,10.1.0.0/16,2001:db8::/32", "--list-from").value();
+  EXPECT_TRUE(InAddressRanges(ranges, "127.0.0.1"));
+  EXPECT_TRUE(InAddressRanges(ranges, "127.255.1.2"));
+  EXPECT_TRUE(InAddressRanges(ranges, "::ffff:127.0.0.1")) << "IPv4-mapped, on a dual-stack socket";
+  EXPECT_TRUE(InAddressRanges(ranges, "::1"));
+  EXPECT_TRUE(InAddressRanges(ranges, "10.1.200.3"));
+  EXPECT_FALSE(InAddressRanges(ranges, "10.2.0.1"));
+  EXPECT_FALSE(InAddressRanges(ranges, "128.0.0.1"));
+  EXPECT_FALSE(InAddressRanges(ranges, "::2"));
+  EXPECT_TRUE(InAddressRanges(ranges, "2001:db8:ffff::1"));
+  EXPECT_FALSE(InAddressRanges(ranges, "2001:db9::1"));
+  EXPECT_FALSE(InAddressRanges(ranges, "not-an-address"));
+  EXPECT_TRUE(InAddressRanges(ParseAddressRanges("any", "x").value(), "192.0.2.7"));
+  EXPECT_FALSE(InAddressRanges(ParseAddressRanges("", "x").value(), "127.0.0.1"));
+  EXPECT_TRUE(InAddressRanges(ParseAddressRanges("192.0.2.128/25", "x").value(), "192.0.2.200"));
+  EXPECT_FALSE(InAddressRanges(ParseAddressRanges("192.0.2.128/25", "x").value(), "192.0.2.100"));
+}
+
+TEST(AddressRangesTest, BadPrefixesAreRefusedNamingTheItem) {
+  for (const char* bad : {"localhost", "10.0.0.0/33", "::1/129", "10.0.0.0/", "1.2.3.4/x"}) {
+    auto r = ParseAddressRanges(std::string("127.0.0.1,") + bad, "--list-from");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("--list-from"), std::string::npos);
+    EXPECT_NE(r.status().message().find(bad), std::string::npos) << r.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace fc::net

@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   std::string port, shm_name;
   int timeout_ms = 500;
   po::options_description opts(
-      "Usage: fc-shmdump [--port P | --shm-name NAME] [--json] [--check]\n"
+      "Usage: fc-shmdump [--port P | --shm-name NAME] [--json] [--check]   (default: --port 9000)\n"
       "  or:  fc-shmdump --gc [--remove]\n\n"
       "Prints a live fc cache segment: capacity, used, free, packet size, generation,\n"
       "every entry (name, size, state, readers, hits, age) and every worker slot (pid,\n"
@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
       "Options");
   opts.add_options()
       ("help,h", "print this help and exit")
-      ("port", po::value(&port)->value_name("P"), "the server's port (segment fc-P)")
+      ("port", po::value(&port)->value_name("P"), "the server's port (segment fc-P; default 9000, as fc-master's)")
       ("shm-name", po::value(&shm_name)->value_name("NAME"), "the segment name")
       ("json", "print one JSON object")
       ("check", "run the consistency check; exit 1 on any violation")
@@ -148,10 +148,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fc-shmdump: --remove goes with --gc\n");
     return 2;
   }
-  if (port.empty() == shm_name.empty()) {
-    std::fprintf(stderr, "fc-shmdump: give exactly one of --port or --shm-name\n");
+  if (!port.empty() && !shm_name.empty()) {
+    std::fprintf(stderr, "fc-shmdump: give --port or --shm-name, not both\n");
     return 2;
   }
+  if (port.empty() && shm_name.empty()) port = "9000";  // fc-master's default port
   if (!port.empty()) {
     auto p = fc::net::ParsePort(port);
     if (!p.ok()) {

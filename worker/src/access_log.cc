@@ -2,9 +2,12 @@
 #include "access_log.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -182,6 +185,31 @@ Status WriteFully(int fd, const std::string& bytes) {
   return Status::Ok();
 }
 
+// Appends whole lines or none. A full disk can take part of a write: into a
+// regular file, under an exclusive flock that every worker's flush takes (so
+// no other worker appends in between), the file is cut back to the end of
+// the last whole line written, and a line is never left torn for the next
+// append to run into. Pipes and terminals get WriteFully as they are.
+Status WriteWholeLines(int fd, const std::string& bytes, size_t* kept) {
+  *kept = 0;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return WriteFully(fd, bytes);
+  while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+  }
+  const off_t before = ::lseek(fd, 0, SEEK_END);
+  Status written = WriteFully(fd, bytes);
+  if (!written.ok() && before >= 0) {
+    const off_t after = ::lseek(fd, 0, SEEK_END);
+    const size_t landed = after > before ? std::min(bytes.size(), static_cast<size_t>(after - before)) : 0;
+    const size_t newline = landed == 0 ? std::string::npos : bytes.rfind('\n', landed - 1);
+    const off_t keep = newline == std::string::npos ? 0 : static_cast<off_t>(newline + 1);
+    if (after > before + keep) (void)!::ftruncate(fd, before + keep);
+    *kept = static_cast<size_t>(keep);
+  }
+  ::flock(fd, LOCK_UN);
+  return written;
+}
+
 Result<UniqueFd> OpenPath(const std::string& path) {
   if (path == "-") {
     UniqueFd fd(::fcntl(2, F_DUPFD_CLOEXEC, 3));
@@ -249,13 +277,14 @@ void AccessLog::FlushLocked() {
   // is reported once on stderr, when it starts, and once more when writes
   // succeed again (with what was lost in between); the buffer starts again.
   const std::string who = "fc-worker[" + std::to_string(::getpid()) + "] ";
-  if (Status st = WriteFully(fd_.get(), buffer_); !st.ok()) {
+  size_t kept = 0;
+  if (Status st = WriteWholeLines(fd_.get(), buffer_, &kept); !st.ok()) {
     if (lost_bytes_ == 0) {
       const std::string line = who + st.message() + " (" + path_ +
                                "); dropping log lines until it can be written again\n";
       (void)!::write(2, line.data(), line.size());
     }
-    lost_bytes_ += buffer_.size();
+    lost_bytes_ += buffer_.size() - kept;
   } else if (lost_bytes_ != 0) {
     const std::string line = who + "access log " + path_ + " is writable again; " +
                              std::to_string(lost_bytes_) + " bytes of log lines were lost\n";

@@ -67,6 +67,9 @@ struct Exchange {
   // variant's), or of the compressed copy (`copy`: name stays the file's).
   std::optional<http::Coding> coding;
   bool copy = false;
+  // Precompressed variants whose open failed (bit: 1 << Coding): the next
+  // coding, or the file itself, is tried instead.
+  uint8_t failed_variants = 0;
   // A load that may come back as a compressed copy: the body (ranges,
   // preconditions) is planned once its size is known (OnLoaded).
   bool plan_after_load = false;
@@ -79,6 +82,10 @@ struct Exchange {
     head_only = http_range = is_upload = false;
     coding.reset();
     copy = plan_after_load = false;
+    failed_variants = 0;
+    how = Outcome::kNone;
+    code = protocol::Code::kOk;
+    status = 0;
     identity = shm_cache::FileIdentity();
   }
 };

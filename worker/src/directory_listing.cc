@@ -88,6 +88,46 @@ void SortEntries(const ListingQuery& q, std::vector<Scanned>* all) {
   });
 }
 
+// The code point of the valid UTF-8 sequence of `n` bytes at s[i].
+uint32_t CodePoint(std::string_view s, size_t i, size_t n) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  if (n == 1) return b(0);
+  uint32_t cp = b(0) & (0xFF >> (n + 1));
+  for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (b(k) & 0x3F);
+  return cp;
+}
+
+// Characters that change how the text around them is shown, or show as
+// nothing: controls, bidi embeddings, overrides and isolates, zero-width
+// characters, line and paragraph separators, the BOM.
+bool Invisible(uint32_t cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x061C || cp == 0x00AD ||
+         (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202E) ||
+         (cp >= 0x2060 && cp <= 0x2069) || cp == 0xFEFF;
+}
+
+std::string HexBytes(std::string_view bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char ch : bytes) {
+    out += kHex[static_cast<unsigned char>(ch) >> 4];
+    out += kHex[static_cast<unsigned char>(ch) & 15];
+  }
+  return out;
+}
+
+std::string UtcTime(int64_t seconds) {
+  const time_t t = static_cast<time_t>(seconds);
+  struct tm tm;
+  char buf[32];
+  if (gmtime_r(&t, &tm) == nullptr || std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M UTC", &tm) == 0) {
+    return "-";
+  }
+  return buf;
+}
+
+}  // namespace
+
 std::string HumanSize(uint64_t bytes) {
   static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(bytes);
@@ -104,18 +144,6 @@ std::string HumanSize(uint64_t bytes) {
   }
   return buf;
 }
-
-std::string UtcTime(int64_t seconds) {
-  const time_t t = static_cast<time_t>(seconds);
-  struct tm tm;
-  char buf[32];
-  if (gmtime_r(&t, &tm) == nullptr || std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M UTC", &tm) == 0) {
-    return "-";
-  }
-  return buf;
-}
-
-}  // namespace
 
 ListingQuery ParseListingQuery(std::string_view query) {
   ListingQuery q;
@@ -201,6 +229,30 @@ std::string UrlEncode(std::string_view name, bool keep_slash) {
   return out;
 }
 
+std::string VisibleName(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  char buf[16];
+  for (size_t i = 0; i < name.size();) {
+    const size_t n = json::Utf8Length(name, i);
+    if (n == 0) {
+      std::snprintf(buf, sizeof(buf), "\\x%02X", static_cast<unsigned char>(name[i]));
+      out += buf;
+      ++i;
+      continue;
+    }
+    const uint32_t cp = CodePoint(name, i, n);
+    if (Invisible(cp)) {
+      std::snprintf(buf, sizeof(buf), "\\u%04X", cp);
+      out += buf;
+    } else {
+      out.append(name.substr(i, n));
+    }
+    i += n;
+  }
+  return out;
+}
+
 std::string HtmlEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -227,7 +279,9 @@ std::string RenderListingHtml(const ListingPage& page) {
   h += title;
   h += "</title><style>body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}"
        "table{border-collapse:collapse}th,td{padding:.15em .9em;text-align:left}"
+       "td{white-space:nowrap}td:first-child{white-space:normal;overflow-wrap:anywhere}"
        "td.s{text-align:right;font-variant-numeric:tabular-nums}tr:nth-child(even){background:#f4f4f4}"
+       ".b{color:#a00}"
        "a{text-decoration:none}a:hover{text-decoration:underline}</style></head><body>\n<h1>";
   h += title;
   h += "</h1>\n<table>\n<tr>";
@@ -244,7 +298,9 @@ std::string RenderListingHtml(const ListingPage& page) {
   for (const ListedEntry& e : page.entries) {
     const std::string slash = e.directory ? "/" : "";
     h += "<tr><td><a href=\"" + HtmlEscape(UrlEncode(e.name, false)) + slash + "\">" +
-         HtmlEscape(e.name) + slash + "</a></td><td class=\"s\"";
+         HtmlEscape(VisibleName(e.name)) + slash + "</a>";
+    if (!json::IsUtf8(e.name)) h += " <small class=\"b\" title=\"the name's bytes are not UTF-8\">(not UTF-8)</small>";
+    h += "</td><td class=\"s\"";
     if (!e.directory) h += " title=\"" + std::to_string(e.size) + " bytes\">" + HumanSize(e.size);
     else h += ">-";
     h += "</td><td>" + UtcTime(e.mtime_s) + "</td></tr>\n";
@@ -278,7 +334,11 @@ std::string RenderListingJson(const ListingPage& page) {
   for (const ListedEntry& e : page.entries) {
     if (!first) j += ',';
     first = false;
-    j += "\n{\"name\":" + json::Quote(e.name) + ",\"href\":" +
+    j += "\n{\"name\":" + json::Quote(e.name);
+    // Quote turns bytes that are not UTF-8 into U+FFFD, so two such names
+    // could read alike: the bytes themselves go beside, in hex.
+    if (!json::IsUtf8(e.name)) j += ",\"name_hex\":\"" + HexBytes(e.name) + "\"";
+    j += ",\"href\":" +
          json::Quote(UrlEncode(e.name, false) + (e.directory ? "/" : "")) + ",\"type\":\"" +
          (e.directory ? "directory" : "file") + "\",\"size\":" + std::to_string(e.size) +
          ",\"mtime\":" + std::to_string(e.mtime_s) + "}";

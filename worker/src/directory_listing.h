@@ -60,6 +60,12 @@ std::string RenderListingJson(const ListingPage& page);
 // Percent-encodes every byte of `name` but the unreserved ones (and '/' when
 // `keep_slash`): a relative link or a Location that means exactly `name`.
 std::string UrlEncode(std::string_view name, bool keep_slash);
+// "512 B", "4.0 KiB", "1.5 MiB": a size for people (listings, /.fc/cache).
+std::string HumanSize(uint64_t bytes);
+// A name as text that shows what it is: controls, bidi overrides and
+// isolates and zero-width characters as \u202E, bytes that are not UTF-8 as
+// \xFF ("invoice\u202Efdp.exe" cannot pass for "invoiceexe.pdf").
+std::string VisibleName(std::string_view name);
 // Escapes & < > " ' for HTML text and attribute values.
 std::string HtmlEscape(std::string_view text);
 

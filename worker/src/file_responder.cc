@@ -68,11 +68,23 @@ void FileResponder::Serve(Connection& c) {
   Refusal refusal = FileSource::CanonicalName(c.ex.name, &canonical);
   if (refusal.code != Code::kOk) return c.session->Refuse(c, refusal, false);
   c.ex.name = std::move(canonical);
+  if (ctx_.config.deny_dotfiles && FileSource::IsDeniedDotName(c.ex.name)) {
+    return c.session->Refuse(c, {Code::kNotFound, "no such file under the served root"}, false);
+  }
   HitProbe probe;
   if (ServeHit(c, &probe)) return;
   OpenedFile file;
   if (refusal = OpenForMiss(c.ex.name, probe, &file); !refusal.ok()) {
     Forget(c.ex.name);
+    if (c.ex.coding && !c.ex.copy) {
+      // A precompressed variant that cannot be opened (unreadable, just
+      // removed) is as if absent: the next coding, or the file itself, and
+      // the reply never names the variant. At most one retry per coding.
+      c.ex.failed_variants |= static_cast<uint8_t>(1u << static_cast<int>(*c.ex.coding));
+      c.ex.name = std::string(TypeName(c));
+      c.ex.coding.reset();
+      return Serve(c);
+    }
     return c.session->RefuseOpen(c, refusal);
   }
   c.ex.identity = file.identity;

@@ -27,7 +27,7 @@ Result<FileSource> FileSource::Open(const std::string& root) {
   return FileSource(std::move(fd));
 }
 
-Refusal FileSource::CanonicalName(std::string_view name, std::string* out) {
+Refusal FileSource::CanonicalName(std::string_view name, std::string* out, bool root_ok) {
   out->clear();
   if (name.empty()) return {Code::kBadRequest, "empty file name"};
   if (name.size() > protocol::kMaxNameLength) {
@@ -55,11 +55,30 @@ Refusal FileSource::CanonicalName(std::string_view name, std::string* out) {
     if (!out->empty()) out->push_back('/');
     out->append(part);
   }
-  if (out->empty()) return {Code::kForbidden, "is the served root, a directory"};
+  if (out->empty() && !root_ok) return {Code::kForbidden, "is the served root, a directory"};
   if (out->size() >= protocol::kMaxNameLength) {
     return {Code::kTooLarge, "file name longer than 4095 bytes"};
   }
   return {};
+}
+
+bool FileSource::HasDotSegment(std::string_view name) {
+  for (size_t start = 0; start < name.size();) {
+    if (name[start] == '.') return true;
+    const size_t slash = name.find('/', start);
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return false;
+}
+
+bool FileSource::IsDeniedDotName(std::string_view name) {
+  constexpr std::string_view kWellKnown = ".well-known";
+  if (name.substr(0, kWellKnown.size()) == kWellKnown &&
+      (name.size() == kWellKnown.size() || name[kWellKnown.size()] == '/')) {
+    name.remove_prefix(kWellKnown.size());
+  }
+  return HasDotSegment(name.substr(name.empty() || name[0] != '/' ? 0 : 1));
 }
 
 Refusal RefusalFromErrno(int err, const char* call, const std::string& name, bool writing) {

@@ -50,7 +50,15 @@ class FileSource {
 
   // The canonical form of a requested name in *out; code kOk when acceptable.
   // Used for both protocols and uploads, before the cache, locks or disk.
-  static Refusal CanonicalName(std::string_view name, std::string* out);
+  // `root_ok`: a name that is the root itself ("./", "%2e/") is "" rather
+  // than refused (a directory's URL).
+  static Refusal CanonicalName(std::string_view name, std::string* out, bool root_ok = false);
+  // Whether a canonical name has a component beginning with '.' (".git/HEAD",
+  // "a/.env"): such names are never listed (docs/security.md).
+  static bool HasDotSegment(std::string_view name);
+  // Whether --dotfiles deny refuses it: a dot-segment, except under
+  // ".well-known/" (RFC 8615: ACME challenges, security.txt).
+  static bool IsDeniedDotName(std::string_view name);
   // Opens `name` beneath the root for reading.
   Refusal OpenFile(std::string_view name, OpenedFile* out) const;
   // The one confined open: openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) from

@@ -11,6 +11,7 @@ void FileResponder::ChooseVariant(Connection& c, shm_cache::FileIdentity* id, bo
   const http::Request& req = *c.ex.http;
   for (const http::Coding coding :
        http::AcceptableCodings(req.accept_encoding, req.has_accept_encoding, ctx_.config.precompressed)) {
+    if (c.ex.failed_variants & (1u << static_cast<int>(coding))) continue;
     const std::string variant = c.ex.name + http::CodingSuffix(coding);
     shm_cache::FileIdentity vid;
     bool vfresh = false;

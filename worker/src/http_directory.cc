@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "cache_page.h"
 #include "directory_listing.h"
 #include "event_loop.h"
@@ -26,19 +28,39 @@ bool IsConfinedFile(const FileSource& files, const std::string& name) {
   return regular;
 }
 
+// ?format= decides; else the Accept field's q-values (RFC 9110 §12.5.1),
+// JSON on a tie (curl's "*/*", or no Accept at all).
 bool WantsHtml(const http::Request& req) {
   if (req.query.find("format=json") != std::string::npos) return false;
   if (req.query.find("format=html") != std::string::npos) return true;
-  return req.accept.find("text/html") != std::string::npos;
+  return http::MediaQuality(req.accept, "text/html") > http::MediaQuality(req.accept, "application/json");
 }
+
+// A cached name the page may show: never one with a dot-segment (a dotfile,
+// a file under a hidden directory that works as an unguessable link), as a
+// listing never shows one; a compressed copy (".fc/CODING/NAME") by its NAME.
+bool ShownOnCachePage(const std::string& name) {
+  std::string_view file = name;
+  if (file.compare(0, 4, ".fc/") == 0) {
+    const size_t slash = file.find('/', 4);
+    file = slash == std::string_view::npos ? std::string_view() : file.substr(slash + 1);
+  }
+  return !file.empty() && !FileSource::HasDotSegment(file);
+}
+
+// "ADDR:PORT" -> "ADDR".
+std::string PeerHost(const std::string& peer) { return peer.substr(0, peer.rfind(':')); }
 
 }  // namespace
 
 void HttpSession::HandleDirectory(Connection& c) {
   std::string dir;
   if (!c.ex.name.empty()) {
-    Refusal refusal = FileSource::CanonicalName(c.ex.name, &dir);
+    Refusal refusal = FileSource::CanonicalName(c.ex.name, &dir, /*root_ok=*/true);
     if (!refusal.ok()) return Refuse(c, refusal, false);
+  }
+  if (ctx_.config.deny_dotfiles && FileSource::IsDeniedDotName(dir)) {
+    return Text(c, 404, "\"/" + Printable(dir) + "/\": not found", false);
   }
   for (const std::string& index : ctx_.config.index_files) {
     std::string candidate = dir.empty() ? index : dir + "/" + index;
@@ -48,6 +70,12 @@ void HttpSession::HandleDirectory(Connection& c) {
     }
   }
   c.ex.name = dir;
+  // A directory under a dot-segment (.git/, .well-known/) is never listed:
+  // what it holds is not meant to be browsed (docs/security.md).
+  if (FileSource::HasDotSegment(dir)) {
+    return Text(c, 404, "\"/" + Printable(dir) + "/\": not found (directories whose names begin with "
+                        "'.' are never listed)", false);
+  }
   if (ctx_.config.autoindex == Autoindex::kOff) {
     // Tell a missing directory from one that is only not listed.
     const int fd = ctx_.files.OpenBeneath(dir.empty() ? "." : dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -87,17 +115,25 @@ void HttpSession::HandleCachePage(Connection& c) {
   if (!ctx_.config.allow_list) {
     return Text(c, 403, "the cache list is turned off on this server (--list off)", false);
   }
+  if (!net::InAddressRanges(ctx_.config.list_from, PeerHost(c.peer))) {
+    return Text(c, 403, "the cache page answers only the addresses of fc-master --list-from", false);
+  }
   Result<shm_cache::CacheListing> listing = ctx_.cache.List();
   if (!listing.ok()) return Text(c, 503, "the cache is busy; retry", false);
   std::vector<shm_cache::CachedFile>& files = listing->files;
+  const size_t cached = files.size();
+  files.erase(std::remove_if(files.begin(), files.end(),
+                             [](const shm_cache::CachedFile& f) { return !ShownOnCachePage(f.name); }),
+              files.end());
+  const size_t hidden = cached - files.size();
   const shm_cache::CacheTotals& totals = listing->totals;
   c.ex.how = Outcome::kList;
   const std::string fields = "Cache-Control: no-store\r\nVary: Accept\r\n";
   if (WantsHtml(*c.ex.http)) {
-    return Body(c, 200, RenderCacheHtml(std::move(files), totals), "text/html; charset=utf-8", fields,
+    return Body(c, 200, RenderCacheHtml(std::move(files), hidden, totals), "text/html; charset=utf-8", fields,
                     false);
   }
-  Body(c, 200, RenderCacheJson(files, totals), "application/json", fields, false);
+  Body(c, 200, RenderCacheJson(files, hidden, totals), "application/json", fields, false);
 }
 
 }  // namespace fc::worker

@@ -165,7 +165,7 @@ void HttpSession::Text(Connection& c, int status, const std::string& message,
 void HttpSession::Body(Connection& c, int status, std::string body, std::string_view content_type,
                          std::string_view fields, bool close_after) {
   c.ex.status = status;
-  if (status >= 400) c.ex.how = Outcome::kRefused;
+  if (status >= 400 && c.ex.how != Outcome::kHealth) c.ex.how = Outcome::kRefused;
   c.close_after = c.close_after || close_after;
   if (close_after) {
     c.in_pos = c.in.size();
@@ -184,7 +184,9 @@ void HttpSession::Body(Connection& c, int status, std::string body, std::string_
   h += content_type;
   h += "\r\nContent-Length: ";
   h += std::to_string(length);
-  h += "\r\n";
+  // A body made here may echo the request's path: never let a browser sniff
+  // it into HTML.
+  h += "\r\nX-Content-Type-Options: nosniff\r\n";
   h += fields;
   if (status == 405 || status == 501 || (c.ex.http && c.ex.http->method == http::Method::kOptions)) {
     h += ctx_.config.allow_upload ? "Allow: GET, HEAD, OPTIONS, PUT\r\n"

@@ -118,9 +118,8 @@ void HttpSession::Dispatch(Connection& c, bool body_skippable) {
   const std::string& health = ctx_.config.health_path;
   if (!health.empty() && c.ex.name == std::string_view(health).substr(1)) {
     const bool serving = loop_.serving();
-    Text(c, serving ? 200 : 503, serving ? "ok" : "draining", false);
-    c.ex.how = Outcome::kHealth;
-    return;
+    c.ex.how = Outcome::kHealth;  // before the reply: it says Cache-Control: no-store
+    return Text(c, serving ? 200 : 503, serving ? "ok" : "draining", false);
   }
   // Merge leading slashes ("//a" is "/a", as nginx's merge_slashes does).
   const size_t first = c.ex.name.find_first_not_of('/');

@@ -49,6 +49,12 @@ bool UploadReceiver::Admit(Connection& c, std::string_view token, uint64_t lengt
     c.session->Refuse(c, refusal, true);
     return false;
   }
+  if (cfg.deny_dotfiles && FileSource::IsDeniedDotName(canonical)) {
+    c.session->ReplyError(c, Code::kForbidden,
+                          "\"" + Printable(canonical) + "\": names beginning with '.' are refused (--dotfiles deny)",
+                          true);
+    return false;
+  }
   c.ex.name = std::move(canonical);
   return true;
 }

@@ -11,4 +11,9 @@ namespace fc::json {
 // Returns `text` as a quoted JSON string.
 std::string Quote(std::string_view text);
 
+// The length of the valid UTF-8 sequence at s[i] (1 for ASCII), or 0 where
+// the bytes there are not UTF-8 (overlong, surrogates, truncated, > U+10FFFF).
+size_t Utf8Length(std::string_view s, size_t i);
+bool IsUtf8(std::string_view s);
+
 }  // namespace fc::json

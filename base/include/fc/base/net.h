@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "fc/base/status.h"
 #include "fc/base/unique_fd.h"
@@ -35,5 +36,19 @@ struct HostPort {
 };
 // Parses "HOST:PORT" or "[V6ADDR]:PORT". Errors name `what`.
 Result<HostPort> ParseHostPort(const std::string& text, const std::string& what);
+
+// An address prefix, "10.0.0.0/8", "::1" or "2001:db8::/32" (no bits: the
+// one address). IPv4 is kept as IPv4-mapped IPv6, so "127.0.0.1" also
+// matches a peer seen as "::ffff:127.0.0.1" on a dual-stack socket.
+struct AddressRange {
+  uint8_t bytes[16] = {};
+  int bits = 128;
+};
+// Parses a comma-separated list of prefixes ("" is the empty list; "any" is
+// every address). Errors name `what` and the bad item.
+Result<std::vector<AddressRange>> ParseAddressRanges(const std::string& text, const std::string& what);
+// Whether `host` (an address as inet_ntop writes it) is in one of `ranges`;
+// false for anything that is not an address.
+bool InAddressRanges(const std::vector<AddressRange>& ranges, const std::string& host);
 
 }  // namespace fc::net

@@ -36,4 +36,11 @@ std::optional<Coding> Negotiate(std::string_view accept_encoding, bool present,
 std::vector<Coding> AcceptableCodings(std::string_view accept_encoding, bool present,
                                       const std::vector<Coding>& offered);
 
+// RFC 9110 §12.5.1: the quality, in thousandths, of media type `type`
+// ("text/html") under an Accept field: the most specific range that matches
+// (type/subtype, then type/*, then */*) gives it; none matching gives 0.
+// A malformed member is skipped. Used to choose HTML or JSON (listings,
+// /.fc/cache): "text/html;q=0, application/json" gets JSON.
+int MediaQuality(std::string_view accept, std::string_view type);
+
 }  // namespace fc::http

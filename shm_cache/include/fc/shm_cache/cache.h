@@ -53,6 +53,7 @@ struct CachedFile {
   uint64_t size = 0;
   uint32_t readers = 0;  // transfers reading it right now
   uint64_t hits = 0;
+  int64_t loaded_at_ns = 0;  // CLOCK_REALTIME, when it was loaded
 };
 
 struct SegmentCreator {

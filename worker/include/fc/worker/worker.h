@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fc/base/net.h"
 #include "fc/base/status.h"
 #include "fc/protocol/content_coding.h"
 
@@ -76,6 +77,9 @@ struct WorkerConfig {
   int lock_timeout_ms = 10;            // wait for the shared cache lock; then stream from disk
   int max_queued = 32;                 // pipelined requests waiting per connection
   bool allow_list = true;              // LIST discloses every cached name (--list off)
+  // GET /.fc/cache answers only peers in these prefixes (--list-from); the
+  // fc protocol's LIST is not limited by it.
+  std::vector<net::AddressRange> list_from;
   // HTTP.
   std::string health_path = "/.fc/health";  // GET/HEAD: 200 serving, 503 draining
   std::string default_type = "application/octet-stream";
@@ -86,6 +90,10 @@ struct WorkerConfig {
   // its '/' is redirected (301) to it. docs/web.md.
   std::vector<std::string> index_files{"index.html"};
   Autoindex autoindex = Autoindex::kOff;
+  // --dotfiles deny: a name with a component beginning with '.' answers 404,
+  // except under .well-known/; allow (the default, as nginx): served, never
+  // listed (docs/security.md).
+  bool deny_dotfiles = false;
   // Variants served beside a file (NAME.br, NAME.zst, NAME.gz), in preference
   // order, to a client that accepts them; empty: off (--precompressed).
   std::vector<http::Coding> precompressed;
