@@ -361,6 +361,8 @@ void EventLoop::DeliverLoaded() {
     Connection& c = *it->second;
     if (c.ex.is_upload) {
       uploads_.OnWritten(c, std::move(result));
+    } else if (c.ex.how == Outcome::kListing) {  // only a listing waits with this outcome
+      http_session_.OnListed(c, std::move(result));
     } else {
       responder_.OnLoaded(c, std::move(result));
     }

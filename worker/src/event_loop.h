@@ -31,6 +31,7 @@
 #include "file_responder.h"
 #include "file_source.h"
 #include "http_session.h"
+#include "lister.h"
 #include "loader.h"
 #include "media_types.h"
 #include "open_files.h"
@@ -49,6 +50,7 @@ struct ServeContext {
   OpenFiles& open_files;  // descriptors kept between misses
   const MediaTypes& media_types;
   LoaderPool* loaders = nullptr;
+  Lister* lister = nullptr;  // directory listings (--autoindex)
   AccessLog* access_log = nullptr;  // null: --access-log off
   std::atomic<int> connections{0};  // open connections in this worker
 };

@@ -84,18 +84,24 @@ void HttpSession::HandleDirectory(Connection& c) {
     return Text(c, 403, "\"/" + Printable(dir) + "/\" has no index file and listings are off "
                             "(fc-master --autoindex html|json turns them on)", false);
   }
-  ListingPage page;
-  if (Refusal refusal = ListDirectory(ctx_.files, dir, ParseListingQuery(c.ex.http->query), &page);
-      !refusal.ok()) {
-    return Refuse(c, refusal, false);
-  }
+  // The scan runs on the worker's Lister thread: the loop goes on serving.
   c.ex.how = Outcome::kListing;
-  if (ctx_.config.autoindex == Autoindex::kJson) {
-    return Body(c, 200, RenderListingJson(page), "application/json", "Cache-Control: no-cache\r\n",
-                    false);
+  EventLoop* loop = &loop_;
+  const uint64_t serial = c.serial;
+  ListingJob job{dir, ParseListingQuery(c.ex.http->query), ctx_.config.autoindex == Autoindex::kJson,
+                 [loop, serial](LoadResult result) { loop->PostLoaded(serial, std::move(result)); }};
+  if (!ctx_.lister->Submit(std::move(job))) {
+    return Body(c, 503, "too many directory listings in progress; retry\n", "text/plain; charset=utf-8",
+                "Retry-After: 1\r\n", false);
   }
-  Body(c, 200, RenderListingHtml(page), "text/html; charset=utf-8", "Cache-Control: no-cache\r\n",
-           false);
+  loop_.AwaitLoader(c);
+}
+
+void HttpSession::OnListed(Connection& c, LoadResult result) {
+  if (result.kind != LoadResult::Kind::kListed) return Refuse(c, result.refusal, false);
+  const bool json = ctx_.config.autoindex == Autoindex::kJson;
+  Body(c, 200, std::move(result.body), json ? "application/json" : "text/html; charset=utf-8",
+       "Cache-Control: no-cache\r\n", false);
 }
 
 bool HttpSession::RedirectDirectory(Connection& c) {

@@ -32,6 +32,8 @@ class HttpSession : public Session {
   // A directory's URL without its '/': 301 to it (keeping the query).
   void RefuseOpen(Connection& c, const Refusal& refusal) override;
   int LogStatus(const Connection& c) const override { return c.ex.status; }
+  // The Lister's page (or refusal) for the listing the connection waits for.
+  void OnListed(Connection& c, LoadResult result);
 
  private:
   void Dispatch(Connection& c, bool body_skippable);

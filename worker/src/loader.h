@@ -35,7 +35,8 @@ namespace fc::worker {
 struct LoadResult {
   // kWouldBlock: a load that may not wait (LoaderPool::TryLoadNow) gave up,
   // leaving nothing to undo.
-  enum class Kind { kCached, kStream, kError, kUploaded, kWritten, kWouldBlock } kind = Kind::kError;
+  // kListed: a directory listing's page, from the Lister (lister.h).
+  enum class Kind { kCached, kStream, kError, kUploaded, kWritten, kWouldBlock, kListed } kind = Kind::kError;
   shm_cache::PinnedEntry pin;  // kCached
   SharedFd fd;                 // kStream
   uint64_t checksum = 0;       // kStream, kUploaded
@@ -43,6 +44,7 @@ struct LoadResult {
   Outcome how = Outcome::kNone;  // how the load ended (outcome.h)
   std::optional<http::Coding> coding;  // kCached: the pin is the file's compressed copy in this coding
   Refusal refusal{protocol::Code::kInternal, ""};  // kError: the reply
+  std::string body;            // kListed: the rendered page
 };
 
 struct LoadTask {

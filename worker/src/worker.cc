@@ -195,6 +195,8 @@ int RunWorker(const WorkerConfig& config, WorkerHandOff hand_off) {  // a standb
   auto loaders = std::make_unique<LoaderPool>(*cache.value(), locks, config.request_timeout_ms,
                                               config.loaders, config.drop_loaded_pages);
   context.loaders = loaders.get();
+  Lister lister(files.value());
+  context.lister = &lister;
   // Everything above needs no slot: a standby has it ready before a worker
   // dies, so that its replacement only attaches and starts its loops.
   if (hand_off.standby_fd >= 0 && !AwaitActivation(config, &hand_off, stop_signals, access_log.get())) return 0;
