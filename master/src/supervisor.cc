@@ -36,6 +36,21 @@ namespace {
 
 constexpr int64_t kMs = 1'000'000;
 
+// Every log file a reload names must open for this user (the workers' too)
+// before anything changes: a worker that cannot open its access log exits
+// before serving, and a master that cannot open its error log would lose it.
+Status CheckReloadFiles(const worker::WorkerConfig& w) {
+  const std::pair<const char*, const std::string*> files[] = {{"access log", &w.access_log},
+                                                               {"error log", &w.error_log}};
+  for (const auto& [what, path] : files) {
+    if (path->empty() || *path == "-" || *path == "off") continue;
+    const int fd = ::open(path->c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+    if (fd < 0) return Status::FromErrno(errno, "open", std::string(what) + " \"" + *path + "\"");
+    ::close(fd);
+  }
+  return Status::Ok();
+}
+
 class Supervisor {
  public:
   Supervisor(Supervised s, MasterConfig parsed)
@@ -66,6 +81,7 @@ class Supervisor {
   int Stop(const char* why);
 
   MasterConfig config_;
+  MasterConfig before_reload_;  // what a reload replaced, kept if its workers fail to start
   MasterConfig parsed_;  // as last parsed (before defaults were resolved): what a reload compares
   worker::WorkerHandOff made_;  // what start-up made for the workers; each fork adds its slot and socket
   std::vector<UniqueFd> listeners_;
@@ -107,7 +123,17 @@ void Supervisor::Reap() {
 void Supervisor::AdvanceReload() {
   if (!reloading_ || !workforce_.AdvanceReload()) return;
   reloading_ = false;
-  log::Line("reload: done; every worker runs the new configuration (", workforce_.size(), " workers)");
+  if (const uint32_t failed = workforce_.reload_failures(); failed > 0) {
+    // Say what is true, and respawn with what is known to start.
+    log::Line("reload: incomplete: ", failed, " of ", workforce_.size(),
+              " workers kept the previous configuration (their replacements exited before serving, "
+              "above); respawns use the previous configuration; fix the cause and send SIGHUP again");
+    config_ = before_reload_;
+    made_.media_types = worker::LoadMediaTypes(config_.worker.mime_types, config_.worker.default_type);
+    (void)log::RedirectStderr(config_.worker.error_log);
+  } else {
+    log::Line("reload: done; every worker runs the new configuration (", workforce_.size(), " workers)");
+  }
   Notify("READY=1");
 }
 
@@ -162,9 +188,15 @@ void Supervisor::Reload() {
     Notify("READY=1");
     return;
   }
+  if (Status usable = CheckReloadFiles(next.worker); !usable.ok()) {
+    log::Line("SIGHUP: ", usable.message(), "; keeping the running configuration");
+    Notify("READY=1");
+    return;
+  }
   ReloadPlan plan = PlanReload(parsed_, config_, made_, next, resolved.value(), cache_->worker_slots());
   for (const std::string& line : plan.kept) log::Line("SIGHUP: ", line);
   const uint32_t workers = plan.config.workers;
+  before_reload_ = config_;
   config_ = std::move(plan.config);
   made_.media_types = worker::LoadMediaTypes(config_.worker.mime_types, config_.worker.default_type);
   if (Status redirected = log::RedirectStderr(config_.worker.error_log); !redirected.ok()) {
@@ -209,7 +241,9 @@ void Supervisor::StartUpgrade() {
 void Supervisor::UpgradeFailed(const std::string& why) {
   log::Line("upgrade failed: ", why, "; the old master keeps serving");
   if (upgrade_.pid != 0) {
-    ::kill(upgrade_.pid, SIGKILL);  // its workers follow (PR_SET_PDEATHSIG) and are reclaimed
+    // Its process group (upgrade.cc): the new master, its workers, and
+    // whatever a wrapper script started and left holding the port.
+    ::kill(-upgrade_.pid, SIGKILL);
     upgrade_.pid = 0;
   }
   upgrade_.ready.Reset();
@@ -319,10 +353,11 @@ int Supervisor::Stop(const char* why) {
                            int64_t{config_.worker.shutdown_timeout_ms + config_.worker.drain_notice_ms} * kMs +
                            2000 * kMs;
   bool forced = false;
-  auto kill_all = [this, &forced](const char* reason) {
+  auto kill_all = [this, &forced, upgrade](const char* reason) {
     log::Line(reason);
     workforce_.Signal(SIGKILL);
-    if (upgrade_.pid != 0) ::kill(upgrade_.pid, SIGKILL);
+    // A new master that took over is the service now: never touch it.
+    if (upgrade_.pid != 0 && !upgrade) ::kill(-upgrade_.pid, SIGKILL);
     forced = true;
   };
   while (workforce_.AnyAlive() || (upgrade_.pid != 0 && !upgrade)) {

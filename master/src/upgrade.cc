@@ -98,7 +98,14 @@ Result<UpgradeChild> StartNewMaster(const UpgradeHandover& h) {
   std::fflush(stderr);
   const pid_t pid = ::fork();
   if (pid < 0) return Status::FromErrno(errno, "fork", "upgrade");
-  if (pid == 0) ExecNewMaster(h, write_end.get());
+  if (pid == 0) {
+    // Its own process group: a new binary that never serves is given up on
+    // with everything it started (a wrapper's children that inherited the
+    // listening sockets included), by one kill of the group.
+    ::setpgid(0, 0);
+    ExecNewMaster(h, write_end.get());
+  }
+  ::setpgid(pid, pid);  // also here, so that no kill can come before the child's own call
   ::fcntl(read_end.get(), F_SETFL, O_NONBLOCK);
   UpgradeChild child;
   child.pid = pid;

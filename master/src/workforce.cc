@@ -71,7 +71,14 @@ void Workforce::BeginReload(uint32_t workers) {
   // The standby runs the old configuration: another one, with the new.
   standby_.Dismiss();
   standby_due_ns_ = MonotonicNowNs() + 50 * kMs;
-  for (Position& p : positions_) p.replace = true;
+  reload_failures_ = 0;
+  for (Position& p : positions_) {
+    if (p.state() == Position::State::kReplacing) {
+      p.replace_again = true;  // its replacement runs the configuration before this one
+    } else {
+      p.replace = true;
+    }
+  }
   ApplyPositions(workers);
 }
 
@@ -208,7 +215,8 @@ bool Workforce::OnExit(pid_t pid, int status) {
       QueueReclaim(p.next_slot, pid);
       p.next_pid = 0;
       p.next_slot = kNoSlot;
-      p.replace = false;
+      p.replace = p.replace_again = false;
+      ++reload_failures_;
       ours = true;
     }
   }
@@ -335,8 +343,10 @@ bool Workforce::AdvanceReload() {
       p.started_ns = MonotonicNowNs();
       p.next_pid = 0;
       p.next_slot = kNoSlot;
-      p.replace = false;
-      continue;
+      p.replace = p.replace_again;
+      p.replace_again = false;
+      if (!p.replace) continue;
+      // A newer reload is waiting: replace what just took over, below.
     }
     if (!p.replace) continue;
     if (p.state() != Position::State::kServing) {  // dead and waiting: its respawn brings the new configuration

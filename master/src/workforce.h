@@ -70,6 +70,9 @@ class Workforce {
   // new configuration.
   void BeginReload(uint32_t workers);
   bool AdvanceReload();
+  // Replacements of the reload under way that exited before serving (their
+  // positions kept the old worker); read once the reload is done.
+  uint32_t reload_failures() const { return reload_failures_; }
   // After a failed upgrade: look for slots of dead strangers now.
   void ScanStrangersSoon() { last_stranger_scan_ns_ = 0; }
 
@@ -83,6 +86,9 @@ class Workforce {
     int64_t respawn_at_ns = 0;  // 0: not waiting
     bool replace = false;       // a reload asked for a worker with the new configuration
     pid_t next_pid = 0;         // that replacement, until it serves
+    // A newer reload came while that replacement (of the older configuration)
+    // was starting: once it serves, it is replaced in turn.
+    bool replace_again = false;
     uint32_t next_slot = kNoSlot;
 
     // What the position is doing, named from the fields above (they stay the
@@ -132,6 +138,7 @@ class Workforce {
 
   Context ctx_;
   std::vector<Position> positions_;
+  uint32_t reload_failures_ = 0;
   std::vector<Retiring> retiring_;
   std::vector<Reclaim> reclaims_;
   Standby standby_;

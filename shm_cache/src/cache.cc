@@ -139,6 +139,10 @@ void ShmCache::Impl::DrainDeferredLocked() {
 
 void ShmCache::SetLockWait(int ms) { impl_->lock_wait_ms = ms; }
 
+void ShmCache::SetNameSalt(uint64_t salt) { impl_->name_salt = salt; }
+
+uint64_t ShmCache::Impl::KeyHash(std::string_view name) const { return NameHash(name) ^ name_salt; }
+
 bool ShmCache::Impl::LookupLocked(ShmCache& cache, std::string_view name, uint64_t hash,
                                   const FileIdentity& identity, PinnedEntry* pin, bool count_miss,
                                   bool match_size) {
@@ -194,7 +198,7 @@ Result<PinnedEntry> ShmCache::LookupMatching(std::string_view name, const FileId
   if (!m.TakeLock()) return LockBusy();
   RobustLock lock(m.segment_lock, RobustLock::Adopt{});
   PinnedEntry pin;
-  m.LookupLocked(*this, name, NameHash(name), identity, &pin, count_miss, match_size);
+  m.LookupLocked(*this, name, m.KeyHash(name), identity, &pin, count_miss, match_size);
   return pin;
 }
 
@@ -211,7 +215,7 @@ Admission::Kind ShmCache::RouteMiss(std::string_view name, const FileIdentity& i
   if (needed_bytes > data_capacity()) return Admission::Kind::kTooLarge;
   if (!m.TakeLock()) return Admission::Kind::kBusy;
   RobustLock lock(m.segment_lock, RobustLock::Adopt{});
-  return m.AdmitLocked(NameHash(name), needed_bytes) ? Admission::Kind::kReserved : Admission::Kind::kNotAdmitted;
+  return m.AdmitLocked(m.KeyHash(name), needed_bytes) ? Admission::Kind::kReserved : Admission::Kind::kNotAdmitted;
 }
 
 Admission ShmCache::Admit(std::string_view name, const FileIdentity& identity) {
@@ -223,7 +227,7 @@ Admission ShmCache::AdmitMatching(std::string_view name, const FileIdentity& ide
   m.RequireSlot();
   Admission result;
   const uint64_t needed_bytes = name.size() + identity.size;
-  const uint64_t hash = NameHash(name);
+  const uint64_t hash = m.KeyHash(name);
   if (!m.TakeLock()) {
     result.kind = Admission::Kind::kBusy;
     return result;
@@ -358,7 +362,7 @@ void ShmCache::Unpin(uint32_t e) {
 
 void ShmCache::Invalidate(std::string_view name) {
   Impl& m = *impl_;
-  const uint64_t hash = NameHash(name);
+  const uint64_t hash = m.KeyHash(name);
   // Best effort: a copy left behind is stale by identity (an upload renames a
   // new inode into place) and is dropped by the next lookup.
   if (!m.TakeLock()) return;

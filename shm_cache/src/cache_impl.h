@@ -50,6 +50,9 @@ struct ShmCache::Impl {
 
   // The serving-path bound on the shared lock (SetLockWait); -1: forever.
   int lock_wait_ms = -1;
+  uint64_t name_salt = 0;  // SetNameSalt
+  // The index key of `name` for this handle: its hash, salted.
+  uint64_t KeyHash(std::string_view name) const;
   // What could not take the lock in time, done the next time this process
   // holds it: a stopped holder delays these, never the requests.
   struct DeferredAbort {

@@ -133,6 +133,98 @@ TEST_F(ReloadAttackTest, AReloadToARootWithASymlinkOutStillConfines) {
   EXPECT_EQ(get("/f1.bin").status, 404) << "the old root is no longer served";
 }
 
+// GET `target` on a fresh connection.
+HttpResponse GetOnce(uint16_t port, const std::string& target) {
+  return SendHttp(port, "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+}
+
+// Waits for "reload: done" (or "incomplete") after `mark`, then until none of
+// `old_workers` serves any more.
+void AwaitReload(const Server& server, size_t mark, const std::vector<pid_t>& old_workers) {
+  ASSERT_TRUE(WaitUntil([&] { return server.Log().find("reload: ", mark) != std::string::npos &&
+                                     (server.Log().find("reload: done", mark) != std::string::npos ||
+                                      server.Log().find("reload: incomplete", mark) != std::string::npos); },
+                        30'000)) << server.Log();
+  ASSERT_TRUE(WaitUntil([&] {
+    for (pid_t pid : server.WorkerPids()) {
+      if (std::find(old_workers.begin(), old_workers.end(), pid) != old_workers.end()) return false;
+    }
+    return true;
+  }, 30'000)) << server.Log();
+}
+
+// A reload to a root whose symlink leads into the old root: what the old root
+// had cached under that name is not served (entries are keyed by root); the
+// new root confines as a fresh server would (403).
+TEST_F(ReloadAttackTest, AReloadToANewRootNeverServesTheOldRootsCachedBytes) {
+  TempDir next;
+  // The same name in both: a directory in the old root, a symlink to it in
+  // the new one (a fresh server on the new root refuses it: it leads out).
+  ::mkdir((root_ / "sub").c_str(), 0755);
+  WriteText(root_ / "sub/secret.txt", "OLD-ROOT-SECRET");
+  ASSERT_EQ(::symlink((root_ / "sub").c_str(), (next / "sub").c_str()), 0);
+  const std::string conf = Config("root = " + root_.path() + "\nworkers = 2\n");
+  Server server("", {"--config", conf});
+  ASSERT_TRUE(server.started()) << server.Log();
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(GetOnce(server.port(), "/sub/secret.txt").body, "OLD-ROOT-SECRET");
+  const std::vector<pid_t> old_workers = server.WorkerPids();
+  WriteText(conf, "root = " + next.path() + "\nworkers = 2\n");
+  const size_t mark = server.Log().size();
+  ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+  AwaitReload(server, mark, old_workers);
+  for (int i = 0; i < 8; ++i) {
+    const HttpResponse r = GetOnce(server.port(), "/sub/secret.txt");
+    EXPECT_EQ(r.status, 403) << r.body;
+    EXPECT_EQ(r.body.find("OLD-ROOT-SECRET"), std::string::npos);
+  }
+}
+
+// A reload whose log files cannot be opened changes nothing, and says why
+// naming the file (as a missing upload-token file already did).
+TEST_F(ReloadAttackTest, AReloadNamingALogFileThatCannotBeOpenedKeepsTheRunningConfiguration) {
+  const std::string conf = Config("root = " + root_.path() + "\nworkers = 2\ncache-control = before\n");
+  Server server("", {"--config", conf});
+  ASSERT_TRUE(server.started()) << server.Log();
+  const std::vector<pid_t> workers = server.WorkerPids();
+  for (const char* key : {"access-log", "error-log"}) {
+    const std::string missing = dir_ / ("no-such-dir/" + std::string(key) + ".log");
+    WriteText(conf, "root = " + root_.path() + "\nworkers = 2\ncache-control = after\n" + key + " = " + missing + "\n");
+    const size_t mark = server.Log().size();
+    ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+    ASSERT_TRUE(WaitUntil([&] { return server.Log().find("keeping the running configuration", mark) != std::string::npos; },
+                          10'000)) << server.Log();
+    EXPECT_NE(server.Log().find(missing, mark), std::string::npos) << server.Log();
+    EXPECT_EQ(server.Log().find("reload: done", mark), std::string::npos) << server.Log();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(server.WorkerPids(), workers) << "no worker was replaced";
+    EXPECT_EQ(GetOnce(server.port(), "/f1.bin").Header("Cache-Control"), "before");
+  }
+}
+
+// A second SIGHUP with another configuration while the first is replacing
+// workers: once it settles, every worker runs the second.
+TEST_F(ReloadAttackTest, TwoReloadsInARowEndWithEveryWorkerOnTheSecond) {
+  const std::string conf = Config("root = " + root_.path() + "\nworkers = 2\ncache-control = v0\n");
+  Server server("", {"--config", conf});
+  ASSERT_TRUE(server.started()) << server.Log();
+  const std::vector<pid_t> old_workers = server.WorkerPids();
+  WriteText(conf, "root = " + root_.path() + "\nworkers = 2\ncache-control = v1\n");
+  size_t mark = server.Log().size();
+  ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitUntil([&] { return server.Log().find("one at a time", mark) != std::string::npos; }, 10'000))
+      << server.Log();
+  WriteText(conf, "root = " + root_.path() + "\nworkers = 2\ncache-control = v2\n");
+  mark = server.Log().size();
+  ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+  AwaitReload(server, mark, old_workers);
+  // And the first reload's workers are gone too.
+  ASSERT_TRUE(WaitUntil([&] { return server.WorkerPids().size() == 2; }, 20'000)) << server.Log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  for (int i = 0; i < 24; ++i) {
+    EXPECT_EQ(GetOnce(server.port(), "/f1.bin").Header("Cache-Control"), "v2") << "request " << i << "\n" << server.Log();
+  }
+}
+
 // Binary upgrades that go wrong. After each: the port serves, the segment
 // passes --check, no process is left over, and /dev/shm holds exactly one
 // segment of this server.
@@ -258,6 +350,68 @@ TEST_F(UpgradeAttackTest, SigtermToTheOldMasterDuringTheHandOverLeavesNothing) {
   // (the old master's second stop signal may kill the new master first):
   // they must be gone soon, not at the instant it is.
   EXPECT_TRUE(WaitUntil([&] { return Orphans(master) == 0u; }, 15'000)) << Orphans(master) << " left\n" << log;
+}
+
+// A processes whose command line holds `marker`, alive (not a zombie).
+bool AnyProcessWith(const std::string& marker) {
+  bool found = false;
+  if (DIR* d = ::opendir("/proc")) {
+    while (dirent* e = ::readdir(d)) {
+      const std::string pid = e->d_name;
+      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::string cmd = ReadFileOrEmpty("/proc/" + pid + "/cmdline");
+      std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+      const std::string stat = ReadFileOrEmpty("/proc/" + pid + "/stat");
+      const size_t paren = stat.rfind(')');
+      const bool zombie = paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z';
+      if (!zombie && cmd.find(marker) != std::string::npos) found = true;
+    }
+    ::closedir(d);
+  }
+  return found;
+}
+
+// A wrapper that never serves and leaves a child holding the inherited
+// listening sockets: at the deadline the old master kills the whole group,
+// so nothing keeps the port (review item 9).
+TEST_F(UpgradeAttackTest, AHungWrapperIsKilledWithEverythingItStarted) {
+  const std::string wrapper = dir_ / "wrapper.sh";
+  WriteText(wrapper, "#!/bin/sh\nsleep 61.4242 &\nsleep 61.4243\n");
+  ::chmod(wrapper.c_str(), 0755);
+  Server server(root_.path(), {"--upgrade-binary", wrapper, "--upgrade-timeout", "1"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  const size_t mark = server.Log().size();
+  ASSERT_EQ(::kill(server.pid(), SIGUSR2), 0);
+  ASSERT_TRUE(WaitUntil([&] { return AnyProcessWith("sleep 61.4242"); }, 5000)) << server.Log();
+  ASSERT_TRUE(WaitUntil([&] { return server.Log().find("did not serve within the deadline", mark) != std::string::npos; },
+                        10'000)) << server.Log();
+  EXPECT_TRUE(WaitUntil([&] { return !AnyProcessWith("sleep 61.4242") && !AnyProcessWith("sleep 61.4243"); }, 5000))
+      << "the wrapper's children outlived the failed upgrade";
+  ExpectHealthy(server);
+}
+
+// After a hand-over, the old master may have to force a stuck worker past
+// --shutdown-timeout: that never touches the new master, which serves on.
+TEST_F(UpgradeAttackTest, TheOldMastersForcedStopLeavesTheNewMasterServing) {
+  Server server(root_.path(), {"--shutdown-timeout", "1", "--workers", "2"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  const std::vector<pid_t> old_workers = server.WorkerPids();
+  ASSERT_FALSE(old_workers.empty());
+  ASSERT_EQ(::kill(old_workers[0], SIGSTOP), 0);  // it cannot drain: the old master must kill it
+  const size_t mark = server.Log().size();
+  ASSERT_EQ(::kill(server.pid(), SIGUSR2), 0);
+  ASSERT_TRUE(WaitUntil([&] { return server.Log().find("upgrade: new master pid", mark) != std::string::npos; },
+                        30'000)) << server.Log();
+  const pid_t new_master = static_cast<pid_t>(NumberAfter(server.Log(), " as pid ", mark));
+  ASSERT_GT(new_master, 0);
+  ASSERT_TRUE(WaitUntil([&] { return server.Log().find("stays with the new master", mark) != std::string::npos; },
+                        20'000)) << server.Log();
+  EXPECT_NE(server.Log().find("killing them", mark), std::string::npos) << "the stop was forced\n" << server.Log();
+  EXPECT_EQ(::kill(new_master, 0), 0) << "the new master was killed\n" << server.Log();
+  EXPECT_EQ(SendHttp(server.port(), "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n").body, "served") << server.Log();
+  ::kill(new_master, SIGTERM);
+  EXPECT_TRUE(WaitUntil([&] { return ::kill(new_master, 0) != 0; }, 20'000));
+  EXPECT_TRUE(WaitUntil([&] { return !FileExists("/dev/shm/" + server.shm_name()); }, 20'000)) << server.Log();
 }
 
 }  // namespace

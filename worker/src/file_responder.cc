@@ -230,7 +230,9 @@ void FileResponder::OnLoaded(Connection& c, LoadResult result) {
     case LoadResult::Kind::kWritten:
     case LoadResult::Kind::kUploaded:
     case LoadResult::Kind::kWouldBlock:
-      break;  // never here: an upload's results go to the UploadReceiver, and TryLoadNow keeps kWouldBlock
+    case LoadResult::Kind::kListed:
+      break;  // never here: an upload's results go to the UploadReceiver, a listing's to the
+              // HttpSession, and TryLoadNow keeps kWouldBlock
   }
 }
 

@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "fc/base/checksum.h"
 #include "fc/base/status.h"
 #include "access_log.h"
 #include "event_loop.h"
@@ -31,6 +33,16 @@
 namespace fc::worker {
 
 namespace {
+
+// The cache's name salt for this root (ShmCache::SetNameSalt): its resolved
+// path and its directory's device and inode, so that another root, or the
+// same path made anew, keys its entries apart.
+uint64_t RootSalt(const std::string& root, int root_fd) {
+  struct stat st {};
+  ::fstat(root_fd, &st);
+  const std::string key = root + '\0' + std::to_string(st.st_dev) + ':' + std::to_string(st.st_ino);
+  return Checksum64::Of(key.data(), key.size());
+}
 
 // Once serving, every thread gets the worker's scheduling: the default slice
 // (a standby's main thread waited with a short one, and the loops it made
@@ -196,6 +208,7 @@ int RunWorker(const WorkerConfig& config, WorkerHandOff hand_off) {  // a standb
                                               config.loaders, config.drop_loaded_pages);
   context.loaders = loaders.get();
   Lister lister(files.value());
+  cache.value()->SetNameSalt(RootSalt(config.root, files.value().root_fd()));
   context.lister = &lister;
   // Everything above needs no slot: a standby has it ready before a worker
   // dies, so that its replacement only attaches and starts its loops.

@@ -294,6 +294,12 @@ class ShmCache {
   // pin, and unpins and aborts are deferred to the next time this process
   // holds the lock; each counts in Snapshot::lock_timeouts. -1: wait forever.
   void SetLockWait(int ms);
+  // Entries are keyed by (salt, name): this handle finds only entries that
+  // handles with the same salt loaded. A worker sets it from its served
+  // root, so that after a reload to another root (whose names may reach the
+  // old root's files through a symlink) it never serves what was loaded,
+  // confined, beneath the old one. 0 (the default) for tools and tests.
+  void SetNameSalt(uint64_t salt);
 
   // Pins `name` if cached and fresh (an invalid pin: a miss). A stale copy
   // is dropped from the index. A lock timeout is a kBusy status.
