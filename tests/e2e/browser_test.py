@@ -4,8 +4,10 @@ driven through chromedriver's WebDriver protocol (HTTP + JSON, so only the
 standard library is needed here), against the real fc-master on port 0.
 
 It loads / (index.html renders), a directory listing (a click on a link whose
-name needs escaping brings the file's bytes; a click on the Size header sorts),
-and /.fc/cache as HTML (the table shows what was served). Screenshots go to
+name needs escaping brings the file's bytes; a click on the Size header sorts;
+no dotfile; a bidi override and bytes that are not UTF-8 shown as escapes; no
+size or date wraps at 420 px), /.git/ (never listed), and /.fc/cache as HTML
+(the table shows what was served, but no dotfile). Screenshots go to
 --out. Exits 77 (ctest: skipped), saying why, where chromium or chromedriver
 is missing or the browser cannot start; 0 when every check passed.
 """
@@ -68,6 +70,9 @@ class WebDriver:
         element = self.cmd("POST", "/element", {"using": "link text", "value": text})
         self.cmd("POST", "/element/%s/click" % element[ELEMENT], {})
 
+    def resize(self, width, height):
+        self.cmd("POST", "/window/rect", {"width": width, "height": height})
+
     def screenshot(self, path):
         with open(path, "wb") as f:
             f.write(base64.b64decode(self.cmd("GET", "/screenshot")))
@@ -124,6 +129,16 @@ def make_root(root):
     for name, text in files.items():
         with open(os.path.join(root, "docs", name), "w") as f:
             f.write(text)
+    # What a listing must not show, or must show as it is (review items 2, 6).
+    os.makedirs(os.path.join(root, ".git"))
+    with open(os.path.join(root, ".git", "HEAD"), "w") as f:
+        f.write("ref: refs/heads/main\n")
+    with open(os.path.join(root, "docs", ".env"), "w") as f:
+        f.write("SECRET=1\n")
+    with open(os.path.join(root, "docs", "invoice\u202efdp.exe"), "w") as f:
+        f.write("exe")
+    with open(os.path.join(root.encode(), b"docs", b"bad\xff"), "wb") as f:
+        f.write(b"ff")
     return files
 
 
@@ -169,8 +184,29 @@ def run(args, checks):
         driver.click_link("the docs")
         checks.eq("URL after the docs link", driver.js("return location.href"), url + "/docs/")
         names = driver.js("return Array.from(document.querySelectorAll('td a')).map(a => a.textContent)")
-        checks.eq("names listed", names, ["../", "a.txt", "b c&d<e>.txt", "zz big.txt"])
+        checks.eq("names listed", names, ["../", "a.txt", "b c&d<e>.txt", "bad\\xFF",
+                                          "invoice\\u202Efdp.exe", "zz big.txt"])
+        page = driver.js("return document.body.innerText")
+        checks.eq("no .env in the listing", ".env" in page, False)
+        checks.eq("the name that is not UTF-8 is marked", "(not UTF-8)" in page, True)
+        checks.eq("no raw U+202E on the page", "\u202e" in page, False)
         driver.screenshot(os.path.join(args.out, "listing.png"))
+        # At 420 px a row's size and date stay on one line each (review item 8).
+        driver.resize(420, 800)
+        driver.go(url + "/docs/")
+        wrapped = driver.js(
+            "return Array.from(document.querySelectorAll('td:nth-child(2), td:nth-child(3)'))"
+            ".filter(td => td.textContent.length > 0).filter(td => {"
+            " const r = document.createRange(); r.selectNodeContents(td);"
+            " const tops = new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top)));"
+            " return tops.size > 1; }).map(td => td.textContent)")
+        checks.eq("sizes and dates wrapped at 420 px", wrapped, [])
+        driver.screenshot(os.path.join(args.out, "listing-420.png"))
+        driver.resize(900, 600)
+        # A dot-directory is never listed.
+        driver.go(url + "/.git/")
+        hidden = driver.js("return document.body.innerText")
+        checks.eq("/.git/ is not listed", "HEAD" not in hidden and "never listed" in hidden, True)
         for name, text in files.items():
             driver.go(url + "/docs/")
             driver.click_link(name)
@@ -181,16 +217,19 @@ def run(args, checks):
         driver.click_link("Size")
         driver.click_link("Size \u25b2")
         order = driver.js("return Array.from(document.querySelectorAll('td a')).map(a => a.textContent)")
-        checks.eq("names by size, descending", order, ["../", "zz big.txt", "b c&d<e>.txt", "a.txt"])
+        checks.eq("names by size, descending", order, ["../", "zz big.txt", "b c&d<e>.txt", "a.txt",
+                                                        "invoice\\u202Efdp.exe", "bad\\xFF"])
 
         # /.fc/cache as HTML: what was just served is there.
         for _ in range(3):
             urllib.request.urlopen(url + "/docs/a.txt", timeout=10).read()
+            urllib.request.urlopen(url + "/docs/.env", timeout=10).read()
         driver.go(url + "/.fc/cache")
         checks.eq("title of the cache page", driver.js("return document.title"), "fc cache")
         cached = driver.js("return Array.from(document.querySelectorAll('tr td:first-child'))"
                            ".map(td => td.textContent)")
         checks.eq("docs/a.txt in the cache table", "docs/a.txt" in cached, True)
+        checks.eq("no dotfile in the cache table", [c for c in cached if ".env" in c], [])
         checks.eq("the fill meter", driver.js("return document.getElementById('fill') !== null"), True)
         driver.screenshot(os.path.join(args.out, "cache.png"))
         return 0

@@ -281,7 +281,8 @@ std::string RenderListingHtml(const ListingPage& page) {
        "table{border-collapse:collapse}th,td{padding:.15em .9em;text-align:left}"
        "td{white-space:nowrap}td:first-child{white-space:normal;overflow-wrap:anywhere}"
        "td.s{text-align:right;font-variant-numeric:tabular-nums}tr:nth-child(even){background:#f4f4f4}"
-       ".b{color:#a00}"
+       ".b{color:#a00}@media(max-width:600px){body{margin:.6em}th,td{padding:.15em .35em}"
+       "td.t,td.s{font-size:.8em}}"
        "a{text-decoration:none}a:hover{text-decoration:underline}</style></head><body>\n<h1>";
   h += title;
   h += "</h1>\n<table>\n<tr>";
@@ -303,7 +304,7 @@ std::string RenderListingHtml(const ListingPage& page) {
     h += "</td><td class=\"s\"";
     if (!e.directory) h += " title=\"" + std::to_string(e.size) + " bytes\">" + HumanSize(e.size);
     else h += ">-";
-    h += "</td><td>" + UtcTime(e.mtime_s) + "</td></tr>\n";
+    h += "</td><td class=\"t\">" + UtcTime(e.mtime_s) + "</td></tr>\n";
   }
   h += "</table>\n<p>";
   const size_t first = (q.page - 1) * kPageSize;
