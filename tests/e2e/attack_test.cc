@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -391,14 +390,8 @@ TEST(AccessLogAttackTest, AFullDiskLeavesOnlyWholeLines) {
   TempDir root, logs;
   WriteText(root / "a.txt", "a");
   const std::string disk = logs / "disk";
-  ::mkdir(disk.c_str(), 0755);
-  if (::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=16k") != 0) {
-    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root): " << std::strerror(errno);
-  }
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{disk};
+  SmallTmpfs tmpfs(disk, "16k");
+  if (!tmpfs.mounted()) GTEST_SKIP() << tmpfs.error();
   const std::string log = disk + "/access.log", filler = disk + "/filler";
   Server server(root.path(), {"--access-log", log, "--log-format", "json", "--workers", "1"});
   ASSERT_TRUE(server.started()) << server.Log();

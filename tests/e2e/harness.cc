@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <strings.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -170,6 +171,17 @@ ToolResult RunTool(const std::vector<std::string>& args, int timeout_ms) {
   result.exit_code = (!killed && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
   if (killed) result.err += "\n[harness: killed after " + std::to_string(timeout_ms) + " ms]";
   return result;
+}
+
+SmallTmpfs::SmallTmpfs(const std::string& path, const std::string& size) : path_(path) {
+  ::mkdir(path.c_str(), 0755);
+  if (::mount("tmpfs", path.c_str(), "tmpfs", 0, ("size=" + size).c_str()) != 0) {
+    error_ = std::string("cannot mount a small tmpfs here (needs root): ") + std::strerror(errno);
+  }
+}
+
+SmallTmpfs::~SmallTmpfs() {
+  if (mounted()) ::umount2(path_.c_str(), MNT_DETACH);
 }
 
 std::string MasterBin() { return FC_MASTER_BIN; }

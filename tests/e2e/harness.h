@@ -53,6 +53,22 @@ class TempDir {
   std::string path_;
 };
 
+// A small tmpfs mounted on `path` (made if missing) for full-disk tests,
+// unmounted on destruction. error() is why it could not be mounted (not
+// root, say): the caller skips.
+class SmallTmpfs {
+ public:
+  SmallTmpfs(const std::string& path, const std::string& size);  // size: "16k", "1m"
+  ~SmallTmpfs();
+  SmallTmpfs(const SmallTmpfs&) = delete;
+  SmallTmpfs& operator=(const SmallTmpfs&) = delete;
+  bool mounted() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string path_, error_;
+};
+
 // Writes `size` deterministic pseudo-random bytes (from `seed`) to `path`.
 void WriteFile(const std::string& path, uint64_t size, uint32_t seed);
 void WriteText(const std::string& path, const std::string& text);

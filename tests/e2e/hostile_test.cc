@@ -161,14 +161,8 @@ TEST_F(UploadTest, AClientOrWorkerDyingMidUploadLeavesNothingBehind) {
 
 TEST_F(UploadTest, AFullDiskGivesAClearErrorAndLeavesNothingHalfWritten) {
   const std::string small = root_ / "small";
-  ::mkdir(small.c_str(), 0755);
-  if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=1m") != 0) {
-    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root): " << std::strerror(errno);
-  }
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{small};
+  SmallTmpfs tmpfs(small, "1m");
+  if (!tmpfs.mounted()) GTEST_SKIP() << tmpfs.error();
   WriteText(small + "/keep.txt", "keep");
   Server server(root_.path(), {"--allow-upload"});
   WriteFile(local_ / "huge.bin", 3'000'000, 2);
