@@ -36,7 +36,7 @@ import time
 
 
 def children(pid):
-    """The master's workers: its children but the standby (not a worker until it takes a slot)."""
+    """The master's workers: its children but the standby (not a worker until it takes a slot) and fc-populate."""
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
             kids = set(int(x) for x in f.read().split())
@@ -46,7 +46,7 @@ def children(pid):
     for k in kids:
         try:
             with open("/proc/%d/comm" % k) as f:
-                if f.read().strip() != "fc-standby":
+                if f.read().strip() not in ("fc-standby", "fc-populate"):
                     workers.add(k)
         except OSError:
             pass

@@ -104,6 +104,20 @@ uint64_t CgroupMemoryLimit() {
   return limit;
 }
 
+uint64_t CgroupMemoryUsage() {
+  for (const auto& [controllers, path] : OwnCgroups()) {
+    const std::string own = path == "/" ? "" : path;
+    if (controllers.empty()) {
+      for (const char* mount : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+        if (const uint64_t used = ReadLimit(std::string(mount) + own + "/memory.current"); used != 0) return used;
+      }
+    } else if (HasController(controllers, "memory")) {
+      return ReadLimit("/sys/fs/cgroup/memory" + own + "/memory.usage_in_bytes");
+    }
+  }
+  return 0;
+}
+
 AutoSize AutoCacheSize(uint64_t limit, uint64_t machine_memory) {
   AutoSize out;
   uint64_t budget = limit;

@@ -14,6 +14,9 @@ namespace fc::master {
 // ancestors' (cgroup v2 memory.max; v1 hierarchical_memory_limit). 0: none
 // set, or no memory controller mounted.
 uint64_t CgroupMemoryLimit();
+// The memory this process's own cgroup uses now (v2 memory.current, v1
+// memory.usage_in_bytes); 0 where there is none to read.
+uint64_t CgroupMemoryUsage();
 
 struct AutoSize {
   uint64_t bytes = 0;

@@ -25,6 +25,7 @@
 #include "listeners.h"
 #include "metrics_server.h"
 #include "notify.h"
+#include "populate.h"
 #include "process.h"
 #include "reload_plan.h"
 #include "startup.h"
@@ -92,6 +93,7 @@ class Supervisor {
   bool owns_segment_;   // false until an upgraded master has taken over
   bool ready_ = false;  // every position served once (READY=1 sent)
   bool reloading_ = false;
+  pid_t populate_pid_ = 0;  // fc-populate (populate.h), until it exits
   bool handed_over_ = false;
   bool stop_after_failed_upgrade_ = false;
   UpgradeChild upgrade_;
@@ -111,6 +113,10 @@ void Supervisor::Reap() {
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
+    if (pid == populate_pid_) {
+      populate_pid_ = 0;
+      continue;
+    }
     if (pid == upgrade_.pid) {
       upgrade_.pid = 0;
       UpgradeFailed("the new master (pid " + std::to_string(pid) + ") " + DescribeExit(status));
@@ -284,6 +290,7 @@ int Supervisor::Run() {
   // with the scheduler's defaults.
   sched::PromptWakeups(true, /*reset_on_fork=*/true);
   workforce_.StartAll();
+  populate_pid_ = StartPopulate(config_.cache.shm_name, cache_->packets_offset(), cache_->data_capacity());
   uint16_t port = 0;
   const std::string where = LocalAddress(listeners_[0].get(), &port);
   std::printf("listening on %s:%u\n", config_.host.c_str(), port);
@@ -340,6 +347,7 @@ int Supervisor::Stop(const char* why) {
   if (!upgrade) Notify("STOPPING=1");
   log::Line(why, ": stopping (transfers get ", config_.worker.shutdown_timeout_ms, " ms to finish)");
   metrics_.reset();
+  if (populate_pid_ != 0) ::kill(populate_pid_, SIGKILL);  // reaped below with the workers
   listeners_.clear();  // the master no longer holds the port; workers let go as they drain
   workforce_.Signal(SIGTERM);
   if (upgrade_.pid != 0 && !upgrade) {

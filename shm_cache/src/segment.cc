@@ -353,6 +353,7 @@ uint32_t ShmCache::packet_count() const { return impl_->header->packet_count; }
 uint64_t ShmCache::data_capacity() const {
   return uint64_t{impl_->header->packet_size} * impl_->header->packet_count;
 }
+uint64_t ShmCache::packets_offset() const { return impl_->header->packets_offset; }
 uint32_t ShmCache::worker_slots() const { return impl_->header->slot_count; }
 Policy ShmCache::policy() const { return static_cast<Policy>(impl_->header->policy); }
 uint32_t ShmCache::layout_version() const { return impl_->header->layout_version; }

@@ -360,6 +360,42 @@ TEST(DefaultsTest, ALargeCacheStartsAtOnce) {
   EXPECT_EQ(server.Shmdump({"--check"}).exit_code, 0);
 }
 
+// After the start, fc-populate faults the whole packet area in at idle
+// priority (the pages are zeroed there, not under a request's load), the
+// bytes served meanwhile stay right, and a stop while it runs leaves no
+// process behind.
+TEST(DefaultsTest, TheCachesPagesAreFaultedInAfterTheStartOffTheRequestPath) {
+  TempDir root;
+  WriteFile(root / "a.bin", 50'000, 7);
+  Server server(root.path(), {"--cache-size", "256M"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(SendHttp(server.port(), "GET /a.bin HTTP/1.1\r\nHost: x\r\n\r\n").body,
+                                        ReadFileOrEmpty(root / "a.bin"));
+  ASSERT_TRUE(server.WaitForLog("fc-populate: ", 20'000)) << server.Log();
+  const std::string log = server.Log();
+  const long done = NumberAfter(log, "fc-populate: "), of = NumberAfter(log, " of ", log.find("fc-populate: "));
+  EXPECT_GT(of, 200) << log;
+  EXPECT_EQ(done, of) << log;
+  EXPECT_NE(log.find("at idle priority; done"), std::string::npos) << log;
+  EXPECT_EQ(server.Shmdump({"--check"}).exit_code, 0);
+  EXPECT_EQ(SendHttp(server.port(), "GET /a.bin HTTP/1.1\r\nHost: x\r\n\r\n").body, ReadFileOrEmpty(root / "a.bin"));
+  // A stop while it is still running: it goes with the master.
+  Server big(root.path(), {"--cache-size", "2G"});
+  ASSERT_TRUE(big.started()) << big.Log();
+  EXPECT_EQ(big.Stop(), 0);
+  // Forked, not exec'd: its command line is the master's, with this root.
+  const auto populate_left = [&] {
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const std::string stat = ReadFileOrEmpty(entry.path().string() + "/stat");
+      const size_t paren = stat.rfind(')');
+      if (stat.find("(fc-populate)") == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z') continue;
+      if (ReadFileOrEmpty(entry.path().string() + "/cmdline").find(root.path()) != std::string::npos) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(WaitUntil([&] { return !populate_left(); }, 2000)) << "an fc-populate of the stopped master is left";
+}
+
 // SIGTERM at random points of a start-up with a 1 GiB cache, at fc's
 // defaults (as root: the drop to nobody): nothing is left in /dev/shm or
 // under the lock-directory root (RootLockBase(): /run/fc, or /dev/shm/fc

@@ -322,6 +322,8 @@ std::vector<pid_t> Server::WorkerPids() const {
     if (paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'Z') continue;
     // The standby (master/src/standby.h) is not a worker until it takes a slot.
     if (text.find("(fc-standby)") != std::string::npos) continue;
+    // Nor is the short-lived page filler (master/src/populate.h).
+    if (text.find("(fc-populate)") != std::string::npos) continue;
     pids.push_back(p);
   }
   return pids;

@@ -23,8 +23,12 @@ namespace fc::testing {
 // times slower, on the same 2 cores.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr int kTimeFactor = 4;
+// The sanitizers' allocators keep freed memory (ASan's quarantine holds up
+// to 256 MB): a process's RSS says nothing about what fc gives back.
+constexpr bool kSanitizedAllocator = true;
 #else
 constexpr int kTimeFactor = 1;
+constexpr bool kSanitizedAllocator = false;
 #endif
 
 // Polls `condition` every 20 ms for at most timeout_ms (scaled by
@@ -115,7 +119,7 @@ class Server {
   // The load lock directory, as the master's log names it ("" if not yet).
   std::string LockDir() const;
 
-  // The master's live worker processes, from /proc (not its standby).
+  // The master's live worker processes, from /proc (not its standby, nor fc-populate).
   std::vector<pid_t> WorkerPids() const;
   // Its standby worker (prepared, no slot yet), or 0.
   pid_t StandbyPid() const;

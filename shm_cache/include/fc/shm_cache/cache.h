@@ -257,6 +257,8 @@ class ShmCache {
   uint32_t packet_count() const;
   // Bytes of file data (names included) the cache can hold at most.
   uint64_t data_capacity() const;
+  // Where the packets (data_capacity() bytes) start in the segment's file.
+  uint64_t packets_offset() const;
   uint32_t worker_slots() const;
   Policy policy() const;
   uint32_t layout_version() const;
