@@ -250,6 +250,7 @@ void Supervisor::UpgradeFailed(const std::string& why) {
     // Its process group (upgrade.cc): the new master, its workers, and
     // whatever a wrapper script started and left holding the port.
     ::kill(-upgrade_.pid, SIGKILL);
+    ::kill(upgrade_.pid, SIGKILL);  // also alone, should its setpgid have failed
     upgrade_.pid = 0;
   }
   upgrade_.ready.Reset();
@@ -365,7 +366,10 @@ int Supervisor::Stop(const char* why) {
     log::Line(reason);
     workforce_.Signal(SIGKILL);
     // A new master that took over is the service now: never touch it.
-    if (upgrade_.pid != 0 && !upgrade) ::kill(-upgrade_.pid, SIGKILL);
+    if (upgrade_.pid != 0 && !upgrade) {
+      ::kill(-upgrade_.pid, SIGKILL);
+      ::kill(upgrade_.pid, SIGKILL);
+    }
     forced = true;
   };
   while (workforce_.AnyAlive() || (upgrade_.pid != 0 && !upgrade)) {

@@ -261,16 +261,20 @@ class UpgradeAttackTest : public ::testing::Test {
     }
     return n;
   }
+  // An executable shell script `name` in dir_ holding `body`; its path.
+  std::string Script(const std::string& name, const std::string& body) {
+    const std::string path = dir_ / name;
+    WriteText(path, "#!/bin/sh\n" + body);
+    ::chmod(path.c_str(), 0755);
+    return path;
+  }
   TempDir root_, dir_;
 };
 
 TEST_F(UpgradeAttackTest, BinariesThatExitHangOrCannotRunLeaveTheOldMasterServing) {
-  const std::string exits = dir_ / "exits.sh", hangs = dir_ / "hangs.sh", plain = dir_ / "plain.txt";
-  WriteText(exits, "#!/bin/sh\nexit 3\n");
-  WriteText(hangs, "#!/bin/sh\nexec sleep 60\n");
+  const std::string exits = Script("exits.sh", "exit 3\n"), hangs = Script("hangs.sh", "exec sleep 60\n");
+  const std::string plain = dir_ / "plain.txt";
   WriteText(plain, "not a program\n");
-  ::chmod(exits.c_str(), 0755);
-  ::chmod(hangs.c_str(), 0755);
   ::chmod(plain.c_str(), 0644);
   for (const std::string& binary : {exits, hangs, plain}) {
     Server server(root_.path(), {"--upgrade-binary", binary, "--upgrade-timeout", "1"});
@@ -291,9 +295,7 @@ TEST_F(UpgradeAttackTest, BinariesThatExitHangOrCannotRunLeaveTheOldMasterServin
 }
 
 TEST_F(UpgradeAttackTest, TwoSigusr2InARowStartOneUpgrade) {
-  const std::string hangs = dir_ / "hangs.sh";
-  WriteText(hangs, "#!/bin/sh\nexec sleep 60\n");
-  ::chmod(hangs.c_str(), 0755);
+  const std::string hangs = Script("hangs.sh", "exec sleep 60\n");
   Server server(root_.path(), {"--upgrade-binary", hangs, "--upgrade-timeout", "2"});
   ASSERT_TRUE(server.started()) << server.Log();
   ASSERT_EQ(::kill(server.pid(), SIGUSR2), 0);
@@ -312,9 +314,7 @@ TEST_F(UpgradeAttackTest, ANewMasterKilledMidHandOverLeavesTheOldOneServing) {
   // The new binary takes a moment before it execs the real fc-master, so
   // the kill lands before it serves (a hand-over finished first is another
   // case: the new master is then the service, and killing it is a stop).
-  const std::string slow = dir_ / "slow.sh";
-  WriteText(slow, "#!/bin/sh\nsleep 0.5\nexec " + MasterBin() + " \"$@\"\n");
-  ::chmod(slow.c_str(), 0755);
+  const std::string slow = Script("slow.sh", "sleep 0.5\nexec " + MasterBin() + " \"$@\"\n");
   Server server(root_.path(), {"--upgrade-timeout", "10", "--upgrade-binary", slow});
   ASSERT_TRUE(server.started()) << server.Log();
   const size_t mark = server.Log().size();
@@ -365,7 +365,7 @@ TEST_F(UpgradeAttackTest, SigtermToTheOldMasterDuringTheHandOverLeavesNothing) {
   EXPECT_TRUE(WaitUntil([&] { return Orphans(master) == 0u; }, 15'000)) << Orphans(master) << " left\n" << log;
 }
 
-// A processes whose command line holds `marker`, alive (not a zombie).
+// Whether a process whose command line holds `marker` is alive (not a zombie).
 bool AnyProcessWith(const std::string& marker) {
   bool found = false;
   if (DIR* d = ::opendir("/proc")) {
@@ -388,9 +388,7 @@ bool AnyProcessWith(const std::string& marker) {
 // listening sockets: at the deadline the old master kills the whole group,
 // so nothing keeps the port (review item 9).
 TEST_F(UpgradeAttackTest, AHungWrapperIsKilledWithEverythingItStarted) {
-  const std::string wrapper = dir_ / "wrapper.sh";
-  WriteText(wrapper, "#!/bin/sh\nsleep 61.4242 &\nsleep 61.4243\n");
-  ::chmod(wrapper.c_str(), 0755);
+  const std::string wrapper = Script("wrapper.sh", "sleep 61.4242 &\nsleep 61.4243\n");
   Server server(root_.path(), {"--upgrade-binary", wrapper, "--upgrade-timeout", "1"});
   ASSERT_TRUE(server.started()) << server.Log();
   const size_t mark = server.Log().size();

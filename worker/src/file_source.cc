@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -76,9 +77,9 @@ bool FileSource::IsDeniedDotName(std::string_view name) {
   constexpr std::string_view kWellKnown = ".well-known";
   if (name.substr(0, kWellKnown.size()) == kWellKnown &&
       (name.size() == kWellKnown.size() || name[kWellKnown.size()] == '/')) {
-    name.remove_prefix(kWellKnown.size());
+    name.remove_prefix(std::min(name.size(), kWellKnown.size() + 1));  // and its '/'
   }
-  return HasDotSegment(name.substr(name.empty() || name[0] != '/' ? 0 : 1));
+  return HasDotSegment(name);
 }
 
 Refusal RefusalFromErrno(int err, const char* call, const std::string& name, bool writing) {
