@@ -5,8 +5,8 @@
 #
 #   FILES=1500 SIZE=512K CACHE=2G REPS=3 bash bench/fill.sh [BUILD_BEFORE]
 #
-# Each run starts fc (at its defaults, plus --user root as the scripts run it,
-# and CACHE), waits until fc-populate has finished (or, for BUILD_BEFORE, an
+# Each run starts fc (at its defaults plus CACHE; as root also --user root,
+# unless FC_USER=default, which keeps fc's own default, nobody), waits until fc-populate has finished (or, for BUILD_BEFORE, an
 # fc-master without it, 3 s), asks for every file twice (fc admits a file
 # over 8 KiB on its second request) on one keep-alive connection, and prints
 # the workers' CPU time (schedstat, every thread) over the second pass, per load, and fc-populate's
@@ -22,7 +22,11 @@ before=${1:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/fc-fill.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/root"
+chmod 755 "$work"
+user=(--user root)
+[[ ${FC_USER:-root} == default || $EUID -ne 0 ]] && user=()
 for i in $(seq 1 "$files"); do head -c "$size" /dev/urandom > "$work/root/f$i.bin"; done
+chmod -R a+rX "$work/root"
 fetch_all() {  # port: every file once, one keep-alive connection
   python3 - "$1" "$files" <<'PY'
 import http.client, sys
@@ -46,7 +50,7 @@ one_run() {  # binary label -> "us_per_load populate_ms"
   local bin=$1 port log pid t0 t1 pop
   port=$(free_port)
   log="$work/fc.log"
-  "$bin" --root "$work/root" --port "$port" --cache-size "$cache" --user root --access-log off >"$log" 2>&1 &
+  "$bin" --root "$work/root" --port "$port" --cache-size "$cache" "${user[@]}" --access-log off >"$log" 2>&1 &
   pid=$!
   for _ in $(seq 200); do grep -q listening "$log" && break; sleep 0.05; done
   for _ in $(seq 600); do grep -q "fc-populate:" "$log" && break; sleep 0.05; done
@@ -66,6 +70,7 @@ one_run() {  # binary label -> "us_per_load populate_ms"
   kill "$pid"; wait "$pid" 2>/dev/null || true
   awk -v d=$((t1 - t0)) -v n="$files" -v pop="${pop:--}" 'BEGIN {printf "%.1f %s\n", d / 1e3 / n, pop}'
 }
+echo "user: ${user[*]:-the default (nobody)}"
 echo "filling $files files of $size into a $cache cache; workers' CPU per load (us), medians of $reps"
 for variant in "build/fc-master" ${before:+"$before"}; do
   results=()
