@@ -9,11 +9,15 @@
 #   zlib1g-dev, libzstd-dev, libbrotli-dev  --compress: gzip, zstd and br copies made once, at load
 #   chromium, chromium-driver  the headless browser test, driven over WebDriver (skips without them)
 #   curl              the HTTP conformance tests of index pages, listings and variants
+#   libssl-dev, openssl  HTTPS (--tls-listen; fc-client https://), and the tests' own CA
+#   wget              a second TLS client in tls_test
+#   testssl.sh, bsdextrautils  the TLS audit (bench/testssl.sh; testssl.sh needs hexdump)
 set -euo pipefail
 packages=(cmake g++ ninja-build pkg-config libboost-dev libboost-program-options-dev
           libxxhash-dev libgtest-dev libbenchmark-dev clang libclang-rt-14-dev
           media-types haproxy nginx-light python3 python3-h11 prometheus help2man
-          systemd dpkg-dev zlib1g-dev libzstd-dev libbrotli-dev chromium chromium-driver curl)
+          systemd dpkg-dev zlib1g-dev libzstd-dev libbrotli-dev chromium chromium-driver curl
+          libssl-dev openssl wget testssl.sh bsdextrautils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

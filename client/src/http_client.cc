@@ -18,6 +18,7 @@
 #include "fc/protocol/http.h"
 #include "fc/base/net.h"
 #include "fc/base/unique_fd.h"
+#include "fc/tls/client_tls.h"
 #include "retry.h"
 
 namespace fc::client {
@@ -72,13 +73,39 @@ std::string Target(const std::string& name) {
   return out;
 }
 
-Status ReadHead(int fd, const Endpoint& server, Response* r) {
+// One connection to the server: the socket, and TLS over it for https://.
+struct Channel {
+  UniqueFd fd;
+  std::unique_ptr<tls::ClientTls> tls;
+
+  Result<size_t> ReadSome(void* data, size_t length, const Endpoint& server) {
+    return tls ? tls->ReadSome(data, length) : net::ReadSome(fd.get(), data, length, server.Describe());
+  }
+  Status WriteAll(const void* data, size_t length, const Endpoint& server) {
+    return tls ? tls->WriteAll(data, length) : net::WriteAll(fd.get(), data, length, server.Describe());
+  }
+};
+
+Status Open(const Endpoint& server, Channel* ch) {
+  if (!ch->fd.valid()) {
+    auto conn = net::ConnectTcp(server.host, server.port, server.timeout_ms);
+    if (!conn.ok()) return conn.status();
+    ch->fd = std::move(conn.value());
+  }
+  if (!server.tls) return Status::Ok();
+  auto tls = tls::ClientTls::Connect(ch->fd.get(), server.host, server.cacert, server.Describe());
+  if (!tls.ok()) return tls.status();
+  ch->tls = std::move(tls.value());
+  return Status::Ok();
+}
+
+Status ReadHead(Channel& fd, const Endpoint& server, Response* r) {
   char buf[16384];
   size_t end = std::string::npos;
   std::string in;
   while ((end = in.find("\r\n\r\n")) == std::string::npos) {
     if (in.size() > kMaxHead) return Status::Error(server.Describe() + " sent a response head over 64 KiB");
-    auto n = net::ReadSome(fd, buf, sizeof(buf), server.Describe());
+    auto n = fd.ReadSome(buf, sizeof(buf), server);
     if (!n.ok()) return n.status();
     if (n.value() == 0) {
       return Status::Error("connection closed by " + server.Describe() +
@@ -103,12 +130,12 @@ Status ReadHead(int fd, const Endpoint& server, Response* r) {
 }
 
 // The start of an error response's body, for the message.
-std::string ErrorText(int fd, const Endpoint& server, const Response& r) {
+std::string ErrorText(Channel& fd, const Endpoint& server, const Response& r) {
   std::string body = r.rest;
   const uint64_t want = std::min<uint64_t>(r.has_length ? r.content_length : 0, kMaxErrorBody);
   char buf[4096];
   while (body.size() < want) {
-    auto n = net::ReadSome(fd, buf, std::min<uint64_t>(sizeof(buf), want - body.size()), server.Describe());
+    auto n = fd.ReadSome(buf, std::min<uint64_t>(sizeof(buf), want - body.size()), server);
     if (!n.ok() || n.value() == 0) break;
     body.append(buf, n.value());
   }
@@ -125,25 +152,26 @@ bool ParseChecksum(const std::string& text, uint64_t* out) {
   return end == text.c_str() + 16;
 }
 
-Status SendAll(int fd, const std::string& bytes, const Endpoint& server) {
-  return net::WriteAll(fd, bytes.data(), bytes.size(), server.Describe());
+Status SendAll(Channel& fd, const std::string& bytes, const Endpoint& server) {
+  return fd.WriteAll(bytes.data(), bytes.size(), server);
 }
 
 }  // namespace
 
 Result<HttpTarget> ParseHttpUrl(const std::string& url) {
-  const std::string scheme = "http://";
+  const bool tls = url.compare(0, 8, "https://") == 0;
+  const std::string scheme = tls ? "https://" : "http://";
   if (url.compare(0, scheme.size(), scheme) != 0) {
-    return Status::Error("\"" + url + "\" is not an http:// URL (https is not supported; put TLS in "
-                         "the balancer and talk HTTP to it)");
+    return Status::Error("\"" + url + "\" is not an http:// or https:// URL");
   }
   const size_t slash = url.find('/', scheme.size());
   if (slash == std::string::npos || slash + 1 >= url.size()) {
-    return Status::Error("\"" + url + "\" names no file: expected http://HOST:PORT/NAME");
+    return Status::Error("\"" + url + "\" names no file: expected " + scheme + "HOST:PORT/NAME");
   }
   std::string authority = url.substr(scheme.size(), slash - scheme.size());
   HttpTarget t;
-  t.server.port = 80;
+  t.server.port = tls ? 443 : 80;
+  t.server.tls = tls;
   const size_t colon = authority.rfind(':');
   if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
     auto port = net::ParsePort(authority.substr(colon + 1));
@@ -217,7 +245,7 @@ Status AcceptHead(const Response& r, const std::string& what, Transfer* t, Sink&
 
 // The body into the sink and the hash. *sink_failed: the sink refused (final);
 // otherwise a failure is the connection's (worth another attempt).
-Status ReadBody(int fd, const Endpoint& server, Response& r, Transfer* t, Sink& sink, char* buffer,
+Status ReadBody(Channel& fd, const Endpoint& server, Response& r, Transfer* t, Sink& sink, char* buffer,
                 const std::function<void(uint64_t, uint64_t)>& progress, bool* sink_failed) {
   uint64_t body_left = r.content_length;
   std::string pending = std::move(r.rest);
@@ -228,7 +256,7 @@ Status ReadBody(int fd, const Endpoint& server, Response& r, Transfer* t, Sink& 
       n = std::min<size_t>(pending.size(), body_left);
       data = pending.data();
     } else {
-      auto got = net::ReadSome(fd, buffer, std::min<uint64_t>(kChunk, body_left), server.Describe());
+      auto got = fd.ReadSome(buffer, std::min<uint64_t>(kChunk, body_left), server);
       if (!got.ok()) return got.status();
       if (got.value() == 0) {
         return Status::Error("connection closed by " + server.Describe() + " after " +
@@ -253,14 +281,18 @@ Status ReadBody(int fd, const Endpoint& server, Response& r, Transfer* t, Sink& 
 
 Result<FetchSummary> FetchHttp(const Endpoint& server, const std::string& name, Sink& sink, int retries,
                                const std::function<void(uint64_t, uint64_t)>& progress) {
-  const std::string what = "GET http://" + server.Describe() + Target(name);
+  const std::string what = std::string("GET ") + (server.tls ? "https://" : "http://") + server.Describe() + Target(name);
   Transfer t;
   std::unique_ptr<char[]> buffer(new char[kChunk]);
   Status last;
   for (int attempt = 0; attempt <= retries; ++attempt) {
-    UniqueFd conn;
-    if (!(last = StartAttempt(server, attempt, &t.summary, &conn)).ok()) continue;
-    const int fd = conn.get();
+    Channel fd;
+    if (!(last = StartAttempt(server, attempt, &t.summary, &fd.fd)).ok()) continue;
+    if (!(last = Open(server, &fd)).ok()) {
+      // A certificate that does not verify stays so: no retry.
+      if (last.message().find("does not verify") != std::string::npos) return last;
+      continue;
+    }
     Response r;
     if (!(last = SendAll(fd, FetchRequest(server, name, t), server)).ok() ||
         !(last = ReadHead(fd, server, &r)).ok()) {
@@ -296,10 +328,9 @@ Result<PutSummary> PutHttp(const Endpoint& server, const std::string& local_path
   auto file = OpenForUpload(local_path);
   if (!file.ok()) return file.status();
   const PutSummary summary = file->summary;
-  const std::string what = "PUT http://" + server.Describe() + Target(name);
-  auto conn = net::ConnectTcp(server.host, server.port, server.timeout_ms);
-  if (!conn.ok()) return conn.status();
-  const int fd = conn.value().get();
+  const std::string what = std::string("PUT ") + (server.tls ? "https://" : "http://") + server.Describe() + Target(name);
+  Channel fd;
+  if (Status opened = Open(server, &fd); !opened.ok()) return opened;
   char checksum[17];
   std::snprintf(checksum, sizeof(checksum), "%016" PRIx64, summary.checksum);
   std::string head = "PUT " + Target(name) + " HTTP/1.1\r\nHost: " + server.Describe() +
@@ -310,7 +341,7 @@ Result<PutSummary> PutHttp(const Endpoint& server, const std::string& local_path
   head += "\r\n";
   Status sent = SendAll(fd, head, server);
   // Wait (briefly) for 100 Continue or an early refusal before sending the body.
-  pollfd readable{fd, POLLIN, 0};
+  pollfd readable{fd.fd.get(), POLLIN, 0};
   Response r;
   bool answered = false;
   if (sent.ok() && ::poll(&readable, 1, 1000) > 0) {
@@ -321,7 +352,19 @@ Result<PutSummary> PutHttp(const Endpoint& server, const std::string& local_path
   while (sent.ok() && !answered && static_cast<uint64_t>(offset) < summary.size) {
     if (::poll(&readable, 1, 0) > 0) break;  // refused mid-body: read why
     const uint64_t chunk = std::min<uint64_t>(summary.size - static_cast<uint64_t>(offset), 1 << 20);
-    const ssize_t n = ::sendfile(fd, file->fd.get(), &offset, chunk);
+    if (fd.tls) {  // TLS: read and write (no kernel TLS here: docs/tls.md)
+      std::string block(std::min<uint64_t>(chunk, 256 * 1024), '\0');
+      const ssize_t got = ::pread(file->fd.get(), block.data(), block.size(), offset);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        sent = Status::FromErrno(got < 0 ? errno : EIO, "read", local_path);
+        break;
+      }
+      sent = fd.WriteAll(block.data(), static_cast<size_t>(got), server);
+      offset += got;
+      continue;
+    }
+    const ssize_t n = ::sendfile(fd.fd.get(), file->fd.get(), &offset, chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) sent = Status::FromErrno(n < 0 ? errno : EIO, "send", server.Describe());
   }

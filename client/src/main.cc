@@ -96,6 +96,7 @@ struct Invocation {
   int retries = 5;
   bool quiet = false;
   bool json = false;
+  std::string cacert;  // https://: the CA file that verifies the server
 };
 
 // The HTTP forms: get URL [DIR], put LOCALFILE URL.
@@ -105,6 +106,7 @@ int RunUrlForm(const std::string& command, const Invocation& call) {
   auto target = fc::client::ParseHttpUrl(put ? args[1] : args[0]);
   if (!target.ok()) return UsageError(target.status().message());
   target->server.timeout_ms = call.timeout_s * 1000;
+  target->server.cacert = call.cacert;
   if (put) return RunPut(target->server, args[0], target->name, call.token, true, call.quiet);
   if (args.size() > 2) return UsageError("get takes http://HOST:PORT/NAME [DIR]");
   fc::client::GetOptions options;
@@ -159,7 +161,8 @@ int Dispatch(Invocation call) {
     return UsageError("unknown command \"" + command + "\"");
   }
   if (call.timeout_s < 1 || call.retries < 0) return UsageError("--timeout must be >= 1 and --retries >= 0");
-  const bool get_url = command == "get" && !args.empty() && args[0].rfind("http://", 0) == 0;
+  const bool get_url = command == "get" && !args.empty() &&
+                       (args[0].rfind("http://", 0) == 0 || args[0].rfind("https://", 0) == 0);
   const bool put_url = command == "put" && args.size() == 2 && args[1].find("://") != std::string::npos;
   if (get_url || put_url) return RunUrlForm(command, call);
   return RunHostPortForm(command, call);
@@ -174,6 +177,7 @@ int main(int argc, char** argv) {
   int timeout_s = 30;
   std::string token;
   int retries = 5;
+  std::string cacert;
   po::options_description visible(
       "Usage: fc-client get HOST PORT NAME [DIR]   save NAME into DIR (default .)\n"
       "  or:  fc-client list HOST PORT [--json]    show what the server has cached\n"
@@ -181,7 +185,9 @@ int main(int argc, char** argv) {
       "  or:  fc-client HOST PORT NAME DIR         (short form of get)\n"
       "  or:  fc-client HOST PORT list             (short form of list)\n"
       "  or:  fc-client get http://HOST:PORT/NAME [DIR]   the same over HTTP (e.g. a load balancer)\n"
-      "  or:  fc-client put LOCALFILE http://HOST:PORT/NAME [--token T]\n\n"
+      "  or:  fc-client put LOCALFILE http://HOST:PORT/NAME [--token T]\n"
+      "  (https:// URLs too: the server's certificate and name are verified, against\n"
+      "  --cacert FILE or the system's CA store)\n\n"
       "A download goes to a temporary file in DIR and is renamed into place only\n"
       "after its size and xxHash64 checksum match; a cut connection is resumed\n"
       "(over HTTP: Range and If-Range; the checksum is the X-Fc-Checksum field).\n"
@@ -193,6 +199,8 @@ int main(int argc, char** argv) {
       ("quiet,q", "get, put: print nothing on success and no progress bar")
       ("token", po::value(&token)->value_name("T"), "put: the server's --upload-token")
       ("timeout", po::value(&timeout_s)->value_name("SEC"), "connect/read timeout (default 30)")
+      ("cacert", po::value(&cacert)->value_name("FILE"),
+       "https://: trust the CA certificates in FILE (PEM) instead of the system's")
       ("retries", po::value(&retries)->value_name("N"),
        "get: attempts after a cut connection (default 5)");
   po::options_description hidden;
@@ -210,6 +218,7 @@ int main(int argc, char** argv) {
   call.token = token;
   call.timeout_s = timeout_s;
   call.retries = retries;
+  call.cacert = cacert;
   call.quiet = vm.count("quiet") > 0;
   call.json = vm.count("json") > 0;
   return Dispatch(call);

@@ -1,6 +1,8 @@
 // The Prometheus endpoint; see metrics_server.h.
 #include "metrics_server.h"
 
+#include "fc/tls/stream.h"
+
 #include <fcntl.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -133,6 +135,19 @@ std::string RenderMetrics(const MetricsSource& source, uint64_t worker_restarts)
       worker_restarts);
   One(&out, "fc_workers", "gauge", "Worker processes configured.", source.workers);
   One(&out, "fc_segment_layout_version", "gauge", "Layout version of the shared segment.", t.layout_version);
+  Family(&out, "fc_tls_handshakes_total", "counter",
+         "TLS handshakes completed: in full, or resumed from a session ticket.");
+  Sample(&out, "fc_tls_handshakes_total", "result=\"full\"",
+         counters->tls_handshakes[shm_cache::kTlsFull].load());
+  Sample(&out, "fc_tls_handshakes_total", "result=\"resumed\"",
+         counters->tls_handshakes[shm_cache::kTlsResumed].load());
+  Family(&out, "fc_tls_handshake_failures_total", "counter",
+         "TLS handshakes that failed, by a fixed set of reasons (docs/tls.md).");
+  for (int f = 1; f < tls::kFailureKinds; ++f) {
+    Sample(&out, "fc_tls_handshake_failures_total",
+           std::string("reason=\"") + tls::FailureName(static_cast<tls::Failure>(f)) + "\"",
+           counters->tls_handshakes[shm_cache::kTlsResumed + f].load());
+  }
   HistogramFamily(&out, "fc_request_duration_seconds",
                   "From a request's first byte to its reply's last.", counters->request_latency);
   HistogramFamily(&out, "fc_load_duration_seconds", "Loading one file from disk into the cache.",

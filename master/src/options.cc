@@ -15,6 +15,7 @@
 #include "fc/protocol/wire.h"
 #include "memory_budget.h"
 #include "reload_plan.h"
+#include "tls_options.h"
 #include "web_options.h"
 
 namespace po = boost::program_options;
@@ -69,6 +70,7 @@ struct Raw {
   bool quiet = false, allow_upload = false;
   std::string config_file;
   WebRaw web;
+  TlsRaw tls;
 };
 
 Status Error(const std::string& message) { return Status::Error(message); }
@@ -224,6 +226,7 @@ Status Check(const po::variables_map& vm, Raw& r, MasterConfig* config, std::str
   if (Status times = CheckTimes(r, *config); !times.ok()) return times;
   if (Status io = CheckUploadsAndLogs(vm, r, config, warning); !io.ok()) return io;
   if (Status web = CheckWebOptions(r.web, &config->worker); !web.ok()) return web;
+  if (Status tls = CheckTlsOptions(r.tls, config); !tls.ok()) return tls;
   ApplyLimits(r, config);
   config->config_file = r.config_file;
   return Status::Ok();
@@ -379,6 +382,7 @@ void AddOptions(Raw* rp, MasterConfig* config, po::options_description* visible)
       ("cache-control", po::value(&config->worker.cache_control)->value_name("VALUE"),
        "HTTP Cache-Control field sent with every file (default none)");
   AddWebOptions(w, &r.web, visible);
+  AddTlsOptions(&r.tls, visible);
 }
 
 int ParseCommandLine(int argc, char** argv, MasterConfig* config, bool* run, std::string* error) {

@@ -21,6 +21,8 @@ const std::vector<RestartOnlyOption>& RestartOnlyOptions() {
        [](C, M made) { return made.lock_dir; }},
       {"--user", [](C was, C next) { return next.user != was.user; },
        [](C was, M) { return was.user.empty() ? std::string("the default") : was.user; }},
+      {"--tls-listen", [](C was, C next) { return next.tls_listen != was.tls_listen; },
+       [](C was, M) { return was.tls_listen.empty() ? std::string("off") : was.tls_listen; }},
       {"--metrics-listen", [](C was, C next) { return next.metrics_listen != was.metrics_listen; },
        [](C was, M) { return was.metrics_listen.empty() ? std::string("off") : was.metrics_listen; }},
   };
@@ -51,6 +53,13 @@ ReloadPlan PlanReload(const MasterConfig& running_parsed, const MasterConfig& ru
   worker::WorkerConfig& w = plan.config.worker;
   w = next.worker;
   w.root = resolved_root;
+  // The TLS listener stays (restart-only); the certificates, protocols and
+  // ciphers are read again (Supervisor::ReloadTls).
+  w.https_port = running.worker.https_port;
+  if (running.tls_listen.empty()) w.redirect_https = false;
+  plan.config.tls_certs = next.tls_certs;
+  plan.config.tls_keys = next.tls_keys;
+  plan.config.tls = next.tls;
   plan.config.upgrade_binary = next.upgrade_binary;
   plan.config.upgrade_timeout_ms = next.upgrade_timeout_ms;
   plan.config.config_file = next.config_file;

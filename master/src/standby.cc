@@ -47,9 +47,9 @@ bool Standby::Start(const worker::WorkerConfig& config, const worker::WorkerHand
   return true;
 }
 
-pid_t Standby::Activate(uint32_t slot, int listen_fd) {
+pid_t Standby::Activate(uint32_t slot, int listen_fd, int tls_listen_fd) {
   if (pid_ == 0) return 0;
-  const worker::StandbyActivation a{slot, listen_fd};
+  const worker::StandbyActivation a{slot, listen_fd, tls_listen_fd};
   const pid_t pid = pid_;
   const bool sent = ::write(activate_.get(), &a, sizeof(a)) == static_cast<ssize_t>(sizeof(a));
   pid_ = 0;

@@ -29,7 +29,7 @@ class Standby {
   bool ready() const { return pid_ != 0; }
   // Makes the standby the worker of `slot` on `listen_fd`; returns its pid, or
   // 0 if there is none (or it is gone). Either way there is none afterwards.
-  pid_t Activate(uint32_t slot, int listen_fd);
+  pid_t Activate(uint32_t slot, int listen_fd, int tls_listen_fd);
   // Tells the standby to go (closing its pipe; it exits) and forgets it; its
   // pid is kept in exiting() until reaped.
   void Dismiss();

@@ -28,6 +28,7 @@
 #include "populate.h"
 #include "process.h"
 #include "reload_plan.h"
+#include "fc/tls/ticket_keys.h"
 #include "startup.h"
 #include "upgrade.h"
 #include "workforce.h"
@@ -59,7 +60,8 @@ class Supervisor {
         listeners_(std::move(s.listeners)),
         signals_(std::move(s.signals)), cache_(std::move(s.cache)), metrics_(std::move(s.metrics)),
         ready_fd_(s.upgrade_ready_fd), owns_segment_(s.owns_segment),
-        workforce_({&config_, &made_, &listeners_, cache_.get(),
+        tls_listeners_(std::move(s.tls_listeners)), key_reader_(std::move(s.key_reader)),
+        workforce_({&config_, &made_, &listeners_, &tls_listeners_, cache_.get(),
                     [this](std::vector<int>* fds) { AppendMasterFds(fds); },
                     [this] { if (metrics_) metrics_->CountRestart(); }}) {}
 
@@ -77,6 +79,7 @@ class Supervisor {
   void Reload();
   void ReopenLogs();
   void StartUpgrade();
+  void ReloadTls();
   void OnUpgradeReadable();
   void UpgradeFailed(const std::string& why);
   int Stop(const char* why);
@@ -91,6 +94,8 @@ class Supervisor {
   std::unique_ptr<MetricsServer> metrics_;
   int ready_fd_;        // a new master's "I serve" pipe to the old one; -1 once said
   bool owns_segment_;   // false until an upgraded master has taken over
+  std::vector<UniqueFd> tls_listeners_;   // --tls-listen, one per position
+  std::unique_ptr<KeyReader> key_reader_;  // reads the TLS files again on SIGHUP (as root)
   bool ready_ = false;  // every position served once (READY=1 sent)
   bool reloading_ = false;
   pid_t populate_pid_ = 0;  // fc-populate (populate.h), until it exits
@@ -106,6 +111,7 @@ void Supervisor::AppendMasterFds(std::vector<int>* fds) const {
   if (metrics_) metrics_->AppendFds(fds);
   if (upgrade_.ready.valid()) fds->push_back(upgrade_.ready.get());
   if (ready_fd_ >= 0) fds->push_back(ready_fd_);
+  if (key_reader_) fds->push_back(key_reader_->fd());
 }
 
 void Supervisor::Reap() {
@@ -164,6 +170,7 @@ int64_t Supervisor::NextWakeNs() const {
   if (reloading_ || !ready_) next = std::min(next, now + 20 * kMs);
   if (upgrade_.pid != 0) next = std::min(next, upgrade_.deadline_ns);
   if (metrics_) next = std::min(next, now + 500 * kMs);
+  if (!tls_listeners_.empty()) next = std::min(next, now + 60'000 * kMs);
   return next;
 }
 
@@ -205,6 +212,7 @@ void Supervisor::Reload() {
   before_reload_ = config_;
   config_ = std::move(plan.config);
   made_.media_types = worker::LoadMediaTypes(config_.worker.mime_types, config_.worker.default_type);
+  if (!config_.tls_listen.empty()) ReloadTls();
   if (Status redirected = log::RedirectStderr(config_.worker.error_log); !redirected.ok()) {
     log::Line("SIGHUP: ", redirected.message());
   }
@@ -213,6 +221,19 @@ void Supervisor::Reload() {
   workforce_.BeginReload(workers);
   reloading_ = true;
   AdvanceReload();
+}
+
+// New certificates for the workers the reload starts; established
+// connections keep theirs (their workers drain). A bad file keeps the old pair.
+void Supervisor::ReloadTls() {
+  auto built = LoadServerTls(config_, key_reader_.get());
+  if (!built.ok()) {
+    log::Line("SIGHUP: TLS: ", built.status().message(), "; keeping the running certificates");
+    return;
+  }
+  made_.tls = built.value();
+  log::Line("SIGHUP: TLS: read ", built.value()->size(), " certificate", built.value()->size() == 1 ? "" : "s",
+            "; new connections get them once their worker is replaced");
 }
 
 void Supervisor::StartUpgrade() {
@@ -233,6 +254,11 @@ void Supervisor::StartUpgrade() {
   handover.lock_dir = made_.lock_dir;
   handover.lock_salt = made_.lock_salt;
   handover.shm_name = config_.cache.shm_name;
+  if (!tls_listeners_.empty()) {
+    for (const UniqueFd& fd : tls_listeners_) handover.tls_fds.push_back(fd.get());
+    handover.keys_fd = key_reader_ ? key_reader_->fd() : -1;
+    handover.tls_state = tls::ProcessTicketKeys(static_cast<int64_t>(::time(nullptr))).Serialize();
+  }
   auto child = StartNewMaster(handover);
   if (!child.ok()) {
     log::Line("SIGUSR2: ", child.status().message(), "; still serving");
@@ -295,6 +321,10 @@ int Supervisor::Run() {
   uint16_t port = 0;
   const std::string where = LocalAddress(listeners_[0].get(), &port);
   std::printf("listening on %s:%u\n", config_.host.c_str(), port);
+  if (!tls_listeners_.empty()) {
+    uint16_t tls_port = 0;
+    std::printf("https listening on %s\n", LocalAddress(tls_listeners_[0].get(), &tls_port).c_str());
+  }
   std::fflush(stdout);
   log::Line("serving ", config_.worker.root, " on ", where, " with ", config_.workers, " workers");
   for (;;) {
@@ -337,6 +367,9 @@ int Supervisor::Run() {
     }
     if (stop_after_failed_upgrade_) return Stop("failed upgrade");
     workforce_.Tick();
+    // The ticket secret steps forward here too, so that the master never
+    // keeps a past period's secret for a worker it forks later.
+    if (!tls_listeners_.empty()) tls::AdvanceProcessTicketKeys(static_cast<int64_t>(::time(nullptr)));
     AdvanceReload();
     CheckReady();
     if (metrics_) metrics_->Sweep();
@@ -350,6 +383,7 @@ int Supervisor::Stop(const char* why) {
   metrics_.reset();
   if (populate_pid_ != 0) ::kill(populate_pid_, SIGKILL);  // reaped below with the workers
   listeners_.clear();  // the master no longer holds the port; workers let go as they drain
+  tls_listeners_.clear();
   workforce_.Signal(SIGTERM);
   if (upgrade_.pid != 0 && !upgrade) {
     // Stopped during a hand-over that has not finished: the stop is for the

@@ -20,6 +20,7 @@
 #include "fc/master/master.h"
 #include "fc/base/unique_fd.h"
 #include "fc/shm_cache/cache.h"
+#include "tls_setup.h"
 
 namespace fc::master {
 
@@ -35,6 +36,8 @@ struct Supervised {
   worker::WorkerHandOff made;
   std::unique_ptr<MetricsServer> metrics;  // null: --metrics-listen off
   int upgrade_ready_fd = -1;  // a new master: tell the old one here once serving
+  std::vector<UniqueFd> tls_listeners;  // --tls-listen: one per worker position, as `listeners`
+  std::unique_ptr<KeyReader> key_reader;  // null: the master reads the files itself
   bool owns_segment = true;   // false: a new master attached to the old one's segment
 };
 

@@ -26,6 +26,11 @@ struct UpgradeHandover {
   std::string shm_name;
   std::string lock_dir;
   uint64_t lock_salt = 0;
+  // HTTPS: the TLS listener, the key reader's socket (-1: none), and the
+  // session-ticket keys (TicketKeys::Serialize), passed through a pipe.
+  std::vector<int> tls_fds;
+  int keys_fd = -1;
+  std::string tls_state;
 };
 
 struct UpgradeChild {
@@ -48,6 +53,9 @@ struct UpgradeInheritance {
   int metrics_fd = -1;
   std::string lock_dir;
   uint64_t lock_salt = 0;
+  std::vector<int> tls_fds;  // FC_UPGRADE_TLS_FD and the FC_UPGRADE_TLS_COUNT - 1 after it
+  int keys_fd = -1;
+  std::string tls_state;  // read from its pipe ("" if none)
 };
 UpgradeInheritance TakeUpgradeInheritance();
 

@@ -98,12 +98,15 @@ uint32_t Workforce::FreeSlot() const {
 
 // What a forked worker must not keep: the master's own descriptors, and every
 // listening socket but `keep_listener` (-1: keep them all, a standby's case).
-std::vector<int> Workforce::FdsWorkersClose(int keep_listener) const {
+std::vector<int> Workforce::FdsWorkersClose(int keep_listener, int keep_tls) const {
   std::vector<int> others;
   ctx_.master_fds(&others);
   if (keep_listener >= 0) {
     for (const UniqueFd& fd : (*ctx_.listeners)) {
       if (fd.get() != keep_listener) others.push_back(fd.get());
+    }
+    for (const UniqueFd& fd : (*ctx_.tls_listeners)) {
+      if (fd.get() != keep_tls) others.push_back(fd.get());
     }
   }
   if (standby_.activate_fd() >= 0) others.push_back(standby_.activate_fd());
@@ -114,6 +117,7 @@ void Workforce::StartStandby() {
   standby_due_ns_ = 0;
   std::vector<int> listeners;
   for (const UniqueFd& fd : (*ctx_.listeners)) listeners.push_back(fd.get());
+  for (const UniqueFd& fd : (*ctx_.tls_listeners)) listeners.push_back(fd.get());
   if (!standby_.Start(ctx_.config->worker, *ctx_.made, listeners, FdsWorkersClose(-1))) {
     standby_due_ns_ = MonotonicNowNs() + 1000 * kMs;
   }
@@ -121,9 +125,11 @@ void Workforce::StartStandby() {
 
 pid_t Workforce::StartWorker(uint32_t position, uint32_t slot, bool initial) {
   const int listener = (*ctx_.listeners)[position % (*ctx_.listeners).size()].get();
+  const std::vector<UniqueFd>& tls = *ctx_.tls_listeners;
+  const int tls_listener = tls.empty() ? -1 : tls[position % tls.size()].get();
   if (!initial && standby_.ready()) {
     // A replacement: the standby, prepared already, takes the slot at once.
-    const pid_t pid = standby_.Activate(slot, listener);
+    const pid_t pid = standby_.Activate(slot, listener, tls_listener);
     // The next one a little later: the replacement starts on the CPUs first.
     standby_due_ns_ = MonotonicNowNs() + 50 * kMs;
     if (pid != 0) return pid;
@@ -135,7 +141,8 @@ pid_t Workforce::StartWorker(uint32_t position, uint32_t slot, bool initial) {
   hand_off.arm_crash_points = initial && position == 0;
   hand_off.slot = slot;
   hand_off.listen_fd = listener;
-  auto pid = SpawnChild(FdsWorkersClose(listener), [&wc, &hand_off] { return worker::RunWorker(wc, hand_off); });
+  hand_off.tls_listen_fd = tls_listener;
+  auto pid = SpawnChild(FdsWorkersClose(listener, tls_listener), [&wc, &hand_off] { return worker::RunWorker(wc, hand_off); });
   if (!pid.ok()) {
     log::Line(pid.status().message(), "; retrying");
     return 0;
@@ -387,9 +394,9 @@ void Workforce::ApplyPositions(uint32_t count) {
     // Steer new connections away from the retiring positions' sockets first,
     // so that none is left queued on a socket nobody accepts from. The sockets
     // stay open (and out of the steering) for a later reload that adds workers.
-    if ((*ctx_.listeners).size() > count) {
-      if (Status st = SteerListeners((*ctx_.listeners)[0].get(), count, static_cast<uint32_t>((*ctx_.listeners).size()));
-          !st.ok()) {
+    for (std::vector<UniqueFd>* set : {ctx_.listeners, ctx_.tls_listeners}) {
+      if (set->size() <= count) continue;
+      if (Status st = SteerListeners((*set)[0].get(), count, static_cast<uint32_t>(set->size())); !st.ok()) {
         log::Line("reload: ", st.message(), "; keeping ", before, " workers");
         return;
       }
@@ -408,24 +415,24 @@ void Workforce::ApplyPositions(uint32_t count) {
     positions_.resize(count);
     return;
   }
-  bool shared = false;
-  while ((*ctx_.listeners).size() < count && !shared) {
-    auto joined = JoinListeners((*ctx_.listeners)[0].get());
-    if (!joined.ok()) {
-      // A port below 1024 once root is gone, or one inherited socket from
-      // systemd: the new workers share sockets instead.
-      log::Line("reload: ", joined.status().message(), "; new workers share listening sockets");
-      shared = true;
-      break;
+  for (std::vector<UniqueFd>* set : {ctx_.listeners, ctx_.tls_listeners}) {
+    if (set->empty()) continue;
+    while (set->size() < count) {
+      auto joined = JoinListeners((*set)[0].get());
+      if (!joined.ok()) {
+        // A port below 1024 once root is gone, or one inherited socket from
+        // systemd: the new workers share sockets instead.
+        log::Line("reload: ", joined.status().message(), "; new workers share listening sockets");
+        break;
+      }
+      set->push_back(std::move(joined.value()));
     }
-    (*ctx_.listeners).push_back(std::move(joined.value()));
+    const uint32_t active = std::min<uint32_t>(count, static_cast<uint32_t>(set->size()));
+    if (Status st = SteerListeners((*set)[0].get(), active, static_cast<uint32_t>(set->size())); !st.ok()) {
+      log::Line("reload: ", st.message());
+    }
   }
   positions_.resize(count);
-  const uint32_t active = std::min<uint32_t>(count, static_cast<uint32_t>((*ctx_.listeners).size()));
-  if (Status st = SteerListeners((*ctx_.listeners)[0].get(), active, static_cast<uint32_t>((*ctx_.listeners).size()));
-      !st.ok()) {
-    log::Line("reload: ", st.message());
-  }
   for (uint32_t i = before; i < count; ++i) Spawn(i);
 }
 

@@ -37,6 +37,7 @@ class Workforce {
     const MasterConfig* config;
     const worker::WorkerHandOff* made;  // what start-up made; a fork adds the slot and socket
     std::vector<UniqueFd>* listeners;
+    std::vector<UniqueFd>* tls_listeners;  // --tls-listen: one per position too (empty: no TLS)
     shm_cache::ShmCache* cache;
     // Appends the master's own descriptors, which a forked worker closes.
     std::function<void(std::vector<int>*)> master_fds;
@@ -123,7 +124,7 @@ class Workforce {
 
   uint32_t FreeSlot() const;
   pid_t StartWorker(uint32_t position, uint32_t slot, bool initial);
-  std::vector<int> FdsWorkersClose(int keep_listener) const;
+  std::vector<int> FdsWorkersClose(int keep_listener, int keep_tls = -1) const;
   void StartStandby();
   void Spawn(uint32_t position, bool initial = false);
   void OnPositionDeath(Position& p, int status);

@@ -190,6 +190,7 @@ FieldUse Use(bool ok) { return ok ? FieldUse::kOk : FieldUse::kBad; }
 FieldUse ApplyFramingField(std::string_view name, std::string_view value, Request* out, FieldState* st) {
   if (IEquals(name, "host")) {
     ++st->hosts;
+    out->host = std::string(value);
   } else if (IEquals(name, "content-length")) {
     ++st->content_lengths;
     out->has_content_length = ParseDecimal(value, &out->content_length);

@@ -55,6 +55,7 @@ void ShmCache::SumCounters(WorkerCounters* out) const {
     Add(out->streamed_bytes, c.streamed_bytes);
     AddHistogram(out->request_latency, c.request_latency);
     AddHistogram(out->load_latency, c.load_latency);
+    for (int k = 0; k < kTlsOutcomes; ++k) Add(out->tls_handshakes[k], c.tls_handshakes[k]);
   }
 }
 

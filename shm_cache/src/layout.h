@@ -22,7 +22,7 @@ namespace fc::shm_cache {
 
 constexpr uint64_t kMagic = 0x6663'6361'6368'6531ULL;  // "fccache1"
 // 4: per-worker counters; 5: stream checksums; 6: streamed bytes, ctime in identities
-constexpr uint32_t kLayoutVersion = 6;
+constexpr uint32_t kLayoutVersion = 7;
 constexpr uint32_t kGhostSlots = 4096;  // capacity of the ghost ring (recently refused / evicted)
 constexpr uint32_t kNil = UINT32_MAX;
 constexpr uint32_t kMaxStoredName = 4096;  // longest name an entry stores (the wire limit)

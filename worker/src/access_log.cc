@@ -143,6 +143,13 @@ void FormatJson(const AccessRecord& r, std::string* out) {
     out->append(",\"user_agent\":");
     out->append(json::Quote(r.user_agent));
   }
+  if (!r.tls_protocol.empty()) {
+    out->append(",\"ssl_protocol\":\"");
+    out->append(r.tls_protocol);
+    out->append("\",\"ssl_cipher\":\"");
+    out->append(r.tls_cipher);
+    out->push_back('"');
+  }
   out->append("}\n");
 }
 
@@ -153,7 +160,7 @@ void FormatFc(const AccessRecord& r, std::string* out) {
   out->append(head);
   out->append(r.peer);
   out->push_back(' ');
-  if (r.fc_code.empty()) out->append("HTTP ");
+  if (r.fc_code.empty()) out->append(r.tls_protocol.empty() ? "HTTP " : "HTTPS ");
   out->append(r.method);
   out->append(" \"");
   std::string_view name = r.name.substr(0, 200);
@@ -170,8 +177,15 @@ void FormatFc(const AccessRecord& r, std::string* out) {
   out->push_back(' ');
   AppendNumber(r.bytes, out);
   char tail[40];
-  std::snprintf(tail, sizeof(tail), "B %.3fms\n", r.ms);
+  std::snprintf(tail, sizeof(tail), "B %.3fms", r.ms);
   out->append(tail);
+  if (!r.tls_protocol.empty()) {
+    out->push_back(' ');
+    out->append(r.tls_protocol);
+    out->push_back(' ');
+    out->append(r.tls_cipher);
+  }
+  out->push_back('\n');
 }
 
 Status WriteFully(int fd, const std::string& bytes) {

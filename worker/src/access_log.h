@@ -34,6 +34,11 @@ struct AccessRecord {
   double ms = 0;                // from the request's first byte to the last byte sent
   std::string_view referer;     // HTTP fields ("" when absent)
   std::string_view user_agent;
+  // Over TLS: nginx's $ssl_protocol and $ssl_cipher ("" for plain TCP). The
+  // json and fc formats carry them; "combined" stays the format its parsers
+  // know.
+  std::string_view tls_protocol;
+  std::string_view tls_cipher;
 };
 
 // Appends one line for `r` in `format` to *out. The time stamp is now.

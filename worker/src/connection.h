@@ -15,6 +15,7 @@
 #include "fc/protocol/content_coding.h"
 #include "fc/protocol/wire.h"
 #include "fc/shm_cache/cache.h"
+#include "fc/tls/stream.h"
 #include "outcome.h"
 #include "response.h"
 #include "upload.h"
@@ -91,9 +92,11 @@ struct Exchange {
 };
 
 struct Connection {
-  enum class State { kReading, kUploading, kWaiting, kWriting };
+  // kHandshake: a TLS connection before its first byte of HTTP.
+  enum class State { kHandshake, kReading, kUploading, kWaiting, kWriting };
   enum class Proto { kUnknown, kFc, kHttp };  // told apart by a connection's first bytes
   UniqueFd fd;
+  std::unique_ptr<tls::TlsStream> tls;  // accepted on the TLS listener
   uint64_t serial = 0;
   std::string peer;
   State state = State::kReading;
@@ -104,6 +107,7 @@ struct Connection {
   size_t in_pos = 0;
   uint64_t discard_left = 0;  // body bytes of an answered request still to skip
   int64_t last_activity_ns = 0;
+  int64_t accepted_ns = 0;
   int64_t request_started_ns = 0;  // first byte of a request not yet whole (0: none)
   bool close_after = false;
   uint32_t served = 0;  // responses finished on this connection

@@ -20,6 +20,7 @@ namespace fc::worker {
 namespace {
 constexpr uint64_t kListenSerial = 0;
 constexpr uint64_t kWakeupSerial = 1;
+constexpr uint64_t kTlsListenSerial = 2;
 constexpr size_t kMaxBufferedInput = 64 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;
 
@@ -59,12 +60,8 @@ Status EventLoop::Init() {
   if (!epoll_.valid()) return Status::FromErrno(errno, "epoll_create1", "event loop");
   wakeup_.Reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!wakeup_.valid()) return Status::FromErrno(errno, "eventfd", "event loop");
+  if (!WatchListeners(true)) return Status::FromErrno(errno, "epoll_ctl(ADD)", "listening socket");
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-  ev.data.u64 = kListenSerial;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.listen_fd, &ev) != 0) {
-    return Status::FromErrno(errno, "epoll_ctl(ADD)", "listening socket");
-  }
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeupSerial;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wakeup_.get(), &ev) != 0) {
@@ -110,8 +107,10 @@ void EventLoop::Run() {
     now_ns_ = MonotonicNowNs();
     for (int i = 0; i < n; ++i) {
       const uint64_t serial = events[i].data.u64;
-      if (serial == kListenSerial) {
-        if (!draining_) Accept();
+      if (serial == kListenSerial || serial == kTlsListenSerial) {
+        if (!draining_) {
+          Accept(serial == kListenSerial ? ctx_.listen_fd : ctx_.tls_listen_fd, serial == kTlsListenSerial);
+        }
       } else if (serial == kWakeupSerial) {
         uint64_t count;
         (void)!::read(wakeup_.get(), &count, sizeof(count));
@@ -129,11 +128,31 @@ void EventLoop::Run() {
   DeliverLoaded();  // releases pins of results nobody waits for any more
 }
 
-void EventLoop::Accept() {
+bool EventLoop::WatchListeners(bool watch) {
+  const std::pair<int, uint64_t> listeners[] = {{ctx_.listen_fd, kListenSerial},
+                                                {ctx_.tls_listen_fd, kTlsListenSerial}};
+  for (const auto& [fd, serial] : listeners) {
+    if (fd < 0) continue;
+    if (!watch) {
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+      continue;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.u64 = serial;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      if (serial == kTlsListenSerial) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, ctx_.listen_fd, nullptr);
+      return false;
+    }
+  }
+  return true;
+}
+
+void EventLoop::Accept(int listen_fd, bool tls) {
   for (int i = 0; i < 64; ++i) {
     sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
-    const int fd = ::accept4(ctx_.listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
+    const int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
@@ -154,11 +173,23 @@ void EventLoop::Accept() {
       ::close(fd);  // over --max-connections: refuse rather than degrade everyone
       continue;
     }
+    if (tls && ctx_.handshakes.load(std::memory_order_relaxed) >= ctx_.config.tls_max_handshakes) {
+      ctx_.connections.fetch_sub(1);
+      counters_.tls_handshakes[shm_cache::kTlsResumed + static_cast<int>(tls::Failure::kTooMany)].fetch_add(
+          1, std::memory_order_relaxed);
+      ::close(fd);  // a handshake flood: the established connections come first
+      continue;
+    }
     auto c = std::make_unique<Connection>();
     c->fd.Reset(fd);
     c->serial = next_serial_++;
     c->peer = PeerName(addr);
-    c->last_activity_ns = MonotonicNowNs();
+    c->last_activity_ns = c->accepted_ns = MonotonicNowNs();
+    if (tls) {
+      c->tls = std::make_unique<tls::TlsStream>(ctx_.tls->NewConnection(), fd);
+      c->state = Connection::State::kHandshake;
+      ctx_.handshakes.fetch_add(1, std::memory_order_relaxed);
+    }
     Connection& ref = *c;
     conns_.emplace(c->serial, std::move(c));
     epoll_event ev{};
@@ -185,7 +216,7 @@ constexpr int64_t kAcceptLogEveryNs = 10'000'000'000LL;
 void EventLoop::PauseAccept(int error) {
   const int64_t now = MonotonicNowNs();
   if (!accept_paused_) {
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, ctx_.listen_fd, nullptr);
+    WatchListeners(false);
     accept_paused_ = true;
   }
   accept_resume_ns_ = now + kAcceptPauseNs;
@@ -203,10 +234,7 @@ void EventLoop::PauseAccept(int error) {
 
 void EventLoop::ResumeAccept() {
   if (!accept_paused_ || draining_) return;
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-  ev.data.u64 = kListenSerial;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, ctx_.listen_fd, &ev) != 0) {
+  if (!WatchListeners(true)) {
     accept_resume_ns_ = now_ns_ + kAcceptPauseNs;  // out of memory: try again later
     return;
   }
@@ -237,12 +265,20 @@ void EventLoop::AwaitLoader(Connection& c) {
 void EventLoop::Close(Connection& c) {
   // No EPOLL_CTL_DEL: closing the only descriptor of the socket removes it.
   ctx_.connections.fetch_sub(1);
+  if (c.tls) {
+    if (c.state == Connection::State::kHandshake) {
+      ctx_.handshakes.fetch_sub(1, std::memory_order_relaxed);
+    } else {
+      c.tls->Shutdown();  // close_notify, if the socket takes it now
+    }
+  }
   conns_.erase(c.serial);  // destroys c: closes the socket, unpins, closes the file
   ResumeAccept();          // a descriptor is free again
 }
 
 void EventLoop::OnConnectionEvent(Connection& c, uint32_t events) {
   c.last_activity_ns = now_ns_;
+  if (c.state == Connection::State::kHandshake && !Handshake(c)) return;
   if (c.state == Connection::State::kReading || c.state == Connection::State::kUploading) {
     if (!ReadInput(c)) return Close(c);  // an unfinished upload vanishes with it
   } else if (c.state == Connection::State::kWaiting) {
@@ -253,14 +289,43 @@ void EventLoop::OnConnectionEvent(Connection& c, uint32_t events) {
   Drive(c);
 }
 
+bool EventLoop::Handshake(Connection& c) {
+  switch (c.tls->Handshake()) {
+    case tls::TlsStream::Io::kDone:
+      ctx_.handshakes.fetch_sub(1, std::memory_order_relaxed);
+      counters_.tls_handshakes[c.tls->resumed() ? shm_cache::kTlsResumed : shm_cache::kTlsFull].fetch_add(
+          1, std::memory_order_relaxed);
+      c.state = Connection::State::kReading;
+      SetInterest(c, EPOLLIN);
+      return true;  // the request may be in OpenSSL's buffer already: read on
+    case tls::TlsStream::Io::kWantRead:
+      SetInterest(c, EPOLLIN);
+      return false;
+    case tls::TlsStream::Io::kWantWrite:
+      SetInterest(c, EPOLLOUT);
+      return false;
+    case tls::TlsStream::Io::kClosed:
+    case tls::TlsStream::Io::kFailed:
+      break;
+  }
+  counters_.tls_handshakes[shm_cache::kTlsResumed + static_cast<int>(c.tls->failure())].fetch_add(
+      1, std::memory_order_relaxed);
+  Close(c);
+  return false;
+}
+
 void EventLoop::Drive(Connection& c) {
   for (;;) {
     switch (c.state) {
+      case Connection::State::kHandshake:
+        return;
       case Connection::State::kUploading:
         uploads_.Consume(c);
         if (c.state == Connection::State::kUploading) return;  // more body to come
         break;
       case Connection::State::kReading:
+        // Plaintext OpenSSL holds is no event for epoll: take it now.
+        if (c.tls && c.tls->has_pending() && !ReadInput(c)) return Close(c);
         if (c.close_after || (draining_ && c.in_pos == c.in.size())) return Close(c);
         ProcessInput(c);
         if (c.state == Connection::State::kReading) {
@@ -293,6 +358,20 @@ bool EventLoop::ReadInput(Connection& c) {
         CountQueued(c) >= static_cast<size_t>(ctx_.config.max_queued)) {
       return true;
     }
+    if (c.tls) {
+      size_t got = 0;
+      switch (c.tls->Read(read_scratch_.data(), kReadChunk, &got)) {
+        case tls::TlsStream::Io::kDone:
+          c.in.append(read_scratch_.data(), got);
+          continue;  // until OpenSSL has nothing more: it may hold a whole record
+        case tls::TlsStream::Io::kWantRead:
+        case tls::TlsStream::Io::kWantWrite:  // a key update's reply: sent on the next write
+          return true;
+        case tls::TlsStream::Io::kClosed:
+        case tls::TlsStream::Io::kFailed:
+          return false;
+      }
+    }
     const ssize_t n = ::recv(c.fd.get(), read_scratch_.data(), kReadChunk, 0);
     if (n <= 0) {
       if (n == 0) return false;  // peer closed
@@ -321,7 +400,7 @@ bool ClientEndsHere(const Connection& c) {
 
 bool EventLoop::Pump(Connection& c) {
   if (ClientEndsHere(c)) c.response.EndWithFin(c.fd.get());
-  switch (c.response.Write(c.fd.get())) {
+  switch (c.response.Write(c.fd.get(), c.tls.get())) {
     case Response::Progress::kDone:
       FinishResponse(c);
       return true;
@@ -390,13 +469,23 @@ void EventLoop::Sweep() {
         upload_age > 10'000'000'000LL &&
         static_cast<double>(c->ex.put->queued) * 1e9 / static_cast<double>(upload_age) <
             static_cast<double>(ctx_.config.upload_min_rate);
+    const bool slow_handshake = c->state == Connection::State::kHandshake &&
+                                now - c->accepted_ns > int64_t{ctx_.config.tls_handshake_timeout_ms} * 1'000'000;
     if ((c->state == Connection::State::kReading && quiet > idle_ns) || stuck_request || slow_upload ||
+        slow_handshake ||
         (c->state == Connection::State::kUploading && quiet > idle_ns) ||
         (c->state == Connection::State::kWriting && quiet > write_ns)) {
       expired.push_back(c.get());
     }
   }
   for (Connection* c : expired) {
+    if (c->state == Connection::State::kHandshake) {
+      // A slowloris over TLS: counted, not logged one by one.
+      counters_.tls_handshakes[shm_cache::kTlsResumed + static_cast<int>(tls::Failure::kTimeout)].fetch_add(
+          1, std::memory_order_relaxed);
+      Close(*c);
+      continue;
+    }
     const bool slow = c->request_started_ns != 0 && c->state == Connection::State::kReading;
     log::Line(c->peer, ": closing connection: ",
               slow ? "request still incomplete"
@@ -411,11 +500,11 @@ void EventLoop::Sweep() {
 void EventLoop::StartDrain() {
   draining_ = true;
   drain_deadline_ns_ = drain_request_.load();
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, ctx_.listen_fd, nullptr);
+  WatchListeners(false);
   drain_started_.store(true);
   std::vector<Connection*> idle;
   for (auto& [serial, c] : conns_) {
-    if (c->state == Connection::State::kReading) {
+    if (c->state == Connection::State::kReading || c->state == Connection::State::kHandshake) {
       idle.push_back(c.get());  // between requests (or mid-way through sending one)
     } else {
       c->close_after = true;

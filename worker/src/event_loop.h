@@ -25,6 +25,7 @@
 #include "fc/base/unique_fd.h"
 #include "fc/protocol/wire.h"
 #include "fc/shm_cache/cache.h"
+#include "fc/tls/server_tls.h"
 #include "fc/worker/worker.h"
 #include "connection.h"
 #include "fc_session.h"
@@ -44,7 +45,7 @@ class AccessLog;
 // What every loop of a worker shares.
 struct ServeContext {
   const WorkerConfig& config;
-  int listen_fd = -1;  // this worker's listening socket (WorkerHandOff)
+  int listen_fd = -1;  // this worker's listening socket (WorkerHandOff); -1: none
   shm_cache::ShmCache& cache;
   const FileSource& files;
   OpenFiles& open_files;  // descriptors kept between misses
@@ -53,6 +54,11 @@ struct ServeContext {
   Lister* lister = nullptr;  // directory listings (--autoindex)
   AccessLog* access_log = nullptr;  // null: --access-log off
   std::atomic<int> connections{0};  // open connections in this worker
+  // The slot's TLS listener and what it answers with.
+  int tls_listen_fd = -1;
+  std::shared_ptr<const tls::ServerTls> tls;
+  std::atomic<int> handshakes{0};  // connections of this worker in a TLS handshake
+
 };
 
 class EventLoop {
@@ -94,11 +100,15 @@ class EventLoop {
   EventLoop(ServeContext& context, uint32_t lane);
   Status Init();
   // event_loop.cc: the reactor.
-  void Accept();
+  void Accept(int listen_fd, bool tls);
+  // Moves a TLS handshake on; false: it failed and the connection closed.
+  bool Handshake(Connection& c);
   // Out of descriptors (or another accept error that would fire again at
   // once): stop watching the listening socket for a while, as nginx does,
   // rather than spin on a level-triggered readiness nobody can take.
   void PauseAccept(int error);
+  // Adds (or removes) the listening sockets to the loop's epoll set.
+  bool WatchListeners(bool watch);
   void ResumeAccept();
   void OnConnectionEvent(Connection& c, uint32_t events);
   // Moves a connection along until it waits for the socket or a loader (or closes).
@@ -126,7 +136,7 @@ class EventLoop {
   UploadReceiver uploads_;
   UniqueFd epoll_;
   UniqueFd wakeup_;  // eventfd
-  uint64_t next_serial_ = 2;  // 0 = listening socket, 1 = wakeup
+  uint64_t next_serial_ = 3;  // 0 = listening socket, 1 = wakeup, 2 = TLS listener
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
   bool draining_ = false;
   int64_t notice_until_ns_ = 0;  // SIGTERM seen: health answers 503; drain starts then

@@ -163,6 +163,10 @@ void EventLoop::RecordRequest(const Connection& c) {
   r.status = status;
   if (http) {
     r.protocol = c.ex.http && c.ex.http->http10 ? "HTTP/1.0" : "HTTP/1.1";
+    if (c.tls) {
+      r.tls_protocol = c.tls->protocol();
+      r.tls_cipher = c.tls->cipher();
+    }
     if (c.ex.http) {
       r.target = c.ex.http->target;
       r.referer = c.ex.http->referer;

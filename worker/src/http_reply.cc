@@ -18,6 +18,7 @@ const char* StatusText(int status) {
     case 206: return "206 Partial Content";
     case 301: return "301 Moved Permanently";
     case 304: return "304 Not Modified";
+    case 308: return "308 Permanent Redirect";
     case 400: return "400 Bad Request";
     case 403: return "403 Forbidden";
     case 404: return "404 Not Found";
@@ -81,7 +82,14 @@ std::string HttpSession::PartHeader(const Connection& c, size_t part) const {
 
 namespace {
 // Connection fields: close when asked, when draining, or after an unread body.
-void ConnectionField(Connection& c, bool draining, std::string* h) {
+// Over TLS, Strict-Transport-Security too (--hsts; never on plain HTTP,
+// RFC 6797 §7.2).
+void ConnectionField(Connection& c, bool draining, int hsts_seconds, std::string* h) {
+  if (hsts_seconds > 0 && c.tls) {
+    *h += "Strict-Transport-Security: max-age=";
+    *h += std::to_string(hsts_seconds);
+    *h += "\r\n";
+  }
   if (!c.ex.http_keep_alive || draining) {
     *h += "Connection: close\r\n";
     c.close_after = true;
@@ -148,7 +156,7 @@ void HttpSession::Head(Connection& c, int status, uint64_t body_length, bool fro
     h.append(hex, sizeof(hex));
     h += "\r\n";
   }
-  ConnectionField(c, loop_.draining(), &h);
+  ConnectionField(c, loop_.draining(), ctx_.config.hsts_seconds, &h);
   h += "\r\n";
   if (multipart && !c.ex.head_only) {
     h += part_heads[0];
@@ -196,7 +204,7 @@ void HttpSession::Body(Connection& c, int status, std::string body, std::string_
   // The validators stay on replies about a file (RFC 9110 §15.4.5, §15.5.13).
   if (c.ex.identity.ino != 0 && (status == 412 || status == 416)) h += Validators(c.ex.identity, FileResponder::EtagTag(c));
   if (status == 416) h += "Content-Range: bytes */" + std::to_string(c.ex.identity.size) + "\r\n";
-  ConnectionField(c, loop_.draining(), &h);
+  ConnectionField(c, loop_.draining(), ctx_.config.hsts_seconds, &h);
   h += "\r\n";
   loop_.BeginReply(c);
 }

@@ -5,6 +5,8 @@
 
 #include <sys/socket.h>
 
+#include <cctype>
+
 #include "event_loop.h"
 
 namespace fc::worker {
@@ -121,12 +123,48 @@ void HttpSession::Dispatch(Connection& c, bool body_skippable) {
     c.ex.how = Outcome::kHealth;  // before the reply: it says Cache-Control: no-store
     return Text(c, serving ? 200 : 503, serving ? "ok" : "draining", false);
   }
+  if (ctx_.config.redirect_https && !c.tls && RedirectToHttps(c)) return;
   // Merge leading slashes ("//a" is "/a", as nginx's merge_slashes does).
   const size_t first = c.ex.name.find_first_not_of('/');
   c.ex.name.erase(0, first == std::string::npos ? c.ex.name.size() : first);
   if (c.ex.name == ".fc/cache") return HandleCachePage(c);
   if (req.slash_ended) return HandleDirectory(c);
   loop_.responder().Serve(c);
+}
+
+namespace {
+// The host of a Host field worth redirecting to: a DNS name (letters,
+// digits, '-', '.'), its port dropped; "" for an IP literal, no Host, or
+// anything else (no certificate could name it).
+std::string_view RedirectHost(std::string_view host) {
+  if (host.empty() || host.front() == '[') return {};
+  const size_t colon = host.find(':');
+  if (colon != std::string_view::npos) host = host.substr(0, colon);
+  bool letter = false;
+  for (const char ch : host) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (std::isalpha(u)) {
+      letter = true;
+    } else if (!std::isdigit(u) && ch != '-' && ch != '.') {
+      return {};
+    }
+  }
+  // All digits and dots is an IPv4 literal; a name has a letter somewhere.
+  return letter && host.size() <= 253 ? host : std::string_view();
+}
+}  // namespace
+
+bool HttpSession::RedirectToHttps(Connection& c) {
+  const http::Request& req = *c.ex.http;
+  const std::string_view host = RedirectHost(req.host);
+  if (host.empty()) return false;
+  std::string location = "https://";
+  location += host;
+  if (ctx_.config.https_port != 443) location += ":" + std::to_string(ctx_.config.https_port);
+  location += req.target.empty() || req.target == "*" ? "/" : req.target;
+  c.ex.how = Outcome::kRedirect;
+  Body(c, 308, "moved to " + location + "\n", "text/plain; charset=utf-8", "Location: " + location + "\r\n", false);
+  return true;
 }
 
 void HttpSession::HandlePut(Connection& c) {
@@ -144,8 +182,15 @@ void HttpSession::HandlePut(Connection& c) {
   c.ex.name.erase(0, first == std::string::npos ? c.ex.name.size() : first);
   if (!loop_.uploads().Admit(c, token, req.content_length)) return;
   if (req.expect_continue && !req.http10) {
+    // Best effort, as the socket is empty this early: a client that does not
+    // see it sends the body after its own wait (RFC 9110 §10.1.1).
     static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    (void)!::send(c.fd.get(), kContinue, sizeof(kContinue) - 1, MSG_NOSIGNAL);
+    if (c.tls) {
+      size_t wrote = 0;
+      (void)c.tls->Write(kContinue, sizeof(kContinue) - 1, false, &wrote);
+    } else {
+      (void)!::send(c.fd.get(), kContinue, sizeof(kContinue) - 1, MSG_NOSIGNAL);
+    }
   }
   loop_.uploads().Begin(c, req.content_length, req.has_checksum, req.checksum);
 }

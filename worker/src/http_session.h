@@ -41,6 +41,8 @@ class HttpSession : public Session {
   // http_directory.cc. A URL ending in '/': its index file, else a listing
   // (--autoindex) or 403.
   void HandleDirectory(Connection& c);
+  // --redirect-https: a 308 to the TLS port, if the Host names a host (true).
+  bool RedirectToHttps(Connection& c);
   // After a refused open of c.ex.name: if it is a directory, answers 301 to
   // its URL with the '/' (keeping the query) and returns true.
   bool RedirectDirectory(Connection& c);

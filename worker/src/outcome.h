@@ -26,7 +26,7 @@ enum class Outcome : uint8_t {
   kStored,       // an upload
   kList,         // the seeds' list (fc LIST, GET /.fc/cache)
   kListing,      // a directory listing
-  kRedirect,     // a directory's 301
+  kRedirect,     // a directory's 301, or --redirect-https's 308
   kRefused,      // an error reply
   kOptions,      // HTTP OPTIONS
   kHealth,       // the health endpoint

@@ -7,6 +7,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -95,7 +96,69 @@ void Response::EndWithFin(int fd) {
   corked_ = true;
 }
 
-Response::Progress Response::Write(int fd) {
+Response::Progress Response::TlsWritev(tls::TlsStream& tls, const iovec* iov, int n, size_t* wrote) {
+  constexpr size_t kRecord = 16 * 1024;
+  *wrote = 0;
+  for (int i = 0; i < n; ++i) {
+    const char* p = static_cast<const char*>(iov[i].iov_base);
+    size_t left = iov[i].iov_len;
+    while (left > 0) {
+      size_t took = 0;
+      // MSG_MORE while more follows at once: the head and a small body
+      // leave as one segment, though each is its own record.
+      const bool more = left > kRecord || i + 1 < n;
+      switch (tls.Write(p, left, more, &took)) {
+        case tls::TlsStream::Io::kDone:
+          p += took;
+          left -= took;
+          *wrote += took;
+          continue;
+        case tls::TlsStream::Io::kWantRead:  // renegotiation is off: only a full socket
+        case tls::TlsStream::Io::kWantWrite:
+          return Progress::kBlocked;
+        case tls::TlsStream::Io::kClosed:
+        case tls::TlsStream::Io::kFailed:
+          return *wrote > 0 ? Progress::kBlocked : Progress::kFailed;  // the next write tells
+      }
+    }
+  }
+  return Progress::kDone;
+}
+
+Response::Progress Response::TlsFile(tls::TlsStream& tls) {
+  constexpr size_t kChunk = 16 * 1024;  // one record
+  for (;;) {
+    if (chunk_sent_ == file_chunk_.size()) {
+      if (body_left_ == 0) return Progress::kDone;
+      file_chunk_.resize(std::min<uint64_t>(kChunk, body_left_));
+      ssize_t got;
+      do {
+        got = ::pread(file_.get(), file_chunk_.data(), file_chunk_.size(), file_offset_);
+      } while (got < 0 && errno == EINTR);
+      if (got <= 0) return Progress::kFailed;  // the file shrank or cannot be read: a short body
+      file_chunk_.resize(static_cast<size_t>(got));
+      file_offset_ += got;
+      chunk_sent_ = 0;
+    }
+    size_t took = 0;
+    const bool more = body_left_ > file_chunk_.size() - chunk_sent_;
+    switch (tls.Write(file_chunk_.data() + chunk_sent_, file_chunk_.size() - chunk_sent_, more, &took)) {
+      case tls::TlsStream::Io::kDone:
+        chunk_sent_ += took;
+        body_left_ -= took;
+        bytes_sent_ += took;
+        continue;
+      case tls::TlsStream::Io::kWantRead:
+      case tls::TlsStream::Io::kWantWrite:
+        return Progress::kBlocked;
+      case tls::TlsStream::Io::kClosed:
+      case tls::TlsStream::Io::kFailed:
+        return Progress::kFailed;
+    }
+  }
+}
+
+Response::Progress Response::Write(int fd, tls::TlsStream* tls) {
   for (;;) {
     iovec iov[kMaxIov + 2];
     int n = 0;
@@ -107,7 +170,7 @@ Response::Progress Response::Write(int fd) {
     }
     if (n == 0) {
       if (file_.valid() && body_left_ > 0) {
-        const Progress p = Sendfile(fd);
+        const Progress p = tls != nullptr ? TlsFile(*tls) : Sendfile(fd);
         if (p != Progress::kDone) return p;
         continue;  // the part's span is sent: the next part, or done
       }
@@ -116,7 +179,15 @@ Response::Progress Response::Write(int fd) {
     }
     size_t asked = 0;
     for (int i = 0; i < n; ++i) asked += iov[i].iov_len;
-    const ssize_t wrote = ::writev(fd, iov, n);
+    ssize_t wrote;
+    if (tls != nullptr) {
+      size_t took = 0;
+      const Progress p = TlsWritev(*tls, iov, n, &took);
+      if (p == Progress::kFailed) return p;
+      wrote = static_cast<ssize_t>(took);
+    } else {
+      wrote = ::writev(fd, iov, n);
+    }
     if (wrote < 0) {
       if (errno == EINTR) continue;
       return errno == EAGAIN ? Progress::kBlocked : Progress::kFailed;
@@ -152,6 +223,8 @@ void Response::Clear(int fd) {
   reader_.reset();
   pin_.Release();
   file_.Reset();
+  if (file_chunk_.capacity() > 0) std::string().swap(file_chunk_);
+  chunk_sent_ = 0;
   file_offset_ = 0;
   body_left_ = 0;
   bytes_sent_ = 0;

@@ -19,6 +19,7 @@
 #include "fc/base/unique_fd.h"
 #include "fc/protocol/http.h"
 #include "fc/shm_cache/cache.h"
+#include "fc/tls/stream.h"
 
 namespace fc::worker {
 
@@ -46,8 +47,11 @@ class Response {
   void SetParts(std::vector<http::ByteSpan> spans, std::vector<std::string> part_heads);
 
   // Writes until done, or the socket is full, or it fails. TCP_CORK is on
-  // while a big file streams (nginx's tcp_nopush).
-  Progress Write(int fd);
+  // while a big file streams (nginx's tcp_nopush). Over TLS (`tls` set)
+  // each head, bytes or packet span is one SSL_write straight from where it
+  // lies, and a file span is read 16 KiB at a time into the one buffer a
+  // TLS stream of a file needs.
+  Progress Write(int fd, tls::TlsStream* tls = nullptr);
   // The connection closes after this reply: keep its last segment corked,
   // so that close() sends it with the FIN (one packet for the client to
   // take, not a data segment and then a FIN). Call before Write.
@@ -70,6 +74,9 @@ class Response {
   // Moves to the next part of a multipart body; false when none is left.
   bool NextPart();
   Progress Sendfile(int fd);
+  Progress TlsFile(tls::TlsStream& tls);
+  // The iovecs through TLS, as writev would take them: *wrote bytes.
+  Progress TlsWritev(tls::TlsStream& tls, const struct iovec* iov, int n, size_t* wrote);
 
   std::string head_;
   size_t head_sent_ = 0;
@@ -83,6 +90,8 @@ class Response {
   uint64_t body_left_ = 0;  // of the current part (packets or file)
   uint64_t bytes_sent_ = 0;
   std::unique_ptr<Parts> parts_;
+  std::string file_chunk_;  // TLS: file bytes read, not yet all written
+  size_t chunk_sent_ = 0;
   bool corked_ = false;
   bool fin_ = false;  // EndWithFin: the cork stays on until the close
 };

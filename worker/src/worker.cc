@@ -103,8 +103,9 @@ bool AwaitActivation(const WorkerConfig& config, WorkerHandOff* hand_off, const 
     hand_off->standby_fd = -1;
     hand_off->slot = a.slot;
     hand_off->listen_fd = a.listen_fd;
+    hand_off->tls_listen_fd = a.tls_listen_fd;
     for (int fd : hand_off->standby_listeners) {
-      if (fd != a.listen_fd) ::close(fd);
+      if (fd != a.listen_fd && fd != a.tls_listen_fd) ::close(fd);
     }
     std::snprintf(name, sizeof(name), "fc-master");
     ::prctl(PR_SET_NAME, name);
@@ -149,7 +150,7 @@ int AwaitStop(const WorkerConfig& config, const sigset_t& stop_signals, AccessLo
 // Graceful stop: the loops finish their transfers (after the drain notice)
 // and the listening socket is let go as soon as no loop watches it, so that a
 // new master can bind the port while this one finishes.
-void Drain(const WorkerConfig& config, int listen_fd, std::vector<std::unique_ptr<EventLoop>>& loops,
+void Drain(const WorkerConfig& config, int listen_fd, int tls_listen_fd, std::vector<std::unique_ptr<EventLoop>>& loops,
            std::vector<std::thread>& threads) {
   const int64_t notice_until = MonotonicNowNs() + int64_t{config.drain_notice_ms} * 1'000'000;
   const int64_t deadline = notice_until + int64_t{config.shutdown_timeout_ms} * 1'000'000;
@@ -160,7 +161,8 @@ void Drain(const WorkerConfig& config, int listen_fd, std::vector<std::unique_pt
     if (all) break;
     ::usleep(1000);
   }
-  ::close(listen_fd);
+  if (listen_fd >= 0) ::close(listen_fd);
+  if (tls_listen_fd >= 0) ::close(tls_listen_fd);
   for (auto& t : threads) t.join();
 }
 
@@ -215,6 +217,8 @@ int RunWorker(const WorkerConfig& config, WorkerHandOff hand_off) {  // a standb
   if (hand_off.standby_fd >= 0 && !AwaitActivation(config, &hand_off, stop_signals, access_log.get())) return 0;
   if (Status attached = cache.value()->AttachWorker(hand_off.slot); !attached.ok()) return Fail(attached.message());
   context.listen_fd = hand_off.listen_fd;
+  context.tls_listen_fd = hand_off.tls_listen_fd;
+  context.tls = hand_off.tls;
   std::vector<std::unique_ptr<EventLoop>> loops;
   std::vector<std::thread> threads;
   for (int i = 0; i < config.threads; ++i) {
@@ -234,7 +238,7 @@ int RunWorker(const WorkerConfig& config, WorkerHandOff hand_off) {  // a standb
   const int signal_number = AwaitStop(config, stop_signals, access_log.get());
   log::Line(signal_number == SIGTERM ? "SIGTERM" : "SIGINT", ": draining (at most ",
             config.drain_notice_ms + config.shutdown_timeout_ms, " ms)");
-  Drain(config, hand_off.listen_fd, loops, threads);
+  Drain(config, hand_off.listen_fd, hand_off.tls_listen_fd, loops, threads);
   loaders.reset();  // joins the loaders; results still queued die with the loops
   loops.clear();
   access_log.reset();  // writes out the last lines

@@ -18,6 +18,11 @@ struct Endpoint {
   std::string host;
   uint16_t port = 0;
   int timeout_ms = 30'000;
+  // HTTP only: speak TLS (an https:// URL), verifying the server's
+  // certificate against `cacert` (empty: the system's CA store) and its name
+  // against `host`.
+  bool tls = false;
+  std::string cacert;
   std::string Describe() const { return host + ":" + std::to_string(port); }
 };
 
@@ -84,7 +89,8 @@ struct UploadFile {
 };
 Result<UploadFile> OpenForUpload(const std::string& local_path);
 
-// fc over HTTP: an http://HOST[:PORT]/NAME address (NAME percent-decoded).
+// fc over HTTP: an http://HOST[:PORT]/NAME or https://HOST[:PORT]/NAME
+// address (NAME percent-decoded; the port defaults to 80 or 443).
 struct HttpTarget {
   Endpoint server;
   std::string name;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fc/shm_cache/cache.h"
+#include "fc/tls/server_tls.h"
 #include "fc/worker/worker.h"
 
 namespace fc::master {
@@ -39,6 +40,11 @@ struct MasterConfig {
   std::string upgrade_binary;     // SIGUSR2 runs this ("" = /proc/self/exe as started)
   int upgrade_timeout_ms = 30'000;  // the new master must serve within this, or is killed
   std::vector<std::string> argv;  // as started: a reload parses it again, an upgrade runs it
+  // HTTPS: --tls-listen, the certificate and key files, protocols and ciphers
+  // (what the workers need of it is in `worker`).
+  std::string tls_listen;
+  std::vector<std::string> tls_certs, tls_keys;
+  tls::ServerSettings tls;
 };
 
 // Parses the command line and the --config file it names. *run: go on.

@@ -33,6 +33,7 @@ struct Request {
   std::string path;       // percent-decoded target path, without the leading '/' and the query
   std::string query;      // the raw query after '?' (not decoded), without the '?'
   std::string target;     // the request target as received ("/sp%20ace?q=1"), for the access log
+  std::string host;       // the Host field (one, or the request is refused), "" when absent
   bool slash_ended = false;  // the target's path ended in '/' (a directory's URL)
   bool asterisk = false;  // the target was "*" (OPTIONS only)
   bool keep_alive = true;

@@ -33,6 +33,12 @@ struct Histogram {
   std::atomic<uint64_t> count;
 };
 
+// TLS handshakes: done in full, resumed (a ticket), and failed by reason
+// (tls::Failure, 1..9).
+constexpr int kTlsOutcomes = 11;
+constexpr int kTlsFull = 0;
+constexpr int kTlsResumed = 1;  // failures are kTlsResumed + tls::Failure
+
 struct alignas(64) WorkerCounters {
   std::atomic<uint64_t> requests[kCountedProtos][kCountedOps][kStatusKinds];
   std::atomic<uint64_t> bytes_sent;  // body bytes
@@ -40,6 +46,7 @@ struct alignas(64) WorkerCounters {
   std::atomic<uint64_t> streamed_bytes;  // body bytes of those: 1 - streamed/sent is the byte-hit ratio
   Histogram request_latency;         // first byte of the request to last byte of the reply
   Histogram load_latency;            // loading a file into the cache (loader threads)
+  std::atomic<uint64_t> tls_handshakes[kTlsOutcomes];
 };
 
 int StatusKind(int status);

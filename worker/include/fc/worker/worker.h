@@ -15,6 +15,7 @@
 #include "fc/base/net.h"
 #include "fc/base/status.h"
 #include "fc/protocol/content_coding.h"
+#include "fc/tls/server_tls.h"
 
 namespace fc::worker {
 
@@ -103,6 +104,14 @@ struct WorkerConfig {
   // A precompressed variant on disk, when there is one, comes first.
   std::vector<http::Coding> compress;
   uint64_t compress_min_size = 1024;
+  // HTTPS (docs/tls.md). The certificates themselves are in WorkerHandOff.
+  int tls_handshake_timeout_ms = 10'000;  // a handshake must finish in this
+  int tls_max_handshakes = 256;          // per worker at once; more are closed unanswered
+  int hsts_seconds = 0;                  // Strict-Transport-Security max-age on TLS replies; 0: none
+  // --redirect-https: the plain listener answers 308 to https://HOST:https_port
+  // (not the health path; not a Host that is an IP literal).
+  bool redirect_https = false;
+  uint16_t https_port = 0;
 };
 
 // What the master hands one worker process besides its options: what it
@@ -115,7 +124,9 @@ struct WorkerHandOff {
   uint64_t lock_salt = 0;  // salts lock file names (random per master)
   std::shared_ptr<const MediaTypes> media_types;  // from the options' mime_types; loaded by the worker if null
   uint32_t slot = 0;     // worker slot in the shared cache
-  int listen_fd = -1;    // nonblocking listening socket, inherited
+  int listen_fd = -1;    // nonblocking listening socket, inherited; -1: only TLS
+  int tls_listen_fd = -1;  // the slot's TLS listener (SO_REUSEPORT, as listen_fd); -1: none
+  std::shared_ptr<const tls::ServerTls> tls;  // its certificates (built by the master)
   bool arm_crash_points = false;  // honour FC_CRASH_AT (tests: slot 0's first worker)
   // A standby worker (>= 0): it prepares everything that needs no slot, then
   // reads a StandbyActivation from this pipe, closes the listening sockets in
@@ -128,6 +139,7 @@ struct WorkerHandOff {
 struct StandbyActivation {
   uint32_t slot;
   int32_t listen_fd;
+  int32_t tls_listen_fd;  // -1: no TLS
 };
 
 int RunWorker(const WorkerConfig& config, WorkerHandOff hand_off);

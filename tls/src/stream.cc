@@ -1,0 +1,213 @@
+// TlsStream: a nonblocking TLS connection through fc's socket BIO.
+#include "fc/tls/stream.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <mutex>
+
+namespace fc::tls {
+
+struct TlsStream::Shim {
+  int fd;
+  bool more = false;        // the next send is followed by another at once
+  bool handshaking = true;  // count what arrives
+  size_t handshake_bytes = 0;
+  bool too_large = false;
+};
+
+namespace {
+
+constexpr size_t kRecord = 16 * 1024;
+
+int ShimWrite(BIO* bio, const char* data, int len) {
+  auto* shim = static_cast<TlsStream::Shim*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  for (;;) {
+    const ssize_t n = ::send(shim->fd, data, static_cast<size_t>(len), MSG_NOSIGNAL | (shim->more ? MSG_MORE : 0));
+    if (n >= 0) return static_cast<int>(n);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) BIO_set_retry_write(bio);
+    return -1;
+  }
+}
+
+int ShimRead(BIO* bio, char* data, int len) {
+  auto* shim = static_cast<TlsStream::Shim*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  if (shim->handshaking) {
+    if (shim->handshake_bytes >= TlsStream::kMaxHandshakeBytes) {
+      shim->too_large = true;
+      return -1;
+    }
+    len = static_cast<int>(std::min<size_t>(static_cast<size_t>(len),
+                                            TlsStream::kMaxHandshakeBytes - shim->handshake_bytes));
+  }
+  for (;;) {
+    const ssize_t n = ::recv(shim->fd, data, static_cast<size_t>(len), 0);
+    if (n > 0) {
+      if (shim->handshaking) shim->handshake_bytes += static_cast<size_t>(n);
+      return static_cast<int>(n);
+    }
+    if (n == 0) return 0;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) BIO_set_retry_read(bio);
+    return -1;
+  }
+}
+
+long ShimCtrl(BIO*, int cmd, long, void*) {
+  switch (cmd) {
+    case BIO_CTRL_FLUSH:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+BIO_METHOD* ShimMethod() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "fc socket");
+    BIO_meth_set_write(m, ShimWrite);
+    BIO_meth_set_read(m, ShimRead);
+    BIO_meth_set_ctrl(m, ShimCtrl);
+    return m;
+  }();
+  return method;
+}
+
+Failure ReasonOf(unsigned long e) {
+  if (ERR_GET_LIB(e) != ERR_LIB_SSL) return Failure::kOther;
+  switch (ERR_GET_REASON(e)) {
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_VERSION_TOO_LOW:
+    case SSL_R_VERSION_TOO_HIGH:
+    case SSL_R_UNKNOWN_PROTOCOL:
+      return Failure::kVersion;
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_NO_SHARED_GROUPS:
+    case SSL_R_NO_SHARED_SIGNATURE_ALGORITHMS:
+    case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+      return Failure::kCipher;
+    case SSL_R_HTTP_REQUEST:
+    case SSL_R_HTTPS_PROXY_REQUEST:
+      return Failure::kPlainHttp;
+    case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+      return Failure::kEof;
+    default:
+      break;
+  }
+  const int reason = ERR_GET_REASON(e);
+  if (reason >= SSL_AD_REASON_OFFSET && reason < SSL_AD_REASON_OFFSET + 256) return Failure::kPeerAlert;
+  return Failure::kOther;
+}
+
+}  // namespace
+
+const char* FailureName(Failure f) {
+  switch (f) {
+    case Failure::kNone: return "none";
+    case Failure::kTimeout: return "timeout";
+    case Failure::kTooLarge: return "too_large";
+    case Failure::kVersion: return "version";
+    case Failure::kCipher: return "cipher";
+    case Failure::kPlainHttp: return "plain_http";
+    case Failure::kPeerAlert: return "peer_alert";
+    case Failure::kEof: return "eof";
+    case Failure::kOther: return "other";
+    case Failure::kTooMany: return "too_many";
+  }
+  return "other";
+}
+
+TlsStream::TlsStream(SSL* ssl, int fd) : ssl_(ssl), shim_(new Shim{fd}) {
+  BIO* bio = BIO_new(ShimMethod());
+  BIO_set_data(bio, shim_);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl_, bio, bio);
+}
+
+TlsStream::~TlsStream() {
+  SSL_free(ssl_);  // frees the BIO
+  delete shim_;
+}
+
+TlsStream::Io TlsStream::Classify(int ret, bool handshaking) {
+  const int err = SSL_get_error(ssl_, ret);
+  switch (err) {
+    case SSL_ERROR_WANT_READ:
+      return Io::kWantRead;
+    case SSL_ERROR_WANT_WRITE:
+      return Io::kWantWrite;
+    case SSL_ERROR_ZERO_RETURN:
+      ERR_clear_error();
+      return Io::kClosed;
+    default:
+      break;
+  }
+  if (handshaking) {
+    const unsigned long e = ERR_peek_error();
+    failure_ = shim_->too_large ? Failure::kTooLarge
+               : e == 0         ? Failure::kEof  // SSL_ERROR_SYSCALL with no error: the peer went away
+                                : ReasonOf(e);
+  }
+  ERR_clear_error();
+  return err == SSL_ERROR_SYSCALL && !handshaking ? Io::kClosed : Io::kFailed;
+}
+
+TlsStream::Io TlsStream::Handshake() {
+  ERR_clear_error();
+  const int ret = SSL_do_handshake(ssl_);
+  if (ret == 1) {
+    done_ = true;
+    shim_->handshaking = false;
+    return Io::kDone;
+  }
+  return Classify(ret, true);
+}
+
+TlsStream::Io TlsStream::Read(char* buf, size_t cap, size_t* got) {
+  *got = 0;
+  ERR_clear_error();
+  if (SSL_read_ex(ssl_, buf, cap, got) == 1) return Io::kDone;
+  return Classify(0, false);
+}
+
+TlsStream::Io TlsStream::Write(const void* data, size_t len, bool more, size_t* wrote) {
+  *wrote = 0;
+  shim_->more = more;
+  ERR_clear_error();
+  const int ok = SSL_write_ex(ssl_, data, std::min(len, kRecord), wrote);
+  shim_->more = false;
+  if (ok == 1) return Io::kDone;
+  return Classify(0, false);
+}
+
+bool TlsStream::has_pending() const { return SSL_has_pending(ssl_) == 1; }
+
+void TlsStream::Shutdown() {
+  if (!done_) return;
+  ERR_clear_error();
+  SSL_shutdown(ssl_);
+  ERR_clear_error();
+}
+
+const char* TlsStream::protocol() const { return SSL_get_version(ssl_); }
+
+const char* TlsStream::cipher() const { return SSL_get_cipher_name(ssl_); }
+
+bool TlsStream::resumed() const { return SSL_session_reused(ssl_) == 1; }
+
+std::string_view TlsStream::alpn() const {
+  const unsigned char* p = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(ssl_, &p, &len);
+  return p == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(p), len);
+}
+
+}  // namespace fc::tls
