@@ -26,7 +26,8 @@ tree_ticks() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 # The nginx both benchmarks run: write_nginx_conf FILE PORT ROOT PIDFILE ERRORLOG WORKERS ACCESSLOG
-# (ACCESSLOG: an access_log directive, e.g. "access_log off;"). sendfile,
+# [LISTEN-FLAGS [MORE]] (ACCESSLOG: an access_log directive, e.g. "access_log off;";
+# LISTEN-FLAGS such as "ssl"; MORE: directives for the http block). sendfile,
 # open_file_cache and long keep-alive: nginx at its best for static files.
 # (open_file_cache max stays below the open-file limit, 20,000 here: with 20,000
 # files nginx answered 500 once its cached descriptors reached it.)
@@ -45,7 +46,8 @@ http {
   open_file_cache_valid 60s;
   keepalive_requests 100000000;
   default_type application/octet-stream;
-  server { listen 127.0.0.1:$2; root $3; }
+  ${9:-}
+  server { listen 127.0.0.1:$2 ${8:-}; root $3; }
 }
 CONF
 }
@@ -110,13 +112,13 @@ start_fc_at() {
   for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
   printf -v "$1" '%s' "$(sed 's/.*://' "$out")"
 }
-# start_nginx_at PORTVAR PIDVAR NAME WORKERS ACCESSLOG: nginx (write_nginx_conf,
-# serving $tmp/root) on a free port, its files $tmp/nginx-NAME.*; waits for its
-# pid file and stores the port and the master's pid.
+# start_nginx_at PORTVAR PIDVAR NAME WORKERS ACCESSLOG [LISTEN-FLAGS [MORE]]: nginx
+# (write_nginx_conf, serving $tmp/root) on a free port, its files $tmp/nginx-NAME.*;
+# waits for its pid file and stores the port and the master's pid.
 start_nginx_at() {
   local port
   port=$(free_port)
-  write_nginx_conf "$tmp/nginx-$3.conf" "$port" "$tmp/root" "$tmp/nginx-$3.pid" "$tmp/nginx-$3-error.log" "$4" "$5"
+  write_nginx_conf "$tmp/nginx-$3.conf" "$port" "$tmp/root" "$tmp/nginx-$3.pid" "$tmp/nginx-$3-error.log" "$4" "$5" "${@:6}"
   nginx -c "$tmp/nginx-$3.conf" -p "$tmp"
   for _ in $(seq 100); do [ -s "$tmp/nginx-$3.pid" ] && break; sleep 0.05; done
   printf -v "$1" '%s' "$port"

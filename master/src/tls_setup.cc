@@ -56,8 +56,6 @@ std::string ReadPairs(const std::vector<std::string>& certs, const std::vector<s
 }
 
 int ServeReads(int fd, const std::vector<std::string>& certs, const std::vector<std::string>& keys) {
-  char name[16] = "fc-keys";
-  ::prctl(PR_SET_NAME, name);
   // It outlives a master that upgrades (the new one inherits the socket):
   // it ends at EOF, once no master holds the other end.
   ::signal(SIGTERM, SIG_IGN);
@@ -89,7 +87,13 @@ Result<std::unique_ptr<KeyReader>> KeyReader::Start(const std::vector<std::strin
   std::vector<int> close = close_in_child;
   close.push_back(pair[0]);
   const int child_end = pair[1];
+  // Named fc-keys from its first instruction (as the standby), so that
+  // nothing ever counts it as a worker.
+  char name[16] = "fc-keys", own[16] = {};
+  ::prctl(PR_GET_NAME, own);
+  ::prctl(PR_SET_NAME, name);
   auto pid = SpawnChild(close, [child_end, certs, keys] { return ServeReads(child_end, certs, keys); });
+  ::prctl(PR_SET_NAME, own);
   ::close(pair[1]);
   if (!pid.ok()) return pid.status();
   reader->pid_ = pid.value();

@@ -2,8 +2,6 @@
 #include "fc/base/status.h"
 #include "upgrade.h"
 
-#include "fc/base/net.h"
-
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -117,9 +115,9 @@ Result<UpgradeChild> StartNewMaster(const UpgradeHandover& h) {
     if (::pipe2(state, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe2", "upgrade");
     state_read.Reset(state[0]);
     UniqueFd state_write(state[1]);
-    if (Status st = net::WriteAll(state_write.get(), h.tls_state.data(), h.tls_state.size(), "upgrade pipe");
-        !st.ok()) {
-      return st;
+    if (::write(state_write.get(), h.tls_state.data(), h.tls_state.size()) !=
+        static_cast<ssize_t>(h.tls_state.size())) {
+      return Status::FromErrno(errno, "write", "the upgrade's ticket-key pipe");
     }
   }
   std::fflush(stdout);

@@ -245,11 +245,19 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
     ::close(out_pipe[0]);
     return;
   }
-  // Read "listening on HOST:PORT" within 10 s (longer under sanitizers).
+  // Read "listening on HOST:PORT" within 10 s (longer under sanitizers),
+  // and with --tls-listen the "https listening on HOST:PORT" after it.
+  bool tls = false;
+  for (const auto& a : extra_args) tls = tls || a == "--tls-listen";
   std::string line;
   const int64_t deadline = NowMs() + 10'000 * kTimeFactor;
   pollfd pfd{out_pipe[0], POLLIN, 0};
-  while (line.find('\n') == std::string::npos && NowMs() < deadline) {
+  auto whole = [&] {
+    const size_t first = line.find('\n');
+    return first != std::string::npos && (!tls || line.find('\n', first + 1) != std::string::npos ||
+                                          line.compare(0, 13, "listening on ") != 0);
+  };
+  while (!whole() && NowMs() < deadline) {
     if (::poll(&pfd, 1, 100) > 0) {
       char buf[256];
       const ssize_t n = ::read(out_pipe[0], buf, sizeof(buf));
@@ -258,10 +266,17 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
     }
   }
   ::close(out_pipe[0]);
-  const size_t colon = line.rfind(':');
-  if (line.rfind("listening on ", 0) == 0 && colon != std::string::npos) {
-    port_ = static_cast<uint16_t>(std::atoi(line.c_str() + colon + 1));
+  const std::string first = line.substr(0, line.find('\n'));
+  const size_t colon = first.rfind(':');
+  if (first.rfind("listening on ", 0) == 0 && colon != std::string::npos) {
+    port_ = static_cast<uint16_t>(std::atoi(first.c_str() + colon + 1));
   }
+  const size_t https = line.find("https listening on ");
+  if (https != std::string::npos) {
+    const std::string second = line.substr(https, line.find('\n', https) - https);
+    tls_port_ = static_cast<uint16_t>(std::atoi(second.c_str() + second.rfind(':') + 1));
+  }
+  if (tls && tls_port_ == 0) port_ = 0;
   if (port_ == 0) ADD_FAILURE() << "fc-master did not start; log:\n" << Log();
 }
 
@@ -324,6 +339,8 @@ std::vector<pid_t> Server::WorkerPids() const {
     if (text.find("(fc-standby)") != std::string::npos) continue;
     // Nor is the short-lived page filler (master/src/populate.h).
     if (text.find("(fc-populate)") != std::string::npos) continue;
+    // Nor the TLS key reader (master/src/tls_setup.h).
+    if (text.find("(fc-keys)") != std::string::npos) continue;
     pids.push_back(p);
   }
   return pids;

@@ -108,6 +108,7 @@ class Server {
 
   bool started() const { return port_ != 0; }
   uint16_t port() const { return port_; }
+  uint16_t tls_port() const { return tls_port_; }  // --tls-listen's, 0 without
   std::string port_text() const { return std::to_string(port_); }
   pid_t pid() const { return pid_; }
   std::string shm_name() const { return "fc-" + port_text(); }
@@ -137,6 +138,7 @@ class Server {
  private:
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  uint16_t tls_port_ = 0;
   std::string log_path_;
 };
 

@@ -200,7 +200,7 @@ TEST_F(ServiceTest, UpgradeUnderLoadDropsNothingAndKeepsTheCacheWarm) {
   EXPECT_NE(server.Log().find("attached to the running cache"), std::string::npos);
   ToolResult dump = server.Shmdump({"--json"});
   EXPECT_EQ(JsonNumber(dump.out, "master_pid"), static_cast<uint64_t>(new_master)) << dump.out;
-  EXPECT_EQ(JsonNumber(dump.out, "layout_version"), 6u) << dump.out;
+  EXPECT_EQ(JsonNumber(dump.out, "layout_version"), 7u) << dump.out;
   ToolResult check = server.Shmdump({"--check"});
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   std::printf("upgrade under load: %llu requests, %llu failed, %llu retried after an idle close\n",

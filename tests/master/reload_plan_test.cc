@@ -69,6 +69,7 @@ TEST(ReloadPlanTest, ChangingEveryRestartOnlyOptionKeepsEachOnceInTheListsOrder)
   next.lock_dir = "/tmp/elsewhere";
   next.user = "www-data";
   next.metrics_listen = "127.0.0.1:9100";
+  next.tls_listen = "0.0.0.0:443";
   const ReloadPlan plan = PlanReload(r.parsed, r.running, r.made, next, "/srv/www", 16);
   const std::vector<RestartOnlyOption>& options = RestartOnlyOptions();
   ASSERT_EQ(plan.kept.size(), options.size());
@@ -78,6 +79,30 @@ TEST(ReloadPlanTest, ChangingEveryRestartOnlyOptionKeepsEachOnceInTheListsOrder)
   }
   EXPECT_EQ(plan.config.cache.shm_name, "fc-9000");
   EXPECT_EQ(plan.config.metrics_listen, "");
+  EXPECT_EQ(plan.config.tls_listen, "");
+  EXPECT_FALSE(plan.config.worker.redirect_https) << "no redirect to a TLS port that is not there";
+}
+
+// The certificates and TLS settings are read again; the TLS port stays.
+TEST(ReloadPlanTest, TlsFilesAndSettingsComeFromTheNewConfigurationButThePortStays) {
+  Running r;
+  r.running.tls_listen = r.parsed.tls_listen = "127.0.0.1:8443";
+  r.running.worker.https_port = 8443;
+  MasterConfig next = r.parsed;
+  next.tls_certs = {"/etc/fc/new.pem"};
+  next.tls_keys = {"/etc/fc/new.key"};
+  next.tls.protocols = {"TLSv1.3"};
+  next.worker.hsts_seconds = 600;
+  next.worker.redirect_https = true;
+  const ReloadPlan plan = PlanReload(r.parsed, r.running, r.made, next, "/srv/www", 16);
+  EXPECT_TRUE(plan.kept.empty());
+  EXPECT_EQ(plan.config.tls_listen, "127.0.0.1:8443");
+  EXPECT_EQ(plan.config.worker.https_port, 8443);
+  EXPECT_EQ(plan.config.tls_certs, std::vector<std::string>{"/etc/fc/new.pem"});
+  EXPECT_EQ(plan.config.tls_keys, std::vector<std::string>{"/etc/fc/new.key"});
+  EXPECT_EQ(plan.config.tls.protocols, std::vector<std::string>{"TLSv1.3"});
+  EXPECT_EQ(plan.config.worker.hsts_seconds, 600);
+  EXPECT_TRUE(plan.config.worker.redirect_https);
 }
 
 TEST(ReloadPlanTest, WorkerOptionsComeFromTheNewConfigurationButTheSegmentsNameStays) {

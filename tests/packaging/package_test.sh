@@ -26,11 +26,11 @@ contents=$(dpkg-deb -c "$deb")
 for path in ./usr/bin/fc-master ./usr/bin/fc-client ./usr/bin/fc-shmdump \
             ./usr/share/man/man1/fc-master.1 ./usr/share/man/man1/fc-client.1 ./usr/share/man/man1/fc-shmdump.1 \
             ./usr/lib/systemd/system/fc.service ./usr/lib/systemd/system/fc.socket \
-            ./etc/fc/fc.conf ./etc/logrotate.d/fc ./usr/share/doc/fc/fc.conf.example; do
+            ./etc/fc/fc.conf ./etc/logrotate.d/fc ./etc/letsencrypt/renewal-hooks/deploy/fc ./usr/share/doc/fc/fc.conf.example; do
   grep -q " $path\$" <<<"$contents" || fail "$path is not in the package"
 done
 depends=$(dpkg-deb -f "$deb" Depends)
-for dep in libboost-program-options libxxhash0 media-types libc6; do
+for dep in libboost-program-options libxxhash0 libssl3 media-types libc6; do
   grep -q "$dep" <<<"$depends" || fail "Depends lacks $dep: $depends"
 done
 dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -q conffiles || fail "no conffiles"
