@@ -14,9 +14,12 @@
 # the master and its workers over the run / requests):
 #   4 KiB keep-alive, wrk -t1 and -t2, 64 connections;
 #   1 MiB keep-alive, wrk -t2, 8 connections;
-#   a new connection per request (full handshakes), wrk -t2 -c16 Connection: close;
-#   resumed handshakes, openssl s_time -reuse (one connection at a time, each
-#   resuming the first session's ticket, each fetching the 4 KiB file).
+#   a new connection per request, wrk -t2 -c16 Connection: close (wrk keeps
+#   the last connection's session and resumes it: mostly resumed handshakes);
+#   full handshakes, two openssl s_time -new at once (one connection at a time
+#   each, fetching the 4 KiB file);
+#   resumed handshakes, two openssl s_time -reuse at once (each resuming the
+#   ticket of its first connection).
 # Every run is bounded by DURATION; all traffic stays on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,19 +58,26 @@ for i in 0 1; do
   echo "${names[$i]}: negotiated $suite" >&2
 done
 
-# s_time_cpu PID PORT MODE: "connections/s server-CPU-us-per-connection"
+# s_time_cpu PID PORT MODE: "connections/s server-CPU-us-per-connection", from
+# two openssl s_time clients at once (one per CPU), each one connection at a
+# time fetching the 4 KiB file: -new, a full handshake each; -reuse, each
+# resuming its first session.
 s_time_cpu() {
-  local before after out n
+  local before after n=0 k
   before=$(tree_ticks "$1")
-  out=$(openssl s_time -connect "127.0.0.1:$2" "$3" -time "$DURATION" -www /4k.bin 2>/dev/null | grep "connections in .* real")
+  for k in 1 2; do
+    openssl s_time -connect "127.0.0.1:$2" "$3" -time "$DURATION" -www /4k.bin 2>/dev/null |
+      grep "connections in .* real" > "$tmp/s_time.$k" &
+  done
+  wait
   after=$(tree_ticks "$1")
-  n=$(echo "$out" | awk '{print $1}')
+  for k in 1 2; do n=$((n + $(awk '{print $1}' "$tmp/s_time.$k"))); done
   awk -v n="$n" -v d="$DURATION" -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" \
     'BEGIN {if (n == 0) print "NaN NaN"; else printf "%.1f %.2f\n", n / d, t / hz / n * 1e6}'
 }
 
 declare -A R
-shapes=("4k-t1" "4k-t2" "1m" "close" "resumed")
+shapes=("4k-t1" "4k-t2" "1m" "close" "full" "resumed")
 for shape in "${shapes[@]}"; do
   declare -A rps=() cpu=()
   for rep in $(seq "$REPS"); do
@@ -79,6 +89,7 @@ for shape in "${shapes[@]}"; do
         4k-t2) line=$(wrk_cpu_url "${tpids[$i]}" "$url/4k.bin" -t2 -c64 -d"${DURATION}s") ;;
         1m) line=$(wrk_cpu_url "${tpids[$i]}" "$url/1m.bin" -t2 -c8 -d"${DURATION}s") ;;
         close) line=$(wrk_cpu_url "${tpids[$i]}" "$url/4k.bin" -t2 -c16 -d"${DURATION}s" -H "Connection: close") ;;
+        full) line=$(s_time_cpu "${tpids[$i]}" "${ports[$i]}" -new) ;;
         resumed) line=$(s_time_cpu "${tpids[$i]}" "${ports[$i]}" -reuse) ;;
       esac
       rps[$i]+="$(echo "$line" | awk '{print $1}') "
@@ -97,8 +108,9 @@ label() {
     4k-t1) echo "4 KiB keep-alive, wrk -t1 -c64" ;;
     4k-t2) echo "4 KiB keep-alive, wrk -t2 -c64" ;;
     1m) echo "1 MiB keep-alive, wrk -t2 -c8" ;;
-    close) echo "new connection per request (full handshake), wrk -t2 -c16" ;;
-    resumed) echo "resumed handshake per request, openssl s_time -reuse" ;;
+    close) echo "new connection per request, wrk -t2 -c16 (wrk resumes the last session)" ;;
+    full) echo "full handshake per request, 2 x openssl s_time -new" ;;
+    resumed) echo "resumed handshake per request, 2 x openssl s_time -reuse" ;;
   esac
 }
 echo

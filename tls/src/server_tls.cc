@@ -108,7 +108,10 @@ int OnTicketKey(SSL*, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_
                  EVP_MAC_CTX_set_params(mac, params) == 1;
   OPENSSL_cleanse(&key, sizeof(key));
   if (!ok) return -1;
-  return which;  // 2: opened with the previous key, so a new ticket is sealed
+  // 2 on every open, not only with the previous key: a new ticket is sealed
+  // on each resumption, so a client that uses a ticket once (RFC 8446
+  // §C.4, OpenSSL's and the browsers' TLS 1.3 clients) can resume again.
+  return enc == 1 ? 1 : 2;
 }
 
 int VersionOf(const std::string& name) {
@@ -189,6 +192,9 @@ Result<std::shared_ptr<const ServerTls>> ServerTls::Create(const ServerSettings&
     SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, OnTicketKey);
     SSL_CTX_set_alpn_select_cb(ctx, OnAlpn, &tls->alpn_wire_);
     SSL_CTX_set_max_cert_list(ctx, 16 * 1024);  // fc asks for no client certificate
+    // One recv takes what has arrived (16 KiB at most), rather than a
+    // record's 5-byte header and then its body: a request costs one recv.
+    SSL_CTX_set_read_ahead(ctx, 1);
 
     BIO* cert_bio = BIO_new_mem_buf(pem.cert.data(), static_cast<int>(pem.cert.size()));
     X509* leaf = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr);

@@ -4,11 +4,15 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <mutex>
+#include <string>
 
 namespace fc::tls {
 
@@ -18,22 +22,70 @@ struct TlsStream::Shim {
   bool handshaking = true;  // count what arrives
   size_t handshake_bytes = 0;
   bool too_large = false;
+  bool drained = false;  // the last recv got less than it asked: the socket is empty
+  // Small records (a reply head, an alert, a handshake message) held back
+  // while more follows at once, to leave with the next record in one
+  // sendmsg. A record of file bytes is never held: it goes straight from
+  // OpenSSL's buffer to the socket.
+  std::string held;
+  bool corked = false;  // a send went with MSG_MORE and nothing pushed it since
 };
 
 namespace {
 
 constexpr size_t kRecord = 16 * 1024;
 
+constexpr size_t kHeldRecord = 2048;  // records up to this size may wait for the next
+
+// Sends what is held and then `data`, in one sendmsg. Returns the bytes of
+// `data` taken (what is held goes first); -1 with errno.
+ssize_t SendWithHeld(TlsStream::Shim* shim, const char* data, size_t len, bool more) {
+  iovec iov[2];
+  int n = 0;
+  if (!shim->held.empty()) iov[n++] = {shim->held.data(), shim->held.size()};
+  if (len > 0) iov[n++] = {const_cast<char*>(data), len};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = static_cast<size_t>(n);
+  for (;;) {
+    const ssize_t sent = ::sendmsg(shim->fd, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0) return -1;
+    shim->corked = more;
+    const size_t from_held = std::min(static_cast<size_t>(sent), shim->held.size());
+    shim->held.erase(0, from_held);
+    if (!shim->held.empty()) {
+      errno = EAGAIN;  // the held bytes go first: nothing of `data` yet
+      return -1;
+    }
+    return sent - static_cast<ssize_t>(from_held);
+  }
+}
+
 int ShimWrite(BIO* bio, const char* data, int len) {
   auto* shim = static_cast<TlsStream::Shim*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
-  for (;;) {
-    const ssize_t n = ::send(shim->fd, data, static_cast<size_t>(len), MSG_NOSIGNAL | (shim->more ? MSG_MORE : 0));
-    if (n >= 0) return static_cast<int>(n);
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN) BIO_set_retry_write(bio);
-    return -1;
+  if (shim->more && static_cast<size_t>(len) <= kHeldRecord && shim->held.size() + len <= 2 * kHeldRecord) {
+    shim->held.append(data, static_cast<size_t>(len));  // fc's own small record: it waits for the next
+    return len;
   }
+  const ssize_t n = SendWithHeld(shim, data, static_cast<size_t>(len), shim->more);
+  if (n >= 0) return static_cast<int>(n);
+  if (errno == EAGAIN) BIO_set_retry_write(bio);
+  return -1;
+}
+
+// BIO_flush (the end of a handshake flight, an alert): what is held goes out.
+bool FlushHeld(TlsStream::Shim* shim) {
+  if (shim->held.empty()) {
+    if (shim->corked) {  // a large record went with MSG_MORE: push it (TCP_NODELAY is on)
+      int one = 1;
+      ::setsockopt(shim->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      shim->corked = false;
+    }
+    return true;
+  }
+  return SendWithHeld(shim, nullptr, 0, false) >= 0 && shim->held.empty();
 }
 
 int ShimRead(BIO* bio, char* data, int len) {
@@ -51,19 +103,25 @@ int ShimRead(BIO* bio, char* data, int len) {
     const ssize_t n = ::recv(shim->fd, data, static_cast<size_t>(len), 0);
     if (n > 0) {
       if (shim->handshaking) shim->handshake_bytes += static_cast<size_t>(n);
+      shim->drained = n < len;
       return static_cast<int>(n);
     }
     if (n == 0) return 0;
     if (errno == EINTR) continue;
+    shim->drained = true;
     if (errno == EAGAIN) BIO_set_retry_read(bio);
     return -1;
   }
 }
 
-long ShimCtrl(BIO*, int cmd, long, void*) {
+long ShimCtrl(BIO* bio, int cmd, long, void*) {
   switch (cmd) {
-    case BIO_CTRL_FLUSH:
-      return 1;
+    case BIO_CTRL_FLUSH: {
+      BIO_clear_retry_flags(bio);
+      if (FlushHeld(static_cast<TlsStream::Shim*>(BIO_get_data(bio)))) return 1;
+      if (errno == EAGAIN) BIO_set_retry_write(bio);
+      return 0;
+    }
     default:
       return 0;
   }
@@ -162,7 +220,10 @@ TlsStream::Io TlsStream::Classify(int ret, bool handshaking) {
 
 TlsStream::Io TlsStream::Handshake() {
   ERR_clear_error();
+  shim_->more = true;  // a flight's records leave together, at its BIO_flush
   const int ret = SSL_do_handshake(ssl_);
+  shim_->more = false;
+  if (ret == 1 && !FlushHeld(shim_)) return errno == EAGAIN ? Io::kWantWrite : Io::kFailed;
   if (ret == 1) {
     done_ = true;
     shim_->handshaking = false;
@@ -190,10 +251,13 @@ TlsStream::Io TlsStream::Write(const void* data, size_t len, bool more, size_t* 
 
 bool TlsStream::has_pending() const { return SSL_has_pending(ssl_) == 1; }
 
+bool TlsStream::drained() const { return shim_->drained && SSL_has_pending(ssl_) != 1; }
+
 void TlsStream::Shutdown() {
   if (!done_) return;
   ERR_clear_error();
   SSL_shutdown(ssl_);
+  FlushHeld(shim_);
   ERR_clear_error();
 }
 

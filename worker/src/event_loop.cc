@@ -186,6 +186,10 @@ void EventLoop::Accept(int listen_fd, bool tls) {
     c->peer = PeerName(addr);
     c->last_activity_ns = c->accepted_ns = MonotonicNowNs();
     if (tls) {
+      // A handshake is a conversation of small flights: none may wait for an
+      // ACK (Nagle). fc's BIO coalesces what belongs together (stream.h).
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       c->tls = std::make_unique<tls::TlsStream>(ctx_.tls->NewConnection(), fd);
       c->state = Connection::State::kHandshake;
       ctx_.handshakes.fetch_add(1, std::memory_order_relaxed);
@@ -363,7 +367,10 @@ bool EventLoop::ReadInput(Connection& c) {
       switch (c.tls->Read(read_scratch_.data(), kReadChunk, &got)) {
         case tls::TlsStream::Io::kDone:
           c.in.append(read_scratch_.data(), got);
-          continue;  // until OpenSSL has nothing more: it may hold a whole record
+          // Until OpenSSL has nothing more (it may hold a whole record), but
+          // no recv that would only say EAGAIN.
+          if (c.tls->drained()) return true;
+          continue;
         case tls::TlsStream::Io::kWantRead:
         case tls::TlsStream::Io::kWantWrite:  // a key update's reply: sent on the next write
           return true;

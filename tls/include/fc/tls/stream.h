@@ -1,10 +1,13 @@
 // TlsStream: one TLS connection over a nonblocking socket, for an event
 // loop. Reads and writes go through fc's own BIO, a thin shim over recv and
-// send: it counts handshake bytes (a handshake larger than kMaxHandshakeBytes
-// fails), and lets a caller that has more to write right away mark a write
-// MSG_MORE, so a reply head and its body leave in one segment while each
-// SSL_write is still a single record straight from the caller's buffer (the
-// segment's packets): no copy of fc's own besides OpenSSL's record buffer.
+// sendmsg. It counts handshake bytes (a handshake larger than
+// kMaxHandshakeBytes fails). A write that has more to follow at once (a
+// reply head before its body, a handshake flight before its flush) may hold
+// a small record, at most 2 KiB of fc's own bytes, to send it with the next
+// record in one sendmsg: a 4 KiB hit is one recv and one sendmsg, as over
+// plain TCP. A record of file bytes is never held or copied by fc; it goes
+// from OpenSSL's record buffer to the socket (SSL_write takes it straight
+// from the segment's packets).
 //
 // A write that returns kWantWrite must be repeated with the same bytes (the
 // same pointer is not needed: SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
@@ -55,6 +58,9 @@ class TlsStream {
   Io Write(const void* data, size_t len, bool more, size_t* wrote);
   // Plaintext OpenSSL has read from the socket but not yet handed out.
   bool has_pending() const;
+  // Nothing is left to read now: OpenSSL holds nothing and its last recv
+  // got less than it asked (a read would only return kWantRead).
+  bool drained() const;
   // A close_notify, best effort (never blocks).
   void Shutdown();
 
