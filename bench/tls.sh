@@ -2,6 +2,7 @@
 # HTTPS: fc against nginx on this machine, side by side, on loopback.
 #
 #   bash bench/tls.sh            # REPS=3 DURATION=4 by default
+#   SHAPES="4k-t1 4k-t2" FC_ARGS="--revalidate-after 60000" bash bench/tls.sh   # rows, and fc flags
 #
 # Both serve the same root with 2 workers, the same ECDSA P-256 certificate
 # (made here with openssl req), TLS 1.2 and 1.3 with Mozilla's intermediate
@@ -41,7 +42,7 @@ ciphers="ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-A
 # fc: its plain port is unused here.
 fc_tls_port=$(free_port)
 start_build fc_plain build/fc-master "$tmp/root" --workers 2 --tls-listen "127.0.0.1:$fc_tls_port" \
-  --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem"
+  --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" ${FC_ARGS:-}
 fc_pid=${pids[-1]}
 start_nginx_at ng_port ng_pid tls 2 "access_log off;" ssl \
   "ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers $ciphers; ssl_session_cache shared:SSL:10m; ssl_session_tickets on;
@@ -77,7 +78,7 @@ s_time_cpu() {
 }
 
 declare -A R
-shapes=("4k-t1" "4k-t2" "1m" "close" "full" "resumed")
+read -r -a shapes <<<"${SHAPES:-4k-t1 4k-t2 1m close full resumed}"  # SHAPES=...: a subset
 for shape in "${shapes[@]}"; do
   declare -A rps=() cpu=()
   for rep in $(seq "$REPS"); do
@@ -121,5 +122,5 @@ for shape in "${shapes[@]}"; do
     "${R[$shape.fc.rps]}" "${R[$shape.nginx.rps]}" "$(ratio "${R[$shape.fc.rps]}" "${R[$shape.nginx.rps]}")" \
     "${R[$shape.fc.cpu]}" "${R[$shape.nginx.cpu]}" "$(ratio "${R[$shape.fc.cpu]}" "${R[$shape.nginx.cpu]}")"
 done
-echo " fc: defaults but --workers 2 --quiet (statx per request); nginx: access_log off, sendfile, open_file_cache_valid 60s,"
+echo " fc: defaults but --workers 2 --quiet ${FC_ARGS:-}(statx per request unless --revalidate-after); nginx: access_log off, sendfile, open_file_cache_valid 60s,"
 echo " ssl_session_cache shared:SSL:10m, tickets on. The load generator shares the 2 CPUs."

@@ -232,9 +232,10 @@ TlsStream::Io TlsStream::Handshake() {
   return Classify(ret, true);
 }
 
+// Read and Write do not clear OpenSSL's error queue first: it is empty
+// between operations, since every failure is classified (which clears it).
 TlsStream::Io TlsStream::Read(char* buf, size_t cap, size_t* got) {
   *got = 0;
-  ERR_clear_error();
   if (SSL_read_ex(ssl_, buf, cap, got) == 1) return Io::kDone;
   return Classify(0, false);
 }
@@ -242,7 +243,6 @@ TlsStream::Io TlsStream::Read(char* buf, size_t cap, size_t* got) {
 TlsStream::Io TlsStream::Write(const void* data, size_t len, bool more, size_t* wrote) {
   *wrote = 0;
   shim_->more = more;
-  ERR_clear_error();
   const int ok = SSL_write_ex(ssl_, data, std::min(len, kRecord), wrote);
   shim_->more = false;
   if (ok == 1) return Io::kDone;
@@ -259,6 +259,10 @@ void TlsStream::Shutdown() {
   SSL_shutdown(ssl_);
   FlushHeld(shim_);
   ERR_clear_error();
+}
+
+void TlsStream::ReleaseBuffers() {
+  if (done_ && shim_->held.empty()) SSL_free_buffers(ssl_);  // refuses if a record is pending
 }
 
 const char* TlsStream::protocol() const { return SSL_get_version(ssl_); }
