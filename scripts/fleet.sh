@@ -62,7 +62,10 @@ for i in $(seq 1 "$n"); do
   grep -q listening "$run/fc$i.out" || { cat "$run/fc$i.log" >&2; exit 1; }
 done
 # deploy/haproxy.cfg with this fleet's front port and servers.
-sed -e "s/^    bind 127.0.0.1:[0-9]*/    bind 127.0.0.1:$front/" -e '/^    server fc[0-9]* /d' deploy/haproxy.cfg >"$run/haproxy.cfg"
+# Plain HTTP only: the HTTPS layouts' sections are left out.
+awk '/^(frontend|backend) / {skip = ($2 == "fc_front_https" || $2 == "fc_front_reencrypt" || $2 == "fc_shards_tls")}
+     !skip' deploy/haproxy.cfg |
+  sed -e "s/^    bind 127.0.0.1:[0-9]*/    bind 127.0.0.1:$front/" -e '/^    server fc[0-9]* /d' >"$run/haproxy.cfg"
 printf "$servers" >>"$run/haproxy.cfg"
 haproxy -db -f "$run/haproxy.cfg" >"$run/haproxy.log" 2>&1 &
 pids+=($!)

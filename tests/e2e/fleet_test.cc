@@ -40,25 +40,58 @@ namespace {
 // HAProxy with deploy/haproxy.cfg for the given shard ports, plus a stats page.
 class Balancer {
  public:
-  Balancer() : front_(FreePort()), stats_(FreePort()) {}
+  Balancer() : front_(FreePort()), stats_(FreePort()), https_front_(FreePort()), reencrypt_front_(FreePort()) {}
   ~Balancer() { Stop(); }
 
+  // HTTPS for the balancer (deploy/haproxy.cfg's two TLS layouts): the
+  // front's certificate with its key (HAProxy's crt), the CA of the shards'
+  // certificates, and the shards' --tls-listen ports.
+  struct Tls {
+    std::string crt, ca;
+    std::vector<uint16_t> shard_ports;
+  };
   // Starts HAProxy for `shards` (replacing a running one gracefully: -sf).
-  bool Start(const std::vector<uint16_t>& shards) {
+  // Without `tls` the HTTPS sections are left out.
+  // `wait`: until every shard is UP (false: return once HAProxy runs).
+  bool Start(const std::vector<uint16_t>& shards, const Tls* tls = nullptr, bool wait = true) {
     std::ifstream in(std::string(FC_DEPLOY_DIR) + "/haproxy.cfg");
     std::stringstream text;
     text << in.rdbuf();
-    std::string config, line;
+    std::string config, line, section;
     std::istringstream lines(text.str());
+    auto servers = [&](const std::vector<uint16_t>& ports) {
+      for (size_t i = 0; i < ports.size(); ++i) {
+        config += "    server fc" + std::to_string(i + 1) + " 127.0.0.1:" + std::to_string(ports[i]) + " id " +
+                  std::to_string(i + 1) + "\n";
+      }
+    };
+    auto end_section = [&] {
+      if (section == "backend fc_shards") servers(shards);
+      if (section == "backend fc_shards_tls" && tls != nullptr) servers(tls->shard_ports);
+    };
+    auto replace = [](std::string* s, const std::string& from, const std::string& to) {
+      const size_t at = s->find(from);
+      if (at != std::string::npos) s->replace(at, from.size(), to);
+    };
     while (std::getline(lines, line)) {
+      if (!line.empty() && line[0] != ' ' && line[0] != '#') {
+        end_section();
+        section = line;
+      }
+      const bool tls_part = section == "frontend fc_front_https" || section == "frontend fc_front_reencrypt" ||
+                            section == "backend fc_shards_tls";
+      if (tls_part && tls == nullptr) continue;
       if (line.rfind("    server fc", 0) == 0) continue;
-      if (line.rfind("    bind 127.0.0.1:", 0) == 0) line = "    bind 127.0.0.1:" + std::to_string(front_);
+      replace(&line, "bind 127.0.0.1:8080", "bind 127.0.0.1:" + std::to_string(front_));
+      replace(&line, "bind 127.0.0.1:8443", "bind 127.0.0.1:" + std::to_string(https_front_));
+      replace(&line, "bind 127.0.0.1:8444", "bind 127.0.0.1:" + std::to_string(reencrypt_front_));
+      if (tls != nullptr) {
+        replace(&line, "/etc/haproxy/fc.pem", tls->crt);
+        replace(&line, "/etc/haproxy/fc-ca.pem", tls->ca);
+      }
       config += line + "\n";
     }
-    for (size_t i = 0; i < shards.size(); ++i) {
-      config += "    server fc" + std::to_string(i + 1) + " 127.0.0.1:" + std::to_string(shards[i]) + " id " +
-                std::to_string(i + 1) + "\n";
-    }
+    end_section();
     config += "\nfrontend stats\n    bind 127.0.0.1:" + std::to_string(stats_) +
               "\n    stats enable\n    stats uri /stats\n";
     const std::string path = dir_ / ("haproxy-" + std::to_string(generation_++) + ".cfg");
@@ -83,7 +116,10 @@ class Balancer {
     if (pid_ > 0) old_pids_.push_back(pid_);
     pid_ = pid;
     // Ready when every shard is UP in the new process's stats.
-    return WaitUntil([&] { return CountUp() == shards.size(); }, 10'000);
+    if (!wait) return true;
+    return WaitUntil([&] {
+      return CountUp() == shards.size() && (tls == nullptr || CountUp("fc_shards_tls") == tls->shard_ports.size());
+    }, 10'000);
   }
 
   void Stop() {
@@ -97,11 +133,11 @@ class Balancer {
   }
 
   // "UP", "DOWN", ... of server fcN, from the stats page (CSV).
-  std::string Status(int n) const {
+  std::string Status(int n, const std::string& backend = "fc_shards") const {
     const std::string csv = StatsCsv();
     std::istringstream lines(csv);
     std::string line;
-    const std::string prefix = "fc_shards,fc" + std::to_string(n) + ",";
+    const std::string prefix = backend + ",fc" + std::to_string(n) + ",";
     while (std::getline(lines, line)) {
       if (line.rfind(prefix, 0) != 0) continue;
       std::vector<std::string> fields;
@@ -111,12 +147,14 @@ class Balancer {
     }
     return "";
   }
-  size_t CountUp() const {
+  size_t CountUp(const std::string& backend = "fc_shards") const {
     size_t up = 0;
-    for (int n = 1; n <= 16; ++n) up += Status(n).rfind("UP", 0) == 0;
+    for (int n = 1; n <= 16; ++n) up += Status(n, backend).rfind("UP", 0) == 0;
     return up;
   }
   uint16_t front() const { return front_; }
+  uint16_t https_front() const { return https_front_; }
+  uint16_t reencrypt_front() const { return reencrypt_front_; }
   std::string log() const { return ReadFileOrEmpty(dir_ / "haproxy.log"); }
 
  private:
@@ -141,7 +179,7 @@ class Balancer {
   }
 
   TempDir dir_;
-  uint16_t front_, stats_;
+  uint16_t front_, stats_, https_front_, reencrypt_front_;
   pid_t pid_ = -1;
   std::vector<pid_t> old_pids_;
   int generation_ = 0;
@@ -462,6 +500,81 @@ TEST_F(FleetTest, AShardsDrainShowsAsDownBeforeItsSocketCloses) {
     EXPECT_TRUE(open_when_down) << "fc" << victim + 1 << " closed its socket before HAProxy saw it DOWN";
     EXPECT_EQ(shard.Stop(), 0);
   }
+}
+
+// The two HTTPS layouts of deploy/haproxy.cfg: HAProxy terminates TLS and
+// hashes by URI to the plain ports; and HAProxy re-encrypts to each shard's
+// --tls-listen with verify required. Both route a name to the same shard,
+// and a shard whose certificate the balancer cannot verify gets no request.
+TEST_F(FleetTest, HttpsAtTheBalancerAndReencryptedToVerifiedShards) {
+  TempDir pki;
+  auto run = [](const std::vector<std::string>& argv) {
+    std::vector<std::string> full = {"/usr/bin/env"};
+    full.insert(full.end(), argv.begin(), argv.end());
+    const ToolResult r = RunTool(full, 30'000);
+    EXPECT_EQ(r.exit_code, 0) << argv[0] << " " << argv[1] << ": " << r.err;
+  };
+  run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+       pki / "ca.key", "-out", pki / "ca.pem", "-days", "2", "-subj", "/CN=fleet test CA"});
+  // One certificate for the front (localhost) and one for the shards' internal name.
+  for (const std::string& who : {std::string("front"), std::string("shard")}) {
+    const std::string san = who == "front" ? "DNS:localhost" : "DNS:fc-shard.internal";
+    WriteText(pki / (who + ".ext"), "subjectAltName=" + san + "\n");
+    run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+         pki / (who + ".key"), "-out", pki / (who + ".csr"), "-subj", "/CN=" + who});
+    run({"openssl", "x509", "-req", "-in", pki / (who + ".csr"), "-CA", pki / "ca.pem", "-CAkey", pki / "ca.key",
+         "-CAcreateserial", "-out", pki / (who + ".pem"), "-days", "2", "-extfile", pki / (who + ".ext")});
+  }
+  WriteText(pki / "front.crt", ReadFileOrEmpty(pki / "front.pem") + ReadFileOrEmpty(pki / "front.key"));
+  Balancer::Tls tls{pki / "front.crt", pki / "ca.pem", {}};
+  for (int i = 0; i < 3; ++i) {
+    shards_.push_back(std::make_unique<Server>(
+        root_.path(), std::vector<std::string>{"--workers", "2", "--policy", "lru", "--tls-listen", "127.0.0.1:0",
+                                               "--tls-cert", pki / "shard.pem", "--tls-key", pki / "shard.key"}));
+    ASSERT_TRUE(shards_.back()->started()) << shards_.back()->Log();
+    ports_.push_back(shards_.back()->port());
+    tls.shard_ports.push_back(shards_.back()->tls_port());
+  }
+  ASSERT_TRUE(balancer_.Start(ports_, &tls)) << balancer_.log();
+  auto get = [&](uint16_t front, const std::string& name) {
+    return RunTool({"/usr/bin/curl", "-sS", "--cacert", pki / "ca.pem", "-D", "-", "-o", root_ / "got.bin",
+                    "https://localhost:" + std::to_string(front) + "/" + name});
+  };
+  auto served_by = [](const ToolResult& r) {
+    const size_t at = r.out.find("x-served-by: ");
+    return at == std::string::npos ? std::string() : r.out.substr(at + 13, r.out.find('\r', at) - at - 13);
+  };
+  for (int i = 0; i < 12; ++i) {
+    const std::string& name = names_[static_cast<size_t>(i)];
+    const ToolResult terminated = get(balancer_.https_front(), name);
+    ASSERT_NE(terminated.out.find(" 200"), std::string::npos) << terminated.out << terminated.err << balancer_.log();
+    EXPECT_EQ(ReadFileOrEmpty(root_ / "got.bin"), bytes_.at(name));
+    const ToolResult reencrypted = get(balancer_.reencrypt_front(), name);
+    ASSERT_NE(reencrypted.out.find(" 200"), std::string::npos) << reencrypted.out << reencrypted.err;
+    EXPECT_EQ(ReadFileOrEmpty(root_ / "got.bin"), bytes_.at(name));
+    EXPECT_EQ(served_by(terminated), served_by(reencrypted)) << name << ": one ring for both layouts";
+  }
+  // The re-encrypted requests reached the shards over TLS (their access logs).
+  bool https_seen = false;
+  for (auto& shard : shards_) {
+    shard->WaitForLog("HTTPS GET", 2000);
+    https_seen = https_seen || shard->Log().find("HTTPS GET") != std::string::npos;
+  }
+  EXPECT_TRUE(https_seen);
+  // verify required: against another CA the shards are DOWN and get nothing.
+  TempDir other;
+  run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+       other / "ca.key", "-out", other / "ca.pem", "-days", "2", "-subj", "/CN=another CA"});
+  Balancer::Tls wrong = tls;
+  wrong.ca = other / "ca.pem";
+  balancer_.Stop();
+  ASSERT_TRUE(balancer_.Start(ports_, &wrong, /*wait=*/false));
+  EXPECT_TRUE(WaitUntil([&] { return balancer_.Status(1, "fc_shards_tls").rfind("DOWN", 0) == 0 &&
+                                     balancer_.Status(2, "fc_shards_tls").rfind("DOWN", 0) == 0 &&
+                                     balancer_.Status(3, "fc_shards_tls").rfind("DOWN", 0) == 0; }, 10'000))
+      << "a shard it cannot verify is taken out: " << balancer_.Status(1, "fc_shards_tls");
+  const ToolResult refused = get(balancer_.reencrypt_front(), names_[0]);
+  EXPECT_NE(refused.out.find(" 503"), std::string::npos) << refused.out << refused.err;
 }
 
 }  // namespace
