@@ -78,7 +78,8 @@ s_time_cpu() {
 }
 
 declare -A R
-read -r -a shapes <<<"${SHAPES:-4k-t1 4k-t2 1m close full resumed}"  # SHAPES=...: a subset
+read -r -a shapes <<<"${SHAPES:-4k-t1 4k-t2 1m close full resumed}"  # SHAPES=...: a subset (and "flood")
+kept=(); for x in "${shapes[@]}"; do [ "$x" = flood ] || kept+=("$x"); done; shapes=("${kept[@]}")
 for shape in "${shapes[@]}"; do
   declare -A rps=() cpu=()
   for rep in $(seq "$REPS"); do
@@ -114,6 +115,28 @@ label() {
     resumed) echo "resumed handshake per request, 2 x openssl s_time -reuse" ;;
   esac
 }
+# flood_p99 PORT: the p99 latency (ms) of a keep-alive client (wrk -t1 -c8
+# --latency, 4 KiB) alone, then during a handshake flood (three openssl
+# s_time -new, a full handshake each time, as fast as they go).
+flood_p99() {
+  local alone during k
+  alone=$(wrk -t1 -c8 -d"${DURATION}s" --latency "https://127.0.0.1:$1/4k.bin" | awk '/^ +99%/ {print $2}')
+  for k in 1 2 3; do
+    timeout $((DURATION + 2)) openssl s_time -connect "127.0.0.1:$1" -new -time $((DURATION + 1)) >/dev/null 2>&1 &
+  done
+  sleep 0.5
+  during=$(wrk -t1 -c8 -d"${DURATION}s" --latency "https://127.0.0.1:$1/4k.bin" | awk '/^ +99%/ {print $2}')
+  wait
+  echo "$alone $during"
+}
+ms() { awk -v v="$1" 'BEGIN {if (v ~ /us$/) printf "%.2f", v / 1000; else if (v ~ /ms$/) printf "%.2f", v + 0; else printf "%.2f", v * 1000}'; }
+if [[ " ${SHAPES:-flood} " == *" flood "* || -z "${SHAPES:-}" ]]; then
+  for i in 0 1; do
+    read -r alone during <<<"$(flood_p99 "${ports[$i]}")"
+    R[flood.${names[$i]}]="$(ms "$alone") ms alone, $(ms "$during") ms during the flood"
+  done
+fi
+
 echo
 echo "HTTPS, fc vs nginx, 2 workers each, medians of $REPS runs of ${DURATION}s ($(date -u +%F), $(nproc) CPUs):"
 printf '| load | fc req/s | nginx req/s | fc/nginx | fc CPU/req | nginx CPU/req | fc/nginx CPU |\n|---|---|---|---|---|---|---|\n'
@@ -122,5 +145,6 @@ for shape in "${shapes[@]}"; do
     "${R[$shape.fc.rps]}" "${R[$shape.nginx.rps]}" "$(ratio "${R[$shape.fc.rps]}" "${R[$shape.nginx.rps]}")" \
     "${R[$shape.fc.cpu]}" "${R[$shape.nginx.cpu]}" "$(ratio "${R[$shape.fc.cpu]}" "${R[$shape.nginx.cpu]}")"
 done
+[ -n "${R[flood.fc]:-}" ] && echo "p99 of a keep-alive client (wrk -t1 -c8) beside a flood of full handshakes (3 x s_time -new): fc ${R[flood.fc]}; nginx ${R[flood.nginx]}"
 echo " fc: defaults but --workers 2 --quiet ${FC_ARGS:-}(statx per request unless --revalidate-after); nginx: access_log off, sendfile, open_file_cache_valid 60s,"
 echo " ssl_session_cache shared:SSL:10m, tickets on. The load generator shares the 2 CPUs."

@@ -7,7 +7,10 @@ It loads / (index.html renders), a directory listing (a click on a link whose
 name needs escaping brings the file's bytes; a click on the Size header sorts;
 no dotfile; a bidi override and bytes that are not UTF-8 shown as escapes; no
 size or date wraps at 420 px), /.git/ (never listed), and /.fc/cache as HTML
-(the table shows what was served, but no dotfile). Screenshots go to
+(the table shows what was served, but no dotfile), and the same page over
+HTTPS (a certificate made here, trusted through
+--ignore-certificate-errors-spki-list), reached by --redirect-https from
+http://localhost. Screenshots go to
 --out. Exits 77 (ctest: skipped), saying why, where chromium or chromedriver
 is missing or the browser cannot start; 0 when every check passed.
 """
@@ -49,10 +52,12 @@ class WebDriver:
         except urllib.error.HTTPError as e:
             raise RuntimeError("%s %s: %s" % (method, path, e.read()[:400].decode(errors="replace")))
 
-    def start(self, user_data_dir):
+    def start(self, user_data_dir, spki=None):
         args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", "--window-size=900,600", "--user-data-dir=" + user_data_dir]
+        if spki:
+            args.append("--ignore-certificate-errors-spki-list=" + spki)
         caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
             "binary": CHROMIUM, "args": args}}}}
         self.session = self.call("POST", "/session", caps, timeout=60)["sessionId"]
@@ -103,16 +108,36 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_fc(master, root, log_path):
+def make_certificate(work):
+    """A self-signed ECDSA P-256 certificate for localhost, and the base64
+    SHA-256 of its public key (what Chromium's SPKI list names)."""
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pub = subprocess.run(["openssl", "x509", "-in", cert, "-pubkey", "-noout"], check=True,
+                         capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub, check=True,
+                         capture_output=True).stdout
+    digest = subprocess.run(["openssl", "dgst", "-sha256", "-binary"], input=der, check=True,
+                            capture_output=True).stdout
+    return cert, key, base64.b64encode(digest).decode()
+
+
+def start_fc(master, root, log_path, cert, key):
     log = open(log_path, "w")
     proc = subprocess.Popen([master, "--root", root, "--port", "0", "--workers", "1",
-                             "--autoindex", "html"], stdout=log, stderr=subprocess.STDOUT,
+                             "--autoindex", "html", "--tls-listen", "127.0.0.1:0", "--tls-cert", cert,
+                             "--tls-key", key, "--redirect-https"], stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     deadline = time.time() + 20
     while time.time() < deadline:
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", open(log_path).read())
-        if m:
-            return proc, int(m.group(1))
+        text = open(log_path).read()
+        m = re.search(r"^listening on 127\.0\.0\.1:(\d+)", text, re.M)
+        t = re.search(r"^https listening on 127\.0\.0\.1:(\d+)", text, re.M)
+        if m and t:
+            return proc, int(m.group(1)), int(t.group(1))
         if proc.poll() is not None:
             break
         time.sleep(0.05)
@@ -149,7 +174,8 @@ def run(args, checks):
     try:
         root = os.path.join(work, "root")
         files = make_root(root)
-        fc, port = start_fc(args.master, root, os.path.join(work, "fc.log"))
+        cert, key, spki = make_certificate(work)
+        fc, port, tls_port = start_fc(args.master, root, os.path.join(work, "fc.log"), cert, key)
         url = "http://127.0.0.1:%d" % port
         driver_port = free_port()
         driver_proc = subprocess.Popen([CHROMEDRIVER, "--port=%d" % driver_port],
@@ -168,7 +194,7 @@ def run(args, checks):
                 return SKIP
             time.sleep(0.1)
         try:
-            driver.start(os.path.join(work, "profile"))
+            driver.start(os.path.join(work, "profile"), spki)
         except (OSError, RuntimeError) as e:
             print("SKIP: headless chromium could not start: %s" % e)
             return SKIP
@@ -232,6 +258,20 @@ def run(args, checks):
         checks.eq("no dotfile in the cache table", [c for c in cached if ".env" in c], [])
         checks.eq("the fill meter", driver.js("return document.getElementById('fill') !== null"), True)
         driver.screenshot(os.path.join(args.out, "cache.png"))
+
+        # HTTPS: http://localhost is redirected (308) to the TLS port, and the
+        # page is the same, over TLS, with HTTP/1.1 by ALPN.
+        driver.go("http://localhost:%d/docs/" % port)
+        checks.eq("the redirect lands on HTTPS", driver.js("return location.href"),
+                  "https://localhost:%d/docs/" % tls_port)
+        names = driver.js("return Array.from(document.querySelectorAll('td a')).map(a => a.textContent)")
+        checks.eq("the listing over HTTPS", "a.txt" in (names or []), True)
+        checks.eq("protocol of the navigation",
+                  driver.js("return performance.getEntriesByType('navigation')[0].nextHopProtocol"), "http/1.1")
+        driver.click_link("zz big.txt")
+        checks.eq("bytes over HTTPS", driver.js("return document.body.innerText").rstrip("\n"),
+                  files["zz big.txt"].rstrip("\n"))
+        driver.screenshot(os.path.join(args.out, "https.png"))
         return 0
     finally:
         if driver:

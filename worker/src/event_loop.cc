@@ -105,20 +105,26 @@ void EventLoop::Run() {
     }
     const int n = ::epoll_wait(epoll_.get(), events, 128, timeout_ms);
     now_ns_ = MonotonicNowNs();
+    // Established connections first, then at most kHandshakesPerWake TLS
+    // handshake steps (each may cost a signature and a key exchange): the
+    // rest are level-triggered and come back at the next wait.
+    constexpr int kHandshakesPerWake = 8;
+    int handshakes = 0;
+    int deferred[128];
+    int deferred_count = 0;
     for (int i = 0; i < n; ++i) {
       const uint64_t serial = events[i].data.u64;
-      if (serial == kListenSerial || serial == kTlsListenSerial) {
-        if (!draining_) {
-          Accept(serial == kListenSerial ? ctx_.listen_fd : ctx_.tls_listen_fd, serial == kTlsListenSerial);
-        }
-      } else if (serial == kWakeupSerial) {
-        uint64_t count;
-        (void)!::read(wakeup_.get(), &count, sizeof(count));
-        DeliverLoaded();
-      } else {
+      if (serial > kTlsListenSerial) {
         auto it = conns_.find(serial);
-        if (it != conns_.end()) OnConnectionEvent(*it->second, events[i].events);
+        if (it != conns_.end() && it->second->state == Connection::State::kHandshake) {
+          deferred[deferred_count++] = i;
+          continue;
+        }
       }
+      OnEvent(events[i]);
+    }
+    for (int k = 0; k < deferred_count && handshakes < kHandshakesPerWake; ++k, ++handshakes) {
+      OnEvent(events[deferred[k]]);
     }
     if (accept_paused_ && now_ns_ >= accept_resume_ns_) ResumeAccept();
     if (now_ns_ - last_sweep_ns_ > 1'000'000'000LL) Sweep();
@@ -148,8 +154,22 @@ bool EventLoop::WatchListeners(bool watch) {
   return true;
 }
 
+void EventLoop::OnEvent(const epoll_event& event) {
+  const uint64_t serial = event.data.u64;
+  if (serial == kListenSerial || serial == kTlsListenSerial) {
+    if (!draining_) Accept(serial == kListenSerial ? ctx_.listen_fd : ctx_.tls_listen_fd, serial == kTlsListenSerial);
+  } else if (serial == kWakeupSerial) {
+    uint64_t count;
+    (void)!::read(wakeup_.get(), &count, sizeof(count));
+    DeliverLoaded();
+  } else {
+    auto it = conns_.find(serial);
+    if (it != conns_.end()) OnConnectionEvent(*it->second, event.events);
+  }
+}
+
 void EventLoop::Accept(int listen_fd, bool tls) {
-  for (int i = 0; i < 64; ++i) {
+  for (int i = 0; i < (tls ? 16 : 64); ++i) {
     sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
     const int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
@@ -208,7 +228,9 @@ void EventLoop::Accept(int listen_fd, bool tls) {
     ref.interest = EPOLLIN;
     // The listening socket defers accept until data arrives (TCP_DEFER_ACCEPT),
     // so the request is usually here already: serve it without another wait.
-    OnConnectionEvent(ref, EPOLLIN);
+    // Not a TLS handshake: that waits its turn behind established
+    // connections (Run), so that a flood of them cannot delay their requests.
+    if (!tls) OnConnectionEvent(ref, EPOLLIN);
   }
 }
 

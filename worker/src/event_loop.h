@@ -12,6 +12,8 @@
 // the only members safe to call from other threads.
 #pragma once
 
+#include <sys/epoll.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -100,6 +102,7 @@ class EventLoop {
   EventLoop(ServeContext& context, uint32_t lane);
   Status Init();
   // event_loop.cc: the reactor.
+  void OnEvent(const epoll_event& event);
   void Accept(int listen_fd, bool tls);
   // Moves a TLS handshake on; false: it failed and the connection closed.
   bool Handshake(Connection& c);
