@@ -104,8 +104,9 @@ Response::Progress Response::TlsWritev(tls::TlsStream& tls, const iovec* iov, in
     size_t left = iov[i].iov_len;
     while (left > 0) {
       size_t took = 0;
-      // MSG_MORE while more follows at once: the head and a small body
-      // leave as one segment, though each is its own record.
+      // `more` while more follows at once: the head's record waits in the
+      // BIO and leaves with the body's in one sendmsg, though each is its
+      // own record.
       const bool more = left > kRecord || i + 1 < n;
       switch (tls.Write(p, left, more, &took)) {
         case tls::TlsStream::Io::kDone:

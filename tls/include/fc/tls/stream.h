@@ -54,7 +54,7 @@ class TlsStream {
   // Up to `cap` plaintext bytes into `buf` (*got); kDone with *got > 0.
   Io Read(char* buf, size_t cap, size_t* got);
   // One record of up to 16 KiB from `data`; *wrote is what it took. `more`:
-  // another write follows at once (MSG_MORE on the socket).
+  // another write follows at once (a small record may wait for it).
   Io Write(const void* data, size_t len, bool more, size_t* wrote);
   // Plaintext OpenSSL has read from the socket but not yet handed out.
   bool has_pending() const;
