@@ -428,7 +428,20 @@ TEST_F(TlsTest, HostileHandshakesAreBoundedAndCountedAndDoNotStallOthers) {
     c->SetReceiveTimeout(4000 * kTimeFactor);
     EXPECT_TRUE(c->ClosedByPeer()) << "a handshake that stalls is closed after --tls-handshake-timeout";
   }
+  // A ClientHello that claims 100,000 bytes and keeps coming: cut at 64 KiB.
+  RawConnection huge(server.tls_port());
+  std::string hello = std::string("\x01\x01\x86\xa0", 4);  // ClientHello, 100,000 bytes
+  bool cut = false;
+  for (int record = 0; record < 7 && !cut; ++record) {
+    std::string payload = record == 0 ? hello + std::string(16000, '\0') : std::string(16000, '\0');
+    std::string bytes = std::string("\x16\x03\x01", 3);
+    bytes.push_back(static_cast<char>(payload.size() >> 8));
+    bytes.push_back(static_cast<char>(payload.size() & 0xff));
+    cut = !huge.Send(bytes + payload);
+  }
+  EXPECT_TRUE(cut || huge.ClosedByPeer()) << "a handshake over 64 KiB is refused";
   const std::string m = "\n" + SendHttp(metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").body;
+  EXPECT_GE(NumberAfter(m, "\nfc_tls_handshake_failures_total{reason=\"too_large\"} "), 1) << m;
   EXPECT_GE(NumberAfter(m, "\nfc_tls_handshake_failures_total{reason=\"timeout\"} "), 20) << m;
   EXPECT_GE(NumberAfter(m, "\nfc_tls_handshake_failures_total{reason=\"plain_http\"} "), 1) << m;
   EXPECT_GE(NumberAfter(m, "\nfc_tls_handshakes_total{result=\"full\"} "), 1) << m;
