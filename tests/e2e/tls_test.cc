@@ -230,6 +230,12 @@ TEST_F(TlsTest, Kill9MidTransferOverTlsSendsNoWrongBytesAndLeaksNoPin) {
   Server server(root_.path(), TlsArgs({"--workers", "1"}));
   ASSERT_TRUE(server.started()) << server.Log();
   ASSERT_EQ(StatusOf(Curl(server.tls_port(), "/large.bin", {"-o", "/dev/null"})), 200);  // cached now
+  // Handshakes in progress when the worker dies, too.
+  std::vector<std::unique_ptr<RawConnection>> half;
+  for (int i = 0; i < 4; ++i) {
+    half.push_back(std::make_unique<RawConnection>(server.tls_port()));
+    ASSERT_TRUE(half.back()->Send(std::string("\x16\x03\x01\x02\x00\x01", 6)));
+  }
   // A slow reader mid-body when its worker dies.
   std::thread reader([&] {
     Curl(server.tls_port(), "/large.bin", {"--limit-rate", "2M", "-o", root_ / "cut.bin"});
@@ -445,6 +451,54 @@ TEST_F(TlsTest, HostileHandshakesAreBoundedAndCountedAndDoNotStallOthers) {
   EXPECT_GE(NumberAfter(m, "\nfc_tls_handshake_failures_total{reason=\"timeout\"} "), 20) << m;
   EXPECT_GE(NumberAfter(m, "\nfc_tls_handshake_failures_total{reason=\"plain_http\"} "), 1) << m;
   EXPECT_GE(NumberAfter(m, "\nfc_tls_handshakes_total{result=\"full\"} "), 1) << m;
+}
+
+// --tls-max-handshakes: past it a new TLS connection is closed at once and
+// counted; once the stalled ones time out, clients are served again.
+TEST_F(TlsTest, HandshakesPastTheLimitAreClosedAtOnceAndCounted) {
+  Server server(root_.path(), TlsArgs({"--workers", "1", "--threads", "1", "--tls-max-handshakes", "2",
+                                       "--tls-handshake-timeout", "1", "--metrics-listen", "127.0.0.1:0"}));
+  ASSERT_TRUE(server.started()) << server.Log();
+  ASSERT_TRUE(server.WaitForLog("metrics at http://127.0.0.1:"));
+  const uint16_t metrics = static_cast<uint16_t>(NumberAfter(server.Log(), "metrics at http://127.0.0.1:"));
+  std::vector<std::unique_ptr<RawConnection>> stalled;
+  for (int i = 0; i < 2; ++i) {
+    stalled.push_back(std::make_unique<RawConnection>(server.tls_port()));
+    ASSERT_TRUE(stalled.back()->Send(std::string("\x16\x03\x01\x02\x00\x01", 6)));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  RawConnection third(server.tls_port());
+  ASSERT_TRUE(third.Send(std::string("\x16\x03\x01\x02\x00\x01", 6)));
+  third.SetReceiveTimeout(500 * kTimeFactor);
+  EXPECT_TRUE(third.ClosedByPeer()) << "over the limit: closed at once, not at the timeout";
+  EXPECT_TRUE(WaitUntil([&] { return StatusOf(Curl(server.tls_port(), "/index.html")) == 200; }, 5000))
+      << "served again once the stalled handshakes timed out";
+  const std::string m = "\n" + SendHttp(metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").body;
+  EXPECT_GE(NumberAfter(m, "\nfc_tls_handshake_failures_total{reason=\"too_many\"} "), 1) << m;
+  EXPECT_GE(NumberAfter(m, "\nfc_tls_handshake_failures_total{reason=\"timeout\"} "), 2) << m;
+}
+
+// The JSON access log carries nginx's $ssl_protocol and $ssl_cipher; a
+// plain request has neither.
+TEST_F(TlsTest, TheJsonAccessLogNamesTheProtocolAndTheCipher) {
+  Server server(root_.path(), TlsArgs({"--log-format", "json"}));
+  ASSERT_TRUE(server.started()) << server.Log();
+  EXPECT_EQ(StatusOf(Curl(server.tls_port(), "/index.html", {"--tlsv1.2", "--tls-max", "1.2"})), 200);
+  EXPECT_EQ(StatusOf(Curl(server.tls_port(), "/a.bin", {"-o", "/dev/null"})), 200);
+  EXPECT_EQ(SendHttp(server.port(), "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
+  ASSERT_TRUE(server.WaitForLog("\"name\":\"a.bin\"")) << server.Log();
+  ASSERT_TRUE(WaitUntil([&] { return server.Log().find("\"name\":\"index.html\"") != server.Log().rfind("\"name\":\"index.html\""); }, 5000));
+  const std::string log = server.Log();
+  EXPECT_NE(log.find("\"ssl_protocol\":\"TLSv1.2\",\"ssl_cipher\":\"ECDHE-ECDSA-"), std::string::npos) << log;
+  EXPECT_NE(log.find("\"ssl_protocol\":\"TLSv1.3\",\"ssl_cipher\":\"TLS_AES_"), std::string::npos) << log;
+  size_t lines = 0, with_tls = 0;
+  for (size_t at = 0; (at = log.find("{\"time\":", at)) != std::string::npos; ++at) {
+    ++lines;
+    const std::string line = log.substr(at, log.find('\n', at) - at);
+    with_tls += line.find("ssl_protocol") != std::string::npos;
+  }
+  EXPECT_EQ(lines, 3u) << log;
+  EXPECT_EQ(with_tls, 2u) << "the plain request's line has no TLS fields";
 }
 
 TEST_F(TlsTest, SniChoosesTheCertificateByNameAndTheFirstIsTheDefault) {
