@@ -316,7 +316,10 @@ TEST_F(ServiceTest, MetricsCountRequestsAndPassPromtool) {
     const HttpResponse r = Get(port, "/metrics");
     metrics = "\n" + r.body;
     content_type = r.Header("Content-Type");
-    return metrics.find("fc_requests_total{protocol=\"fc\"") != std::string::npos;
+    // A response is counted once its last byte is written: the client may
+    // read it a moment before, so wait for all five.
+    return metrics.find("fc_requests_total{protocol=\"fc\"") != std::string::npos &&
+           NumberAfter(metrics, "\nfc_request_duration_seconds_count ") == 5;
   }, 3000)) << metrics;
   EXPECT_EQ(content_type, "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_NE(metrics.find("\nfc_requests_total{protocol=\"http\",op=\"get\",status=\"200\"} 3\n"), std::string::npos)
