@@ -535,7 +535,10 @@ void EventLoop::StartDrain() {
   drain_started_.store(true);
   std::vector<Connection*> idle;
   for (auto& [serial, c] : conns_) {
-    if (c->state == Connection::State::kReading || c->state == Connection::State::kHandshake) {
+    // A TLS handshake is a new client, not an idle one: it finishes, its
+    // first request is answered (with Connection: close), or it times out.
+    if (c->state == Connection::State::kHandshake) continue;
+    if (c->state == Connection::State::kReading) {
       idle.push_back(c.get());  // between requests (or mid-way through sending one)
     } else {
       c->close_after = true;

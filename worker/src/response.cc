@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <string>
 
 #include "fc/base/crash_point.h"
 
@@ -99,6 +100,31 @@ void Response::EndWithFin(int fd) {
 Response::Progress Response::TlsWritev(tls::TlsStream& tls, const iovec* iov, int n, size_t* wrote) {
   constexpr size_t kRecord = 16 * 1024;
   *wrote = 0;
+  // A reply that fits one record (a small hit's head and body) is gathered
+  // into one: one AEAD pass and one record instead of two. That costs a copy
+  // of at most 16 KiB into the loop's buffer, besides OpenSSL's own into its
+  // record buffer, and measured 0.79-0.84x nginx's CPU per 4 KiB hit
+  // against 0.85-0.91x as two records (docs/tls.md). A larger body goes
+  // record by record straight from the segment's packets.
+  size_t total = 0;
+  for (int i = 0; i < n; ++i) total += iov[i].iov_len;
+  if (n > 1 && total <= kRecord) {
+    thread_local std::string gathered;  // one per loop thread
+    gathered.clear();
+    for (int i = 0; i < n; ++i) gathered.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+    size_t took = 0;
+    switch (tls.Write(gathered.data(), gathered.size(), false, &took)) {
+      case tls::TlsStream::Io::kDone:
+        *wrote = took;
+        return Progress::kDone;
+      case tls::TlsStream::Io::kWantRead:
+      case tls::TlsStream::Io::kWantWrite:
+        return Progress::kBlocked;  // the same bytes are gathered again for the retry
+      case tls::TlsStream::Io::kClosed:
+      case tls::TlsStream::Io::kFailed:
+        return Progress::kFailed;
+    }
+  }
   for (int i = 0; i < n; ++i) {
     const char* p = static_cast<const char*>(iov[i].iov_base);
     size_t left = iov[i].iov_len;

@@ -47,10 +47,11 @@ class Response {
   void SetParts(std::vector<http::ByteSpan> spans, std::vector<std::string> part_heads);
 
   // Writes until done, or the socket is full, or it fails. TCP_CORK is on
-  // while a big file streams (nginx's tcp_nopush). Over TLS (`tls` set)
-  // each head, bytes or packet span is one SSL_write straight from where it
-  // lies, and a file span is read 16 KiB at a time into the one buffer a
-  // TLS stream of a file needs.
+  // while a big file streams (nginx's tcp_nopush). Over TLS (`tls` set) a
+  // reply that fits one 16 KiB record is gathered into one; otherwise each
+  // head, bytes or packet span is SSL_written straight from where it lies,
+  // and a file span is read 16 KiB at a time into the one buffer a TLS
+  // stream of a file needs.
   Progress Write(int fd, tls::TlsStream* tls = nullptr);
   // The connection closes after this reply: keep its last segment corked,
   // so that close() sends it with the FIN (one packet for the client to
