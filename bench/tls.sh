@@ -20,7 +20,9 @@
 #   full handshakes, two openssl s_time -new at once (one connection at a time
 #   each, fetching the 4 KiB file);
 #   resumed handshakes, two openssl s_time -reuse at once (each resuming the
-#   ticket of its first connection).
+#   ticket of its first connection);
+#   a latency probe (bench/tls_probe.py, a kept-alive request every 5 ms)
+#   alone and beside a flood of full handshakes.
 # Every run is bounded by DURATION; all traffic stays on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -115,25 +117,25 @@ label() {
     resumed) echo "resumed handshake per request, 2 x openssl s_time -reuse" ;;
   esac
 }
-# flood_p99 PORT: the p99 latency (ms) of a keep-alive client (wrk -t1 -c8
-# --latency, 4 KiB) alone, then during a handshake flood (three openssl
-# s_time -new, a full handshake each time, as fast as they go).
+# flood_p99 PORT: a probe's latency (bench/tls_probe.py: one kept-alive
+# connection asking for the 4 KiB file every 5 ms, an open loop) alone, then
+# during a handshake flood (three openssl s_time -new, a full handshake each
+# time, as fast as they go): "p50/p99/max-alone p50/p99/max-during" in ms.
 flood_p99() {
   local alone during k
-  alone=$(wrk -t1 -c8 -d"${DURATION}s" --latency "https://127.0.0.1:$1/4k.bin" | awk '/^ +99%/ {print $2}')
+  alone=$(python3 bench/tls_probe.py "$1" /4k.bin "$DURATION" 5 | awk '{printf "%s/%s/%s", $1, $2, $3}')
   for k in 1 2 3; do
     timeout $((DURATION + 2)) openssl s_time -connect "127.0.0.1:$1" -new -time $((DURATION + 1)) >/dev/null 2>&1 &
   done
   sleep 0.5
-  during=$(wrk -t1 -c8 -d"${DURATION}s" --latency "https://127.0.0.1:$1/4k.bin" | awk '/^ +99%/ {print $2}')
+  during=$(python3 bench/tls_probe.py "$1" /4k.bin "$DURATION" 5 | awk '{printf "%s/%s/%s", $1, $2, $3}')
   wait
   echo "$alone $during"
 }
-ms() { awk -v v="$1" 'BEGIN {if (v ~ /us$/) printf "%.2f", v / 1000; else if (v ~ /ms$/) printf "%.2f", v + 0; else printf "%.2f", v * 1000}'; }
 if [[ " ${SHAPES:-flood} " == *" flood "* || -z "${SHAPES:-}" ]]; then
   for i in 0 1; do
     read -r alone during <<<"$(flood_p99 "${ports[$i]}")"
-    R[flood.${names[$i]}]="$(ms "$alone") ms alone, $(ms "$during") ms during the flood"
+    R[flood.${names[$i]}]="$alone ms alone, $during ms during the flood"
   done
 fi
 
@@ -145,6 +147,6 @@ for shape in "${shapes[@]}"; do
     "${R[$shape.fc.rps]}" "${R[$shape.nginx.rps]}" "$(ratio "${R[$shape.fc.rps]}" "${R[$shape.nginx.rps]}")" \
     "${R[$shape.fc.cpu]}" "${R[$shape.nginx.cpu]}" "$(ratio "${R[$shape.fc.cpu]}" "${R[$shape.nginx.cpu]}")"
 done
-[ -n "${R[flood.fc]:-}" ] && echo "p99 of a keep-alive client (wrk -t1 -c8) beside a flood of full handshakes (3 x s_time -new): fc ${R[flood.fc]}; nginx ${R[flood.nginx]}"
+[ -n "${R[flood.fc]:-}" ] && echo "a keep-alive probe every 5 ms (p50/p99/max), beside a flood of full handshakes (3 x s_time -new): fc ${R[flood.fc]}; nginx ${R[flood.nginx]}"
 echo " fc: defaults but --workers 2 --quiet ${FC_ARGS:-}(statx per request unless --revalidate-after); nginx: access_log off, sendfile, open_file_cache_valid 60s,"
 echo " ssl_session_cache shared:SSL:10m, tickets on. The load generator shares the 2 CPUs."

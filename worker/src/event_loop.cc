@@ -108,7 +108,7 @@ void EventLoop::Run() {
     // Established connections first, then at most kHandshakesPerWake TLS
     // handshake steps (each may cost a signature and a key exchange): the
     // rest are level-triggered and come back at the next wait.
-    constexpr int kHandshakesPerWake = 8;
+    constexpr int kHandshakesPerWake = 2;
     int handshakes = 0;
     int deferred[128];
     int deferred_count = 0;
