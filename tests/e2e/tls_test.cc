@@ -4,7 +4,9 @@
 // TLS, resumption on every worker, after kill -9 and across an upgrade,
 // certificates reloaded by SIGHUP (a bad one keeps the old), the redirect
 // and HSTS, and hostile clients (slow handshakes, plain HTTP, garbage).
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,7 +63,7 @@ class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(ca_.ok());
-    ASSERT_TRUE(ca_.Issue("server", "localhost", "DNS:localhost,IP:127.0.0.1"));
+    ASSERT_TRUE(ca_.Issue("server", "localhost", "DNS:localhost,IP:127.0.0.1,IP:::1"));
     WriteFile(root_ / "a.bin", 100'000, 7);
     WriteFile(root_ / "big.bin", 3'000'000, 8);
     WriteText(root_ / "index.html", "<h1>home</h1>\n");
@@ -505,6 +507,26 @@ TEST_F(TlsTest, TheJsonAccessLogNamesTheProtocolAndTheCipher) {
   }
   EXPECT_EQ(lines, 3u) << log;
   EXPECT_EQ(with_tls, 2u) << "the plain request's line has no TLS fields";
+}
+
+// --tls-listen takes an IPv6 address too.
+TEST_F(TlsTest, TheTlsListenerServesIpv6) {
+  {
+    UniqueFd probe(::socket(AF_INET6, SOCK_STREAM, 0));
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_addr = in6addr_loopback;
+    if (!probe.valid() || ::bind(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      GTEST_SKIP() << "no IPv6 loopback here";
+    }
+  }
+  Server server(root_.path(), {"--tls-listen", "[::1]:0", "--tls-cert", certs_ / "server.pem", "--tls-key",
+                               certs_ / "server.key"});
+  ASSERT_TRUE(server.started()) << server.Log();
+  const ToolResult r = RunTool({"/usr/bin/curl", "-sS", "--cacert", ca_.ca(),
+                                "https://[::1]:" + std::to_string(server.tls_port()) + "/index.html"});
+  EXPECT_EQ(r.out, "<h1>home</h1>\n") << r.err;
+  EXPECT_NE(server.Log().find("HTTPS on [::1]:"), std::string::npos) << server.Log();
 }
 
 TEST_F(TlsTest, SniChoosesTheCertificateByNameAndTheFirstIsTheDefault) {
