@@ -113,8 +113,10 @@ std::unique_ptr<KeyReader> KeyReader::Adopt(int fd, std::vector<std::string> cer
 }
 
 KeyReader::~KeyReader() {
-  socket_.Reset();  // EOF: the reader exits
-  if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
+  // EOF, and the reader exits, unless a new master (an upgrade) holds the
+  // socket too: then it stays for that one. Never wait for it here.
+  socket_.Reset();
+  if (pid_ > 0) ::waitpid(pid_, nullptr, WNOHANG);
 }
 
 Result<std::vector<tls::CertPem>> KeyReader::Read() {

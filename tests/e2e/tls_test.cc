@@ -394,6 +394,43 @@ TEST_F(TlsTest, ACertificateSwappedUnderLoadFailsNoRequest) {
               requests.load(), failures.load(), retries.load());
 }
 
+// As nobody, across SIGUSR2: the old master exits (it does not wait for
+// fc-keys, which the new master inherits), and the new master's SIGHUP still
+// reads a renewed root-only pair through it.
+TEST_F(TlsTest, AsNobodyAnUpgradeHandsFcKeysToTheNewMaster) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  ASSERT_EQ(::chmod(root_.path().c_str(), 0755), 0);
+  for (const char* f : {"index.html", "a.bin"}) ASSERT_EQ(::chmod((root_ / f).c_str(), 0644), 0);
+  Server server(root_.path(), TlsArgs({"--user", "nobody"}));
+  ASSERT_TRUE(server.started()) << server.Log();
+  const pid_t old_master = server.pid();
+  ::kill(old_master, SIGUSR2);
+  ASSERT_TRUE(server.WaitForLog("stays with the new master", 30'000)) << server.Log();
+  const pid_t new_master = static_cast<pid_t>(NumberAfter(server.Log(), " as pid "));
+  ASSERT_GT(new_master, 0);
+  auto exited = [](pid_t pid) {  // gone, or a zombie the harness reaps
+    const std::string stat = ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/stat");
+    const size_t paren = stat.rfind(')');
+    return stat.empty() || (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z');
+  };
+  EXPECT_TRUE(WaitUntil([&] { return exited(old_master); }, 20'000))
+      << "the old master exits after the hand-over\n" << server.Log();
+  EXPECT_EQ(StatusOf(Curl(server.tls_port(), "/index.html")), 200);
+  ASSERT_TRUE(ca_.Issue("renewed", "renewed.localhost", "DNS:localhost,IP:127.0.0.1"));
+  ASSERT_EQ(::rename((certs_ / "renewed.pem").c_str(), (certs_ / "server.pem").c_str()), 0);
+  ASSERT_EQ(::rename((certs_ / "renewed.key").c_str(), (certs_ / "server.key").c_str()), 0);
+  const size_t mark = server.Log().size();
+  ::kill(new_master, SIGHUP);
+  EXPECT_TRUE(WaitUntil([&] { return server.Log().find("reload: done", mark) != std::string::npos; }, 20'000))
+      << server.Log().substr(mark);
+  EXPECT_EQ(server.Log().find("keeping the running certificates", mark), std::string::npos) << server.Log().substr(mark);
+  const ToolResult subject = Shell("echo | openssl s_client -connect 127.0.0.1:" + std::to_string(server.tls_port()) +
+                                   " -servername localhost 2>/dev/null | openssl x509 -noout -subject");
+  EXPECT_NE(subject.out.find("CN = renewed.localhost"), std::string::npos) << subject.out;
+  ::kill(new_master, SIGTERM);
+  WaitUntil([new_master] { return ::kill(new_master, 0) != 0; }, 20'000);
+}
+
 TEST_F(TlsTest, RedirectHttpsAndHsts) {
   Server server(root_.path(), TlsArgs({"--redirect-https", "--hsts", "600"}));
   ASSERT_TRUE(server.started()) << server.Log();

@@ -114,14 +114,17 @@ void EventLoop::Run() {
     int deferred_count = 0;
     for (int i = 0; i < n; ++i) {
       const uint64_t serial = events[i].data.u64;
-      if (serial > kTlsListenSerial) {
-        auto it = conns_.find(serial);
-        if (it != conns_.end() && it->second->state == Connection::State::kHandshake) {
-          deferred[deferred_count++] = i;
-          continue;
-        }
+      if (serial <= kTlsListenSerial) {
+        OnEvent(events[i]);
+        continue;
       }
-      OnEvent(events[i]);
+      auto it = conns_.find(serial);  // one lookup per event, TLS or not
+      if (it == conns_.end()) continue;
+      if (it->second->state == Connection::State::kHandshake) {
+        deferred[deferred_count++] = i;
+        continue;
+      }
+      OnConnectionEvent(*it->second, events[i].events);
     }
     for (int k = 0; k < deferred_count && handshakes < kHandshakesPerWake; ++k, ++handshakes) {
       OnEvent(events[deferred[k]]);
