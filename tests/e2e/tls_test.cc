@@ -91,6 +91,13 @@ class TlsTest : public ::testing::Test {
     return std::atoi(r.out.c_str() + r.out.rfind('\n') + 1);
   }
   static std::string BodyOf(const ToolResult& r) { return r.out.substr(0, r.out.rfind('\n')); }
+  // A new pair for CN `cn` put in place of server.pem and server.key, as a
+  // certbot renewal leaves them.
+  void RenewServerPair(const std::string& name, const std::string& cn) {
+    ASSERT_TRUE(ca_.Issue(name, cn, "DNS:localhost,IP:127.0.0.1"));
+    ASSERT_EQ(::rename((certs_ / (name + ".pem")).c_str(), (certs_ / "server.pem").c_str()), 0);
+    ASSERT_EQ(::rename((certs_ / (name + ".key")).c_str(), (certs_ / "server.key").c_str()), 0);
+  }
   // One GET over TLS with openssl s_client, resuming from `session` (written
   // by the first call, when `save`): the tool's whole output.
   std::string SClient(uint16_t port, const std::string& session, bool save, const std::string& path = "/index.html") {
@@ -276,9 +283,7 @@ TEST_F(TlsTest, SighupLoadsNewCertificatesAndABadOneKeepsTheOld) {
   // An established keep-alive connection, from before the reload (curl
   // reuses it for the second URL of one run).
   // A new pair in place, as certbot's renewal leaves it: new handshakes get it.
-  ASSERT_TRUE(ca_.Issue("renewed", "renewed.localhost", "DNS:localhost,IP:127.0.0.1"));
-  ASSERT_EQ(::rename((certs_ / "renewed.pem").c_str(), (certs_ / "server.pem").c_str()), 0);
-  ASSERT_EQ(::rename((certs_ / "renewed.key").c_str(), (certs_ / "server.key").c_str()), 0);
+  RenewServerPair("renewed", "renewed.localhost");
   ::kill(server.pid(), SIGHUP);
   ASSERT_TRUE(server.WaitForLog("reload: done", 20'000)) << server.Log();
   EXPECT_NE(subject().find("CN = renewed.localhost"), std::string::npos) << server.Log();
@@ -327,9 +332,7 @@ TEST_F(TlsTest, AsNobodyTheKeyStaysRootsAndSighupReadsTheRenewedPairThroughFcKey
   struct stat key_st;
   ASSERT_EQ(::stat((certs_ / "server.key").c_str(), &key_st), 0);
   EXPECT_EQ(key_st.st_mode & 0777, 0600u);
-  ASSERT_TRUE(ca_.Issue("renewed", "renewed.localhost", "DNS:localhost,IP:127.0.0.1"));
-  ASSERT_EQ(::rename((certs_ / "renewed.pem").c_str(), (certs_ / "server.pem").c_str()), 0);
-  ASSERT_EQ(::rename((certs_ / "renewed.key").c_str(), (certs_ / "server.key").c_str()), 0);
+  RenewServerPair("renewed", "renewed.localhost");
   ::kill(server.pid(), SIGHUP);
   ASSERT_TRUE(server.WaitForLog("reload: done", 20'000)) << server.Log();
   EXPECT_EQ(server.Log().find("keeping the running certificates"), std::string::npos) << server.Log();
@@ -376,9 +379,7 @@ TEST_F(TlsTest, ACertificateSwappedUnderLoadFailsNoRequest) {
   for (int round = 0; round < 2; ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     const std::string name = "swap" + std::to_string(round);
-    ASSERT_TRUE(ca_.Issue(name, name + ".localhost", "DNS:localhost,IP:127.0.0.1"));
-    ASSERT_EQ(::rename((certs_ / (name + ".pem")).c_str(), (certs_ / "server.pem").c_str()), 0);
-    ASSERT_EQ(::rename((certs_ / (name + ".key")).c_str(), (certs_ / "server.key").c_str()), 0);
+    RenewServerPair(name, name + ".localhost");
     const size_t mark = server.Log().size();
     ::kill(server.pid(), SIGHUP);
     EXPECT_TRUE(WaitUntil([&] { return server.Log().find("reload: done", mark) != std::string::npos; }, 20'000))
@@ -416,9 +417,7 @@ TEST_F(TlsTest, AsNobodyAnUpgradeHandsFcKeysToTheNewMaster) {
   EXPECT_TRUE(WaitUntil([&] { return exited(old_master); }, 20'000))
       << "the old master exits after the hand-over\n" << server.Log();
   EXPECT_EQ(StatusOf(Curl(server.tls_port(), "/index.html")), 200);
-  ASSERT_TRUE(ca_.Issue("renewed", "renewed.localhost", "DNS:localhost,IP:127.0.0.1"));
-  ASSERT_EQ(::rename((certs_ / "renewed.pem").c_str(), (certs_ / "server.pem").c_str()), 0);
-  ASSERT_EQ(::rename((certs_ / "renewed.key").c_str(), (certs_ / "server.key").c_str()), 0);
+  RenewServerPair("renewed", "renewed.localhost");
   const size_t mark = server.Log().size();
   ::kill(new_master, SIGHUP);
   EXPECT_TRUE(WaitUntil([&] { return server.Log().find("reload: done", mark) != std::string::npos; }, 20'000))
